@@ -1,0 +1,85 @@
+"""Mini-batches of torch tensors with padding masks, drawn from a `Split`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mmcl.data.dataset import Split
+
+
+@dataclass
+class Batch:
+    features: dict[str, torch.Tensor]  # m -> (B, L_m, D_m), trimmed to the batch's longest
+    masks: dict[str, torch.Tensor]  # m -> (B, L_m) bool, True on real (unpadded) steps
+    labels: torch.Tensor  # (B,) float | (B, K) long | (B,) long
+    index: torch.Tensor  # (B,) row numbers in the split (ULGM keeps per-sample memory)
+    unimodal_labels: dict[str, torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            {m: x.to(device) for m, x in self.features.items()},
+            {m: x.to(device) for m, x in self.masks.items()},
+            self.labels.to(device),
+            self.index.to(device),
+            None
+            if self.unimodal_labels is None
+            else {m: y.to(device) for m, y in self.unimodal_labels.items()},
+        )
+
+
+class BatchSource:
+    """Holds a split as torch tensors once, and yields `Batch`es from it."""
+
+    def __init__(self, split: Split) -> None:
+        self.split = split
+        self.features = {
+            m: torch.from_numpy(np.ascontiguousarray(x)) for m, x in split.features.items()
+        }
+        self.lengths = {
+            m: torch.from_numpy(np.asarray(x, dtype=np.int64)) for m, x in split.lengths.items()
+        }
+        self.labels = torch.from_numpy(np.asarray(split.labels))
+        self.unimodal = (
+            None
+            if split.unimodal_labels is None
+            else {m: torch.from_numpy(np.asarray(y)) for m, y in split.unimodal_labels.items()}
+        )
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        feats, masks = {}, {}
+        for m, x in self.features.items():
+            lens = self.lengths[m][index]
+            width = int(lens.max())
+            feats[m] = x[index, :width]
+            masks[m] = torch.arange(width)[None, :] < lens[:, None]
+        uni = None if self.unimodal is None else {m: y[index] for m, y in self.unimodal.items()}
+        return Batch(feats, masks, self.labels[index], index, uni)
+
+    def batches(
+        self,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+    ) -> Iterator[Batch]:
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        stop = n - n % batch_size if drop_last and n >= batch_size else n
+        for start in range(0, stop, batch_size):
+            yield self.batch(order[start : start + batch_size])
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        n = len(self)
+        if drop_last and n >= batch_size:
+            return n // batch_size
+        return -(-n // batch_size)

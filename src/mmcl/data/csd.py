@@ -1,0 +1,164 @@
+"""CMU-MultimodalSDK computational sequences (`.csd`, HDF5), aligned to labelled segments.
+
+A `.csd` file has one root group (the sequence name) with `data/<video>/features` (T x D)
+and `data/<video>/intervals` (T x 2, seconds). A folder of them is one dataset: the file
+whose root name mentions "label" gives one segment per row (`<video>_<row + 1>`, as MOSI
+names them); every other file is a modality whose rows overlapping a segment's interval
+become that segment's sequence. Folds: the standard MOSI folds when the videos are MOSI's,
+otherwise a `folds.json` (`{"train": [video ids], "valid": [...], "test": [...]}`) in the folder.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
+from mmcl.data.presets import detect_regression_preset, get_preset
+
+
+def is_csd_folder(path: Path) -> bool:
+    return path.is_dir() and any(path.glob("*.csd"))
+
+
+def _root(f: h5py.File, path: Path) -> h5py.Group:
+    keys = list(f.keys())
+    if len(keys) != 1 or "data" not in f[keys[0]]:
+        raise DataError(
+            f"{path}: not a computational sequence (expected one root group holding 'data'; "
+            f"found {keys})."
+        )
+    return f[keys[0]]
+
+
+def _read_sequences(path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise DataError(f"{path}: not a readable HDF5 file ({e}).") from e
+    with f:
+        root = _root(f, path)
+        seqs = {}
+        for vid, g in root["data"].items():
+            if "features" not in g or "intervals" not in g:
+                raise DataError(f"{path}: video '{vid}' lacks 'features' or 'intervals'.")
+            seqs[vid] = (np.asarray(g["features"]), np.asarray(g["intervals"], dtype=np.float64))
+        return root.name.strip("/"), seqs
+
+
+def mosi_folds() -> dict[str, list[str]]:
+    text = resources.files("mmcl.data").joinpath("mosi_folds.json").read_text()
+    return {s: v for s, v in json.loads(text).items() if s in SPLITS}
+
+
+def _folds_for(path: Path, videos: set[str]) -> dict[str, list[str]]:
+    custom = path / "folds.json"
+    if custom.is_file():
+        folds = json.loads(custom.read_text())
+        missing = [s for s in SPLITS if s not in folds]
+        if missing:
+            raise DataError(f"{custom}: lacks splits {missing}.")
+        return {s: list(folds[s]) for s in SPLITS}
+    folds = mosi_folds()
+    if videos <= set().union(*folds.values()):
+        return folds
+    raise DataError(
+        f"{path}: the videos are not CMU-MOSI's, so the standard folds do not apply. Add a "
+        "folds.json with train/valid/test lists of video ids to the folder."
+    )
+
+
+def read_csd_folder(
+    path: str | Path, preset: str | None = None, max_len: int | None = None
+) -> Dataset:
+    """Read every `.csd` in `path`; `max_len` truncates long segments (keeping the start)."""
+    path = Path(path)
+    label_file, modal_files = None, {}
+    for f in sorted(path.glob("*.csd")):
+        name, seqs = _read_sequences(f)
+        if "label" in name.lower():
+            if label_file is not None:
+                raise DataError(
+                    f"{path}: two label sequences ({label_file[0]}, {f.name}); keep one."
+                )
+            label_file = (f.name, seqs)
+        else:
+            key = f.stem.split("_")[-1].lower() if "_" in f.stem else f.stem.lower()
+            modal_files[_modality_name(name, key)] = (f.name, seqs)
+    if label_file is None:
+        raise DataError(f"{path}: no label sequence (a .csd whose root name mentions 'label').")
+    if not modal_files:
+        raise DataError(f"{path}: no feature sequence besides the labels.")
+    labels = label_file[1]
+    folds = _folds_for(path, set(labels))
+    segments = {s: [] for s in SPLITS}
+    for s in SPLITS:
+        for vid in folds[s]:
+            if vid in labels:
+                y, iv = labels[vid]
+                segments[s] += [(vid, i, iv[i], float(y[i].reshape(-1)[0])) for i in range(len(y))]
+    all_y = np.array([seg[3] for s in SPLITS for seg in segments[s]])
+    if preset is None:
+        sizes = tuple(len(segments[s]) for s in SPLITS)
+        preset = detect_regression_preset(sizes, all_y)
+    task = get_preset(preset).task if preset else TaskSpec("regression", "regression")
+    cleaned: dict[str, int] = {}
+    out = {}
+    for s in SPLITS:
+        feats, lens = {}, {}
+        for m, (fname, seqs) in modal_files.items():
+            feats[m], lens[m] = _align(segments[s], seqs, f"{path / fname}", max_len)
+        out[s] = make_split(
+            feats,
+            np.array([seg[3] for seg in segments[s]], dtype=np.float32),
+            np.array([f"{seg[0]}_{seg[1] + 1}" for seg in segments[s]]),
+            f"{path} [{s}]",
+            task,
+            lengths=lens,
+            cleaned=cleaned,
+            split_name=s,
+        )
+    ds = Dataset(out, task, name=path.name, preset=preset, source=str(path), cleaned=cleaned)
+    return check_dataset(ds, str(path))
+
+
+def _modality_name(root_name: str, fallback: str) -> str:
+    low = root_name.lower()
+    for m, hints in {
+        "text": ("word", "glove", "bert", "text"),
+        "audio": ("covarep", "opensmile", "audio", "acoustic"),
+        "vision": ("facet", "openface", "vision", "visual"),
+    }.items():
+        if any(h in low for h in hints):
+            return m
+    return "".join(c for c in fallback if c.isalnum() or c in "_-") or "feature"
+
+
+def _align(
+    segments: list, seqs: dict[str, tuple[np.ndarray, np.ndarray]], where: str, max_len: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack, per segment, the feature rows whose interval overlaps the segment's interval."""
+    rows = []
+    dim = next(iter(seqs.values()))[0].shape[-1]
+    for vid, _, (start, end), _ in segments:
+        if vid not in seqs:
+            raise DataError(f"{where}: video '{vid}' has labels but no features.")
+        x, iv = seqs[vid]
+        inside = (iv[:, 0] < end) & (iv[:, 1] > start)
+        if start == end:  # zero-length segment: the frame that contains the instant
+            inside = (iv[:, 0] <= start) & (iv[:, 1] >= end)
+        rows.append(x[inside].reshape(-1, dim))
+    length = max(1, max(len(r) for r in rows))
+    if max_len:
+        length = min(length, max_len)
+    feats = np.zeros((len(rows), length, dim), dtype=np.float32)
+    lens = np.zeros(len(rows), dtype=np.int64)
+    for i, r in enumerate(rows):
+        k = min(len(r), length)
+        feats[i, :k] = r[:k]
+        lens[i] = k
+    return feats, lens

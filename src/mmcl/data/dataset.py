@@ -1,0 +1,313 @@
+"""The one in-memory representation of a multimodal dataset, and its validation.
+
+Every reader (MMSA, MulT, CMU .csd, native) produces a `Dataset`; every model and metric
+consumes one. Features are numpy arrays so that the native format can be memory-mapped;
+batching turns them into torch tensors.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+SPLITS = ("train", "valid", "test")
+TaskKind = Literal["regression", "multilabel", "multiclass"]
+
+
+class DataError(ValueError):
+    """A user's data file does not hold what it should. The message says where and what to do."""
+
+
+@dataclass
+class TaskSpec:
+    """What the labels mean.
+
+    regression: labels (N,) float within `label_range`.
+    multilabel: labels (N, K) in {0, 1}, one binary task per name in `label_names`
+                (IEMOCAP: Neutral, Happy, Sad, Angry).
+    multiclass: labels (N,) int in [0, num_classes).
+    `metrics` names the metric set of `mmcl.evaluation.metrics.evaluate`.
+    """
+
+    kind: TaskKind
+    metrics: str
+    label_range: tuple[float, float] | None = None
+    num_classes: int | None = None
+    label_names: list[str] | None = None
+
+    @property
+    def output_dim(self) -> int:
+        """Width of a model's prediction head for this task."""
+        if self.kind == "regression":
+            return 1
+        if self.kind == "multilabel":
+            return 2 * len(self.label_names or [])
+        return int(self.num_classes or 0)
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "metrics": self.metrics,
+            "label_range": list(self.label_range) if self.label_range else None,
+            "num_classes": self.num_classes,
+            "label_names": self.label_names,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TaskSpec:
+        rng = d.get("label_range")
+        return cls(
+            kind=d["kind"],
+            metrics=d["metrics"],
+            label_range=tuple(rng) if rng else None,
+            num_classes=d.get("num_classes"),
+            label_names=d.get("label_names"),
+        )
+
+
+@dataclass
+class Split:
+    """One split: per modality a float array (N, L_m, D_m) with lengths (N,); labels; ids."""
+
+    features: dict[str, np.ndarray]
+    lengths: dict[str, np.ndarray]
+    labels: np.ndarray
+    ids: np.ndarray
+    raw_text: np.ndarray | None = None
+    unimodal_labels: dict[str, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index: np.ndarray) -> Split:
+        """Rows `index` of every array (a copy)."""
+        return Split(
+            features={m: np.asarray(x[index]) for m, x in self.features.items()},
+            lengths={m: np.asarray(x[index]) for m, x in self.lengths.items()},
+            labels=np.asarray(self.labels[index]),
+            ids=np.asarray(self.ids[index]),
+            raw_text=None if self.raw_text is None else np.asarray(self.raw_text[index]),
+            unimodal_labels=None
+            if self.unimodal_labels is None
+            else {m: np.asarray(y[index]) for m, y in self.unimodal_labels.items()},
+        )
+
+
+@dataclass
+class Dataset:
+    """Splits train/valid/test sharing modalities, widths and task."""
+
+    splits: dict[str, Split]
+    task: TaskSpec
+    name: str = "dataset"
+    preset: str | None = None
+    source: str = ""
+    # (split, modality) -> number of NaN/inf values replaced by 0 at load time
+    cleaned: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.splits["train"].features)
+
+    def dims(self) -> dict[str, int]:
+        return {m: int(x.shape[2]) for m, x in self.splits["train"].features.items()}
+
+    def seq_lens(self) -> dict[str, int]:
+        return {m: int(x.shape[1]) for m, x in self.splits["train"].features.items()}
+
+    def select_modalities(self, names: list[str]) -> Dataset:
+        missing = [m for m in names if m not in self.modalities]
+        if missing:
+            raise DataError(
+                f"{self.source or self.name}: modalities {missing} not in the data; "
+                f"it has {self.modalities}. Choose from those."
+            )
+        splits = {
+            s: Split(
+                features={m: sp.features[m] for m in names},
+                lengths={m: sp.lengths[m] for m in names},
+                labels=sp.labels,
+                ids=sp.ids,
+                raw_text=sp.raw_text,
+                unimodal_labels=sp.unimodal_labels,
+            )
+            for s, sp in self.splits.items()
+        }
+        return Dataset(splits, self.task, self.name, self.preset, self.source, dict(self.cleaned))
+
+
+def clean_features(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Replace NaN and +-inf by 0 (MulT audio holds them); return the array and the count."""
+    bad = ~np.isfinite(x)
+    n_bad = int(bad.sum())
+    if n_bad:
+        x = np.where(bad, 0.0, x).astype(x.dtype, copy=False)
+    return x, n_bad
+
+
+def as_feature_array(x: object, where: str) -> np.ndarray:
+    """Coerce a features array to float32 (N, L, D); 2-D input is one step per sample."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise DataError(
+            f"{where}: expected a numeric feature array, found dtype {arr.dtype}. "
+            "Features must be float arrays of shape (N, L, D)."
+        )
+    if arr.ndim == 2:  # utterance-level features: a sequence of length 1
+        arr = arr[:, None, :]
+    if arr.ndim != 3:
+        raise DataError(f"{where}: expected shape (N, L, D) or (N, D), found {arr.shape}.")
+    return arr.astype(np.float32, copy=False)
+
+
+def make_split(
+    features: dict[str, object],
+    labels: object,
+    ids: object | None,
+    where: str,
+    task: TaskSpec,
+    lengths: dict[str, object] | None = None,
+    raw_text: object | None = None,
+    unimodal_labels: dict[str, object] | None = None,
+    cleaned: dict[str, int] | None = None,
+    split_name: str = "",
+) -> Split:
+    """Build a validated `Split`; `where` names the file and split for error messages."""
+    if not features:
+        raise DataError(f"{where}: no modality found. A split needs at least one feature array.")
+    feats: dict[str, np.ndarray] = {}
+    for m, x in features.items():
+        arr = as_feature_array(x, f"{where}, modality '{m}'")
+        arr, n_bad = clean_features(arr)
+        if cleaned is not None and n_bad:
+            cleaned[f"{split_name}/{m}"] = cleaned.get(f"{split_name}/{m}", 0) + n_bad
+        feats[m] = arr
+    n = {m: x.shape[0] for m, x in feats.items()}
+    if len(set(n.values())) != 1:
+        raise DataError(
+            f"{where}: modalities disagree on the number of samples: {n}. "
+            "Every modality must have one row per sample."
+        )
+    n_samples = next(iter(n.values()))
+    if n_samples == 0:
+        raise DataError(f"{where}: the split is empty (0 samples). Every split needs samples.")
+    lens: dict[str, np.ndarray] = {}
+    for m, x in feats.items():
+        given = None if lengths is None else lengths.get(m)
+        if given is None:
+            lens[m] = np.full(n_samples, x.shape[1], dtype=np.int64)
+            continue
+        arr = np.asarray(given)
+        if arr.dtype.kind not in "iuf" or arr.shape != (n_samples,):
+            raise DataError(
+                f"{where}: '{m}' lengths must be integers of shape ({n_samples},), "
+                f"found dtype {arr.dtype} shape {arr.shape}."
+            )
+        arr = arr.astype(np.int64)
+        if arr.max() > x.shape[1] or arr.min() < 0:
+            bad = int(np.argmax((arr > x.shape[1]) | (arr < 0)))
+            raise DataError(
+                f"{where}: '{m}' length {arr[bad]} of sample {bad} is outside "
+                f"[0, padded length {x.shape[1]}]. Lengths count the unpadded steps."
+            )
+        # A zero length would leave nothing to attend to; such samples keep one (padded) step.
+        lens[m] = np.maximum(arr, 1)
+    y = _check_labels(labels, n_samples, where, task)
+    id_arr = (
+        np.array([f"{i}" for i in range(n_samples)])
+        if ids is None
+        else np.asarray(ids).astype(str).reshape(-1)
+    )
+    if id_arr.shape[0] != n_samples:
+        raise DataError(f"{where}: {id_arr.shape[0]} ids for {n_samples} samples.")
+    text = None if raw_text is None else np.asarray(raw_text).astype(str).reshape(-1)
+    uni = None
+    if unimodal_labels:
+        uni = {}
+        for m, v in unimodal_labels.items():
+            uni[m] = _check_labels(v, n_samples, f"{where}, unimodal label '{m}'", task)
+    return Split(feats, lens, y, id_arr, text, uni)
+
+
+def _check_labels(labels: object, n: int, where: str, task: TaskSpec) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.dtype.kind not in "fiub":
+        raise DataError(f"{where}: labels must be numeric, found dtype {y.dtype}.")
+    if y.shape[0] != n:
+        raise DataError(f"{where}: {y.shape[0]} labels for {n} samples.")
+    if not np.all(np.isfinite(y)):
+        raise DataError(f"{where}: labels contain NaN or inf; remove or fix those samples.")
+    if task.kind == "regression":
+        y = y.reshape(n, -1)
+        if y.shape[1] != 1:
+            raise DataError(
+                f"{where}: regression labels must be one score per sample, found {y.shape}."
+            )
+        y = y[:, 0].astype(np.float32)
+        if task.label_range is not None:
+            lo, hi = task.label_range
+            if y.min() < lo - 1e-6 or y.max() > hi + 1e-6:
+                raise DataError(
+                    f"{where}: labels span [{y.min():.3g}, {y.max():.3g}], outside the task's "
+                    f"range [{lo}, {hi}]. Pick the right --preset or fix the labels."
+                )
+        return y
+    if task.kind == "multilabel":
+        k = len(task.label_names or [])
+        if y.ndim == 3 and y.shape[1:] == (k, 2):  # MulT one-hot pairs [not, is]
+            y = y.argmax(-1)
+        if y.shape != (n, k):
+            raise DataError(
+                f"{where}: expected multi-label labels of shape ({n}, {k}), found {y.shape}."
+            )
+        if not np.isin(y, (0, 1)).all():
+            raise DataError(f"{where}: multi-label labels must be 0 or 1.")
+        return y.astype(np.int64)
+    y = y.reshape(-1)
+    if y.shape[0] != n or not np.all(np.equal(np.mod(y, 1), 0)):
+        raise DataError(f"{where}: class labels must be one integer per sample.")
+    y = y.astype(np.int64)
+    c = task.num_classes or 0
+    if y.min() < 0 or y.max() >= c:
+        raise DataError(
+            f"{where}: class labels span [{y.min()}, {y.max()}], outside [0, {c - 1}] for "
+            f"{c} classes."
+        )
+    return y
+
+
+def check_dataset(ds: Dataset, where: str) -> Dataset:
+    """Cross-split checks: all splits present, same modalities and widths. Warns on cleaning."""
+    for s in SPLITS:
+        if s not in ds.splits:
+            raise DataError(
+                f"{where}: split '{s}' is missing; found {sorted(ds.splits)}. "
+                "Provide train, valid and test splits."
+            )
+    ref = ds.splits["train"]
+    for s in SPLITS[1:]:
+        sp = ds.splits[s]
+        if set(sp.features) != set(ref.features):
+            missing = sorted(set(ref.features) - set(sp.features))
+            extra = sorted(set(sp.features) - set(ref.features))
+            raise DataError(
+                f"{where}: split '{s}' modalities differ from train: "
+                f"missing {missing}, extra {extra}."
+            )
+        for m, x in sp.features.items():
+            if x.shape[2] != ref.features[m].shape[2]:
+                raise DataError(
+                    f"{where}: modality '{m}' is {ref.features[m].shape[2]}-d in train but "
+                    f"{x.shape[2]}-d in '{s}'."
+                )
+    if ds.cleaned:
+        total = sum(ds.cleaned.values())
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(ds.cleaned.items()))
+        warnings.warn(
+            f"{where}: replaced {total} NaN/inf feature values by 0 ({detail}).",
+            stacklevel=2,
+        )
+    return ds

@@ -1,0 +1,82 @@
+"""`load_dataset`: one entry point that picks the reader from the file's content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmcl.data.csd import is_csd_folder, read_csd_folder
+from mmcl.data.dataset import DataError, Dataset, TaskSpec
+from mmcl.data.native import is_native, read_native
+from mmcl.data.pickles import pickle_flavour, read_mmsa, read_mult
+from mmcl.data.presets import get_preset
+from mmcl.data.safe_pickle import safe_load
+
+_PICKLE_OPENERS = (b"\x80", b"(", b"]", b"}")
+
+
+def detect_format(path: Path) -> str:
+    """'native', 'csd' or 'pickle', decided by what the path holds, not by its name."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder.")
+    if is_native(path):
+        return "native"
+    if is_csd_folder(path):
+        return "csd"
+    if path.is_file():
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if head.startswith(b"\x89HDF"):
+            raise DataError(
+                f"{path}: a single HDF5/.csd file; put the label and feature .csd files in one "
+                "folder and pass the folder."
+            )
+        if head[:1] in _PICKLE_OPENERS:
+            return "pickle"
+    raise DataError(
+        f"{path}: unrecognised data. Expected a native folder (with manifest.json), a folder of "
+        ".csd files, or an MMSA/MulT pickle."
+    )
+
+
+def load_dataset(
+    path: str | Path, preset: str | None = None, csd_max_len: int | None = None
+) -> Dataset:
+    """Read any supported dataset; `preset` overrides the detected task and metric set."""
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == "native":
+        task: TaskSpec | None = get_preset(preset).task if preset else None
+        ds = read_native(path, task=task)
+        if preset:
+            ds.preset = get_preset(preset).name
+        return ds
+    if fmt == "csd":
+        return read_csd_folder(path, preset=preset, max_len=csd_max_len)
+    obj = safe_load(path)
+    flavour = pickle_flavour(obj)
+    if flavour == "mmsa":
+        return read_mmsa(obj, path, preset)
+    if flavour == "mult":
+        return read_mult(obj, path, preset)
+    keys = (
+        sorted(obj["train"])
+        if isinstance(obj, dict) and isinstance(obj.get("train"), dict)
+        else None
+    )
+    raise DataError(
+        f"{path}: a pickle, but neither MMSA (split key 'regression_labels') nor MulT (split key "
+        f"'labels'); train split keys: {keys}."
+    )
+
+
+def load_data(spec: str | Path, preset: str | None = None, seed: int = 0) -> Dataset:
+    """`spec` is a path, or 'synthetic' for the embedded default (planted-signal) data."""
+    if str(spec) == "synthetic":
+        from mmcl.data.synthetic import SynthConfig, make_synthetic
+
+        ds = make_synthetic(SynthConfig(seed=seed))
+        if preset:
+            ds.preset = get_preset(preset).name
+            ds.task = get_preset(preset).task
+        return ds
+    return load_dataset(spec, preset=preset)
