@@ -1,0 +1,140 @@
+"""Layers and task plumbing shared by every model: masked pooling, heads, task losses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmcl.data.dataset import TaskSpec
+
+
+@dataclass
+class DataInfo:
+    """What a model needs to know of the data: widths, padded lengths, task. Never file paths."""
+
+    dims: dict[str, int]
+    seq_lens: dict[str, int]
+    task: TaskSpec
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.dims)
+
+    def to_dict(self) -> dict:
+        return {"dims": self.dims, "seq_lens": self.seq_lens, "task": self.task.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataInfo:
+        return cls(dict(d["dims"]), dict(d["seq_lens"]), TaskSpec.from_dict(d["task"]))
+
+
+@dataclass
+class ModelOutput:
+    preds: torch.Tensor  # regression (B,); multilabel logits (B, K, 2); multiclass logits (B, C)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over steps of x (B, L, d) counting only mask (B, L) == True steps -> (B, d)."""
+    w = mask.unsqueeze(-1).to(x.dtype)
+    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Max over the unpadded steps of x (B, L, d) -> (B, d)."""
+    return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax over `dim` with masked-out entries given zero weight."""
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
+
+
+class PredictionHead(nn.Module):
+    """Linear(in, d) - Dropout - ReLU - BatchNorm - Linear(d, out), as the MMCL reference head."""
+
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(d_in, d_hidden),
+            nn.Dropout(dropout),
+            nn.ReLU(),
+            nn.BatchNorm1d(d_hidden),
+            nn.Linear(d_hidden, d_out),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def shape_predictions(raw: torch.Tensor, task: TaskSpec) -> torch.Tensor:
+    """Head output (B, out) -> the task's prediction layout."""
+    if task.kind == "regression":
+        return raw.squeeze(-1)
+    if task.kind == "multilabel":
+        return raw.view(raw.shape[0], -1, 2)
+    return raw
+
+
+def task_loss(preds: torch.Tensor, labels: torch.Tensor, task: TaskSpec) -> torch.Tensor:
+    """L1 for regression (as MMSA and MMCL use), cross-entropy for the classification tasks."""
+    if task.kind == "regression":
+        return F.l1_loss(preds, labels.to(preds.dtype))
+    if task.kind == "multilabel":
+        return F.cross_entropy(preds.reshape(-1, 2), labels.reshape(-1))
+    return F.cross_entropy(preds, labels)
+
+
+def true_label_reward(preds: torch.Tensor, labels: torch.Tensor, task: TaskSpec) -> torch.Tensor:
+    """Per-sample reward (B,): probability of the true class (summed over binary tasks),
+    or -|y_hat - y| for regression."""
+    if task.kind == "regression":
+        return -(preds - labels.to(preds.dtype)).abs()
+    if task.kind == "multilabel":
+        probs = preds.softmax(-1)  # (B, K, 2)
+        return probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1).sum(-1)
+    return preds.softmax(-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+
+
+class TaskModel(nn.Module):
+    """The contract the trainer relies on.
+
+    forward(features, masks) -> ModelOutput; loss(batch, out) -> (loss, logs).
+    Models with extra optimisation steps (the actor-critic) override `extra_param_groups`
+    and `extra_update`; models with state outside their parameters override
+    `training_state`/`load_training_state` so that a resumed run continues exactly.
+    """
+
+    info: DataInfo
+
+    def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
+        loss = task_loss(out.preds, batch.labels, self.info.task)
+        return loss, {"pred_loss": float(loss.detach())}
+
+    def main_parameters(self) -> list[nn.Parameter]:
+        """Parameters the trainer's main optimiser updates (all but the extra groups')."""
+        extra = {id(p) for ps in self.extra_param_groups().values() for p in ps}
+        return [p for p in self.parameters() if id(p) not in extra and p.requires_grad]
+
+    def extra_param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {}
+
+    def extra_update(
+        self,
+        batch,
+        out: ModelOutput,
+        optimizers: dict[str, torch.optim.Optimizer],  # noqa: ANN001
+    ) -> dict[str, float]:
+        return {}
+
+    def training_state(self) -> dict[str, object]:
+        return {}
+
+    def load_training_state(self, state: dict[str, object]) -> None:
+        return None
+
+    def on_epoch_start(self, epoch: int) -> None:
+        return None

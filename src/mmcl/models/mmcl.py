@@ -1,0 +1,551 @@
+"""MMCL: Multi-Modality Collaborative Learning (arXiv 2501.12424, withdrawn by its authors).
+
+Pipeline, per modality m of M >= 2:
+    X_m (B, L_m, D_m) -> projection Z_m (B, L_m, d)
+    -> CSD: split Z_m into common_m and specific_m (parameter-free "minimum cosine" rule)
+    -> CCE: self-attention on common_m, mean over steps                 -> c_m (B, d)
+    -> CSM: a policy gate per step on specific_m, a Transformer, mean    -> s_m (B, d)
+       (the policies are trained by a centralised critic: actor-critic)
+    -> fusion of e_m = [c_m ; s_m] over modalities -> prediction head.
+
+Two variants (see docs/mmcl.md for the reasoning and what each measures):
+    reference: the math of the public reference code without its crashes: common = P @ Z_m,
+        specific = softmax(1 - P) @ Z_m (close to a plain mean), critic bootstrapped on the
+        NEXT batch's state, actor fed features gated by the previous step's action in training.
+    corrected: specific from the least-shared steps (softmax(-S / tau) @ Z_m), a sharper
+        temperature, a one-step bandit critic (target = reward), the actor always on ungated
+        features (no train/test mismatch), a residual attention + feed-forward CCE block.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmcl.models.common import (
+    DataInfo,
+    ModelOutput,
+    PredictionHead,
+    TaskModel,
+    masked_max,
+    masked_mean,
+    masked_softmax,
+    shape_predictions,
+    task_loss,
+    true_label_reward,
+)
+
+CHOICES = {
+    "variant": ("reference", "corrected"),
+    "csd": ("min_cosine", "learned", "none"),
+    "cce": ("attention", "maxpool", "mean"),
+    "csm": ("actor_critic", "fixed", "none"),
+    "fusion": ("gated_mean", "concat"),
+    "alignment": ("auto", "pairwise", "best_match"),
+    "specific": ("auto", "reference", "least_similar", "residual"),
+}
+
+
+@dataclass
+class MMCLConfig:
+    variant: str = "corrected"
+    d_model: int = 128  # reference code: 128 (the paper says 256)
+    n_heads: int = 4
+    dropout: float = 0.5
+    ff_mult: int = 16  # Transformer feed-forward width / d_model; reference: 2048 / 128
+    csd: str = "min_cosine"
+    cce: str = "attention"
+    csm: str = "actor_critic"
+    fusion: str = "gated_mean"
+    # pairwise: the reference's L x L rule (all modalities the same length);
+    # best_match: each own step scored by its best match in each partner (any lengths)
+    alignment: str = "auto"
+    specific: str = "auto"  # auto: 'reference' for the reference variant, else 'least_similar'
+    csd_temperature: float = 0.0  # 0: 1.0 for the reference variant, 0.2 for corrected
+    w_pred: float = 7.0
+    w_ac: float = 13.0
+    gamma: float = 0.5
+    tau_target: float = 0.01
+    buffer_size: int = 1000
+    ac_batch_size: int = 128
+    # learned (MISA-style) decoupling loss weights
+    w_sim: float = 1.0
+    w_diff: float = 0.3
+    w_recon: float = 1.0
+
+    def validate(self) -> None:
+        for key, allowed in CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"mmcl.{key} = '{getattr(self, key)}'; choose one of {allowed}.")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"mmcl.d_model ({self.d_model}) must be divisible by mmcl.n_heads ({self.n_heads})."
+            )
+
+    @property
+    def specific_rule(self) -> str:
+        if self.specific != "auto":
+            return self.specific
+        return "reference" if self.variant == "reference" else "least_similar"
+
+    @property
+    def temperature(self) -> float:
+        if self.csd_temperature > 0:
+            return self.csd_temperature
+        return 1.0 if self.variant == "reference" else 0.2
+
+
+# --------------------------------------------------------------------------- CSD
+
+
+def csd_pairwise(
+    z: dict[str, torch.Tensor], masks: dict[str, torch.Tensor], rule: str, temperature: float
+) -> tuple[dict, dict, dict]:
+    """The reference rule for equal-length (word-aligned) modalities.
+
+    S_mn[i, j] = cos(Z_m[i], Z_n[j]); S_m = min over partners n; P_m = softmax_j(S_m / t);
+    common_m = P_m @ Z_m (own steps re-weighted by how similar partners are at step j).
+    Returns common, specific (each (B, L, d)) and P (B, L, L) per modality.
+    """
+    unit = {m: F.normalize(x, dim=-1) for m, x in z.items()}
+    common, specific, weights = {}, {}, {}
+    for m, zm in z.items():
+        s_min, valid = None, masks[m]
+        for n in z:
+            if n == m:
+                continue
+            s_mn = unit[m] @ unit[n].transpose(1, 2)  # (B, L, L)
+            s_min = s_mn if s_min is None else torch.minimum(s_min, s_mn)
+            valid = valid & masks[n]
+        # a sample whose modalities share no valid step keeps its own steps
+        valid = torch.where(valid.any(-1, keepdim=True), valid, masks[m])
+        cols = valid.unsqueeze(1).expand_as(s_min)  # (B, L, L): which steps j may be weighted
+        p = masked_softmax(s_min / temperature, cols)
+        common[m] = p @ zm
+        if rule == "reference":
+            specific[m] = masked_softmax(1.0 - p, cols) @ zm
+        elif rule == "least_similar":
+            specific[m] = masked_softmax(-s_min / temperature, cols) @ zm
+        else:  # residual
+            specific[m] = zm - common[m]
+        weights[m] = p
+    return common, specific, weights
+
+
+def csd_best_match(
+    z: dict[str, torch.Tensor], masks: dict[str, torch.Tensor], rule: str, temperature: float
+) -> tuple[dict, dict, dict]:
+    """The generalisation to unaligned modalities (any lengths, including 1).
+
+    Own step i of m scores s_i = min over partners n of max_j cos(Z_m[i], Z_n[j]) (its best
+    match in the partner that matches it worst). Weights w = softmax_i(s / t) over own steps;
+    common_m[i] = n_valid * w_i * Z_m[i] (so uniform weights give Z_m back), and specific_m
+    likewise with the rule's weights. Returns common, specific (B, L_m, d), weights (B, L_m).
+    """
+    unit = {m: F.normalize(x, dim=-1) for m, x in z.items()}
+    common, specific, weights = {}, {}, {}
+    for m, zm in z.items():
+        score = None
+        for n in z:
+            if n == m:
+                continue
+            s_mn = unit[m] @ unit[n].transpose(1, 2)  # (B, L_m, L_n)
+            best = s_mn.masked_fill(~masks[n].unsqueeze(1), float("-inf")).amax(-1)  # (B, L_m)
+            score = best if score is None else torch.minimum(score, best)
+        mask = masks[m]
+        n_valid = mask.sum(-1, keepdim=True).to(zm.dtype)  # (B, 1)
+        w = masked_softmax(score / temperature, mask)
+        common[m] = (n_valid * w).unsqueeze(-1) * zm
+        if rule == "residual":
+            specific[m] = zm - common[m]
+        else:
+            logits = 1.0 - w if rule == "reference" else -score / temperature
+            specific[m] = (n_valid * masked_softmax(logits, mask)).unsqueeze(-1) * zm
+        weights[m] = w
+    return common, specific, weights
+
+
+def cmd(x: torch.Tensor, y: torch.Tensor, moments: int = 5) -> torch.Tensor:
+    """Central moment discrepancy between two batches of features (B, d)."""
+    mx, my = x.mean(0), y.mean(0)
+    total = (mx - my).norm()
+    cx, cy = x - mx, y - my
+    for k in range(2, moments + 1):
+        total = total + (cx.pow(k).mean(0) - cy.pow(k).mean(0)).norm()
+    return total
+
+
+def orthogonality(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Frobenius norm of the correlation of two centred, row-normalised batches."""
+    a = F.normalize(a - a.mean(0), dim=1)
+    b = F.normalize(b - b.mean(0), dim=1)
+    return (a.t() @ b).pow(2).mean()
+
+
+class LearnedDecoupling(nn.Module):
+    """MISA-style split: one shared encoder, a private encoder per modality, decoders."""
+
+    def __init__(self, modalities: list[str], d: int) -> None:
+        super().__init__()
+        self.shared = nn.Sequential(nn.Linear(d, d), nn.Sigmoid())
+        self.private = nn.ModuleDict(
+            {m: nn.Sequential(nn.Linear(d, d), nn.Sigmoid()) for m in modalities}
+        )
+        self.decoder = nn.ModuleDict({m: nn.Linear(d, d) for m in modalities})
+
+    def forward(self, z: dict, masks: dict) -> tuple[dict, dict, dict[str, torch.Tensor]]:
+        common = {m: self.shared(x) for m, x in z.items()}
+        specific = {m: self.private[m](x) for m, x in z.items()}
+        pooled_c = {m: masked_mean(x, masks[m]) for m, x in common.items()}
+        pooled_p = {m: masked_mean(x, masks[m]) for m, x in specific.items()}
+        mods = list(z)
+        pairs = [(a, b) for i, a in enumerate(mods) for b in mods[i + 1 :]]
+        sim = torch.stack([cmd(pooled_c[a], pooled_c[b]) for a, b in pairs]).mean()
+        diff = sum(orthogonality(pooled_c[m], pooled_p[m]) for m in mods)
+        diff = diff + sum(orthogonality(pooled_p[a], pooled_p[b]) for a, b in pairs)
+        recon = torch.stack(
+            [
+                F.mse_loss(self.decoder[m](pooled_c[m] + pooled_p[m]), masked_mean(z[m], masks[m]))
+                for m in mods
+            ]
+        ).mean()
+        return common, specific, {"sim": sim, "diff": diff, "recon": recon}
+
+
+# --------------------------------------------------------------------------- CCE
+
+
+class ReferenceAttentionBlock(nn.Module):
+    """out = LayerNorm(ctx + Linear(ctx)), ctx = MHA(x, x, x): no residual from x, no FFN."""
+
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.linear = nn.Linear(d, d)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        ctx, _ = self.attn(x, x, x, key_padding_mask=~mask, need_weights=False)
+        return self.norm(ctx + self.linear(ctx))
+
+
+def transformer_layer(d: int, heads: int, ff: int) -> nn.TransformerEncoderLayer:
+    """The reference's encoder layer: PyTorch defaults (ReLU, post-norm), dropout 0."""
+    return nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, dropout=0.0, batch_first=True)
+
+
+class CommonEnhancement(nn.Module):
+    """CCE on one modality's common part -> (B, d)."""
+
+    def __init__(self, kind: str, block: str, d: int, heads: int, ff: int) -> None:
+        super().__init__()
+        self.kind = kind
+        if kind == "attention":
+            self.block = (
+                ReferenceAttentionBlock(d, heads)
+                if block == "reference"
+                else transformer_layer(d, heads, ff)
+            )
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.kind == "maxpool":
+            return masked_max(x, mask)
+        if self.kind == "attention":
+            if isinstance(self.block, ReferenceAttentionBlock):
+                x = self.block(x, mask)
+            else:
+                x = self.block(x, src_key_padding_mask=~mask)
+        return masked_mean(x, mask)
+
+
+# --------------------------------------------------------------------------- CSM
+
+
+class ReplayBuffer:
+    """Per-sample transitions in preallocated tensors, written as a ring, sampled by index."""
+
+    def __init__(self, capacity: int, seq_lens: dict[str, int], d: int, with_next: bool) -> None:
+        self.capacity, self.with_next = capacity, with_next
+        self.size, self.ptr = 0, 0
+        self.data: dict[str, torch.Tensor] = {"reward": torch.zeros(capacity)}
+        prefixes = ("", "next_") if with_next else ("",)
+        for m, length in seq_lens.items():
+            for p in prefixes:
+                self.data[f"{p}state.{m}"] = torch.zeros(capacity, length, d)
+                self.data[f"{p}mask.{m}"] = torch.zeros(capacity, length, dtype=torch.bool)
+            self.data[f"action.{m}"] = torch.zeros(capacity, length)
+
+    def push(self, rows: dict[str, torch.Tensor]) -> None:
+        """Append B rows; sequences shorter than the buffer's length are zero/False padded."""
+        b = rows["reward"].shape[0]
+        keep = min(b, self.capacity)
+        idx = (self.ptr + torch.arange(keep)) % self.capacity
+        for key, buf in self.data.items():
+            value = rows[key][b - keep :].detach().to(buf.dtype)
+            buf[idx] = 0
+            if value.dim() == 1:
+                buf[idx] = value
+            else:
+                buf[idx, : value.shape[1]] = value
+        self.ptr = int((self.ptr + keep) % self.capacity)
+        self.size = min(self.size + keep, self.capacity)
+
+    def sample(self, n: int) -> dict[str, torch.Tensor]:
+        idx = torch.randint(0, self.size, (min(n, self.size),))
+        return {k: v[idx] for k, v in self.data.items()}
+
+    def state_dict(self) -> dict[str, object]:
+        return {"size": self.size, "ptr": self.ptr, **{f"buf.{k}": v for k, v in self.data.items()}}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.size, self.ptr = int(state["size"]), int(state["ptr"])
+        for k in self.data:
+            self.data[k].copy_(state[f"buf.{k}"])
+
+
+class Critic(nn.Module):
+    """Centralised Q(s, a): per modality [state ; action tiled n_heads times] -> Transformer
+    -> mean over steps; concatenated over modalities; MLP -> scalar."""
+
+    def __init__(self, modalities: list[str], d: int, heads: int, ff: int) -> None:
+        super().__init__()
+        self.heads = heads
+        width = d + heads  # divisible by heads because d is
+        self.encoders = nn.ModuleDict({m: transformer_layer(width, heads, ff) for m in modalities})
+        self.mlp = nn.Sequential(nn.Linear(len(modalities) * width, d), nn.ReLU(), nn.Linear(d, 1))
+
+    def forward(self, state: dict, action: dict, masks: dict) -> torch.Tensor:
+        pooled = []
+        for m, enc in self.encoders.items():
+            a = action[m].unsqueeze(-1).expand(-1, -1, self.heads)  # (B, L, heads)
+            h = enc(torch.cat([state[m], a], dim=-1), src_key_padding_mask=~masks[m])
+            pooled.append(masked_mean(h, masks[m]))
+        return self.mlp(torch.cat(pooled, dim=-1)).squeeze(-1)  # (B,)
+
+
+class Actors(nn.Module):
+    """One policy per modality: a gate sigmoid(Linear(d -> 1)) on every step."""
+
+    def __init__(self, modalities: list[str], d: int) -> None:
+        super().__init__()
+        self.policy = nn.ModuleDict({m: nn.Linear(d, 1) for m in modalities})
+
+    def forward(self, state: dict, masks: dict) -> dict[str, torch.Tensor]:
+        return {
+            m: torch.sigmoid(self.policy[m](state[m])).squeeze(-1) * masks[m] for m in self.policy
+        }
+
+
+# --------------------------------------------------------------------------- model
+
+
+class MMCL(TaskModel):
+    def __init__(self, cfg: MMCLConfig, info: DataInfo) -> None:
+        super().__init__()
+        cfg.validate()
+        if len(info.modalities) < 2:
+            raise ValueError("MMCL needs at least two modalities; use a unimodal model for one.")
+        self.cfg, self.info = cfg, info
+        mods, d, h, ff = info.modalities, cfg.d_model, cfg.n_heads, cfg.ff_mult * cfg.d_model
+        same_len = len(set(info.seq_lens.values())) == 1
+        if cfg.alignment == "pairwise" and not same_len:
+            raise ValueError(
+                f"mmcl.alignment = 'pairwise' needs equal sequence lengths; found {info.seq_lens}. "
+                "Use 'best_match' or 'auto'."
+            )
+        self.alignment = (
+            cfg.alignment if cfg.alignment != "auto" else ("pairwise" if same_len else "best_match")
+        )
+        self.proj = nn.ModuleDict({m: nn.Linear(info.dims[m], d) for m in mods})
+        self.learned = LearnedDecoupling(mods, d) if cfg.csd == "learned" else None
+        block = "reference" if cfg.variant == "reference" else "transformer"
+        self.cce = nn.ModuleDict({m: CommonEnhancement(cfg.cce, block, d, h, ff) for m in mods})
+        e_dim = d
+        if cfg.csm != "none":
+            e_dim = 2 * d
+            self.spec_enc = nn.ModuleDict({m: transformer_layer(d, h, ff) for m in mods})
+        if cfg.csm == "actor_critic":
+            self.actors = Actors(mods, d)
+            self.critic = Critic(mods, d, h, ff)
+            self.bootstrap = cfg.variant == "reference"
+            if self.bootstrap:
+                self.actors_target = copy.deepcopy(self.actors).requires_grad_(False)
+                self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+            self.buffer = ReplayBuffer(cfg.buffer_size, info.seq_lens, d, with_next=self.bootstrap)
+            self._pending: dict[str, torch.Tensor] | None = None
+            self._prev_gate: dict[str, torch.Tensor] | None = None
+        if cfg.fusion == "gated_mean":
+            self.fusion_gate = nn.ModuleDict(
+                {m: nn.Sequential(nn.Linear(e_dim, d), nn.ReLU(), nn.Linear(d, 1)) for m in mods}
+            )
+            fused_dim = e_dim
+        else:
+            fused_dim = len(mods) * e_dim
+        self.head = PredictionHead(fused_dim, d, info.task.output_dim, cfg.dropout)
+
+    # -- forward ------------------------------------------------------------------------
+    def decouple(self, z: dict, masks: dict) -> tuple[dict, dict, dict, dict]:
+        """CSD: common and specific parts per modality, weights for diagnostics, losses."""
+        if self.cfg.csd == "none":
+            return z, z, {}, {}
+        if self.learned is not None:
+            common, specific, losses = self.learned(z, masks)
+            return common, specific, {}, losses
+        fn = csd_pairwise if self.alignment == "pairwise" else csd_best_match
+        common, specific, weights = fn(z, masks, self.cfg.specific_rule, self.cfg.temperature)
+        return common, specific, weights, {}
+
+    def forward(
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> ModelOutput:
+        z = {m: self.proj[m](features[m]) * masks[m].unsqueeze(-1) for m in self.info.modalities}
+        common, specific, weights, csd_losses = self.decouple(z, masks)
+        extras: dict[str, torch.Tensor] = {f"csd_weights.{m}": w for m, w in weights.items()}
+        extras.update({f"csd_loss.{k}": v for k, v in csd_losses.items()})
+        embeddings = {m: self.cce[m](common[m], masks[m]) for m in z}  # (B, d)
+        if self.cfg.csm != "none":
+            gates = self._gates(specific, masks)
+            for m in z:
+                gated = specific[m] * gates[m].unsqueeze(-1)
+                h = self.spec_enc[m](gated, src_key_padding_mask=~masks[m])
+                embeddings[m] = torch.cat([embeddings[m], masked_mean(h, masks[m])], dim=-1)
+                extras[f"gates.{m}"] = gates[m]
+                extras[f"specific.{m}"] = specific[m]
+        if self.cfg.fusion == "gated_mean":
+            weighted = [torch.sigmoid(self.fusion_gate[m](e)) * e for m, e in embeddings.items()]
+            fused = torch.stack(weighted).mean(0)
+        else:
+            fused = torch.cat(list(embeddings.values()), dim=-1)
+        preds = shape_predictions(self.head(fused), self.info.task)
+        return ModelOutput(preds, extras)
+
+    def _gates(self, specific: dict, masks: dict) -> dict[str, torch.Tensor]:
+        if self.cfg.csm == "fixed":
+            return {m: masks[m].to(x.dtype) for m, x in specific.items()}
+        state = specific
+        if self.training and self.cfg.variant == "reference" and self._prev_gate is not None:
+            # reference training: the actor sees this batch's features gated by the previous
+            # step's action (another batch); at evaluation it sees them ungated
+            state = {m: x * self._carry_gate(m, x).unsqueeze(-1) for m, x in specific.items()}
+        return self.actors(state, masks)
+
+    def _carry_gate(self, m: str, x: torch.Tensor) -> torch.Tensor:
+        prev = self._prev_gate[m]
+        gate = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
+        b, length = min(x.shape[0], prev.shape[0]), min(x.shape[1], prev.shape[1])
+        gate[:b, :length] = prev[:b, :length]
+        return gate
+
+    # -- losses -------------------------------------------------------------------------
+    def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
+        pred = task_loss(out.preds, batch.labels, self.info.task)
+        total = self.cfg.w_pred * pred
+        logs = {"pred_loss": float(pred.detach())}
+        if self.learned is not None:
+            for k, w in (
+                ("sim", self.cfg.w_sim),
+                ("diff", self.cfg.w_diff),
+                ("recon", self.cfg.w_recon),
+            ):
+                value = out.extras[f"csd_loss.{k}"]
+                total = total + w * value
+                logs[f"{k}_loss"] = float(value.detach())
+        return total, logs
+
+    def extra_param_groups(self) -> dict[str, list[nn.Parameter]]:
+        if self.cfg.csm != "actor_critic":
+            return {}
+        return {"critic": list(self.critic.parameters()), "actor": list(self.actors.parameters())}
+
+    def main_parameters(self) -> list[nn.Parameter]:
+        # the prediction loss also trains the actors (the gates are differentiable), as in the
+        # reference; only the critic is left to its own optimiser
+        critic = (
+            {id(p) for p in self.critic.parameters()} if self.cfg.csm == "actor_critic" else set()
+        )
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in critic]
+
+    def extra_update(self, batch, out: ModelOutput, optimizers: dict) -> dict[str, float]:  # noqa: ANN001
+        """One critic step and one actor step on replayed transitions."""
+        if self.cfg.csm != "actor_critic":
+            return {}
+        mods = self.info.modalities
+        rows = {
+            "reward": true_label_reward(out.preds.detach(), batch.labels, self.info.task),
+            **{f"state.{m}": out.extras[f"specific.{m}"].detach() for m in mods},
+            **{f"mask.{m}": batch.masks[m] for m in mods},
+            **{f"action.{m}": out.extras[f"gates.{m}"].detach() for m in mods},
+        }
+        self._prev_gate = {m: rows[f"action.{m}"] for m in mods}
+        if self.bootstrap:
+            # reference: the next state is the NEXT batch's (unrelated samples), row by row
+            if self._pending is not None:
+                b = min(len(batch), self._pending["reward"].shape[0])
+                done = {k: v[:b] for k, v in self._pending.items()}
+                for m in mods:
+                    done[f"next_state.{m}"] = rows[f"state.{m}"][:b]
+                    done[f"next_mask.{m}"] = rows[f"mask.{m}"][:b]
+                self.buffer.push(done)
+            self._pending = rows
+        else:
+            self.buffer.push(rows)
+        if self.buffer.size == 0:
+            return {}
+        sample = self.buffer.sample(self.cfg.ac_batch_size)
+        state = {m: sample[f"state.{m}"] for m in mods}
+        masks = {m: sample[f"mask.{m}"] for m in mods}
+        target = sample["reward"]
+        if self.bootstrap:
+            nxt = {m: sample[f"next_state.{m}"] for m in mods}
+            nmask = {m: sample[f"next_mask.{m}"] for m in mods}
+            with torch.no_grad():
+                target = target + self.cfg.gamma * self.critic_target(
+                    nxt, self.actors_target(nxt, nmask), nmask
+                )
+        q = self.critic(state, {m: sample[f"action.{m}"] for m in mods}, masks)
+        critic_loss = self.cfg.w_ac * F.l1_loss(q, target)
+        optimizers["critic"].zero_grad(set_to_none=True)
+        critic_loss.backward()
+        optimizers["critic"].step()
+
+        self.critic.requires_grad_(False)
+        actor_loss = -self.cfg.w_ac * self.critic(state, self.actors(state, masks), masks).mean()
+        optimizers["actor"].zero_grad(set_to_none=True)
+        actor_loss.backward()
+        optimizers["actor"].step()
+        self.critic.requires_grad_(True)
+        if self.bootstrap:
+            self._soft_update(self.critic_target, self.critic)
+            self._soft_update(self.actors_target, self.actors)
+        return {
+            "critic_loss": float(critic_loss.detach()),
+            "actor_loss": float(actor_loss.detach()),
+            "reward": float(rows["reward"].mean()),
+        }
+
+    def _soft_update(self, target: nn.Module, online: nn.Module) -> None:
+        with torch.no_grad():
+            for t, o in zip(target.parameters(), online.parameters(), strict=True):
+                t.lerp_(o, self.cfg.tau_target)
+
+    # -- state for exact resume ---------------------------------------------------------
+    def training_state(self) -> dict[str, object]:
+        if self.cfg.csm != "actor_critic":
+            return {}
+        state: dict[str, object] = {f"buffer.{k}": v for k, v in self.buffer.state_dict().items()}
+        for name, value in (("pending", self._pending), ("prev_gate", self._prev_gate)):
+            if value is not None:
+                state.update({f"{name}.{k}": v for k, v in value.items()})
+        return state
+
+    def load_training_state(self, state: dict[str, object]) -> None:
+        if self.cfg.csm != "actor_critic":
+            return
+        self.buffer.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("buffer.")})
+        for name in ("pending", "prev_gate"):
+            part = {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")}
+            setattr(self, f"_{name}", part or None)
