@@ -57,9 +57,14 @@ class BatchSource:
 
     def batch(self, index: torch.Tensor) -> Batch:
         feats, masks = {}, {}
+        # modalities padded to the same length (word-aligned data) keep equal widths
+        widths: dict[int, int] = {}
+        for m, x in self.features.items():
+            padded = x.shape[1]
+            widths[padded] = max(widths.get(padded, 1), int(self.lengths[m][index].max()))
         for m, x in self.features.items():
             lens = self.lengths[m][index]
-            width = int(lens.max())
+            width = widths[x.shape[1]]
             feats[m] = x[index, :width]
             masks[m] = torch.arange(width)[None, :] < lens[:, None]
         uni = None if self.unimodal is None else {m: y[index] for m, y in self.unimodal.items()}

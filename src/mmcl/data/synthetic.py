@@ -86,9 +86,9 @@ def make_synthetic(cfg: SynthConfig | None = None) -> Dataset:
         specific = {m: rng.normal(size=(n, k)) for m in mods}
         score = common + cfg.w_specific * sum(specific.values())
         feats, lens = {}, {}
+        lo = max(1, int(round(cfg.min_len_frac * cfg.seq_len)))
+        length = rng.integers(lo, cfg.seq_len + 1, size=n)  # word-aligned: one length per sample
         for m, d in cfg.dims.items():
-            lo = max(1, int(round(cfg.min_len_frac * cfg.seq_len)))
-            length = rng.integers(lo, cfg.seq_len + 1, size=n)
             steps = np.arange(cfg.seq_len)[None, :] < length[:, None]  # (N, L)
             has_c = (rng.random((n, cfg.seq_len)) < cfg.p_signal) & (m in carriers)
             has_s = rng.random((n, cfg.seq_len)) < cfg.p_signal

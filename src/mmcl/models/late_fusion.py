@@ -8,8 +8,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mmcl.models.common import DataInfo, ModelOutput, PredictionHead, TaskModel, masked_mean
-from mmcl.models.common import shape_predictions
+from mmcl.models.common import (
+    DataInfo,
+    ModelOutput,
+    PredictionHead,
+    TaskModel,
+    masked_mean,
+    shape_predictions,
+)
 
 
 @dataclass

@@ -1,0 +1,71 @@
+"""Heatmaps of what MMCL decides per sample: CSD weights (which steps are "common") and the
+policy gates on the specific parts. Written as PNG files into a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmcl.data.batching import BatchSource
+from mmcl.data.dataset import Split
+from mmcl.models.common import TaskModel
+
+
+@torch.no_grad()
+def collect_extras(
+    model: TaskModel, split: Split, n_samples: int
+) -> tuple[dict[str, np.ndarray], list, dict]:
+    """Model extras (CSD weights, gates) and valid lengths for the first `n_samples` of a split."""
+    model.eval()
+    source = BatchSource(split)
+    batch = source.batch(torch.arange(min(n_samples, len(source))))
+    out = model(batch.features, batch.masks)
+    keep = {
+        k: v.cpu().numpy()
+        for k, v in out.extras.items()
+        if k.startswith(("csd_weights.", "gates."))
+    }
+    lengths = {m: mk.sum(1).tolist() for m, mk in batch.masks.items()}
+    return keep, [split.ids[i] for i in range(len(batch))], lengths
+
+
+def write_diagnostics(
+    model: TaskModel, split: Split, folder: Path, n_samples: int = 4
+) -> list[str]:
+    """One PNG per sample with a panel per modality; returns the file names (none if the
+    model exposes no CSD weights or gates)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    extras, ids, lengths = collect_extras(model, split, n_samples)
+    if not extras:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    names = sorted(extras)
+    files = []
+    for i, sample_id in enumerate(ids):
+        fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), squeeze=False)
+        for ax, key in zip(axes[0], names, strict=True):
+            m = key.split(".", 1)[1]
+            n = int(lengths[m][i])
+            arr = extras[key][i]
+            arr = arr[:n, :n] if arr.ndim == 2 else arr[None, :n]
+            im = ax.imshow(arr, aspect="auto", cmap="viridis")
+            ax.set_title(key.replace("csd_weights", "CSD P").replace("gates", "gate"), fontsize=9)
+            ax.set_xlabel("step j" if arr.shape[0] > 1 else "step")
+            if arr.shape[0] > 1:
+                ax.set_ylabel("step i")
+            else:
+                ax.set_yticks([])
+            fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.suptitle(f"sample {sample_id}", fontsize=10)
+        fig.tight_layout()
+        name = f"sample{i}.png"
+        fig.savefig(folder / name, dpi=80)
+        plt.close(fig)
+        files.append(name)
+    return files

@@ -1,0 +1,52 @@
+"""Mean +- std tables over seeds, as Markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    arr = np.asarray(values, dtype=float)
+    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return float(arr.mean()), std
+
+
+def summarize(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """{metric: {"mean", "std", "n"}} over the per-seed metric dicts (same keys in each)."""
+    keys = list(per_seed[0]) if per_seed else []
+    out = {}
+    for k in keys:
+        m, s = mean_std([r[k] for r in per_seed])
+        out[k] = {"mean": m, "std": s, "n": len(per_seed)}
+    return out
+
+
+def _cell(stat: dict[str, float], digits: int) -> str:
+    if math.isnan(stat["mean"]):
+        return "nan"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def markdown_table(rows: dict[str, dict[str, dict[str, float]]], digits: int = 4) -> str:
+    """rows: name -> summarize(...) output. One row per name, one column per metric."""
+    metrics = list(next(iter(rows.values()))) if rows else []
+    lines = ["| run | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for name, stats in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_cell(stats[m], digits) for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
+    metrics = list(next(iter(rows.values()))) if rows else []
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["run", "n_seeds"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")])
+    for name, stats in rows.items():
+        n = next(iter(stats.values()))["n"] if stats else 0
+        w.writerow([name, n] + [repr(stats[m][s]) for m in metrics for s in ("mean", "std")])
+    return buf.getvalue()

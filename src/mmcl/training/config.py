@@ -1,0 +1,164 @@
+"""Run configuration: typed dataclasses, TOML recipes, `--set key=value` overrides.
+
+A recipe is TOML:
+
+    model = "mmcl"
+    preset = "iemocap"
+    [train]
+    epochs = 200
+    [mmcl]            # a section named after the model holds its options
+    d_model = 128
+
+Overrides use the same dotted names: `--set train.lr=1e-3 --set mmcl.variant=reference`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mmcl.models.registry import MODELS, model_config
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
+    patience: int = 10  # epochs without validation improvement before stopping; 0: never
+    scheduler: str = "plateau"  # plateau (ReduceLROnPlateau on validation loss) | none
+    plateau_patience: int = 5
+    plateau_factor: float = 0.5
+    selection_metric: str = ""  # default: the metric set's (e.g. Non0_acc_2 for MOSI)
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+    tensorboard: bool = False
+    diagnostics: bool = True  # heatmaps of CSD weights and policy gates after training
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError("train.epochs must be >= 1 and train.batch_size >= 2.")
+        if self.scheduler not in ("plateau", "none"):
+            raise ValueError(f"train.scheduler = '{self.scheduler}'; choose plateau or none.")
+        if self.lr <= 0:
+            raise ValueError("train.lr must be positive.")
+
+
+@dataclass
+class RunConfig:
+    model: str = "mmcl"
+    data: str = "synthetic"
+    preset: str = ""
+    modalities: list[str] = field(default_factory=list)  # empty: all the data has
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model_options: dict[str, Any] = field(default_factory=dict)
+
+    def model_cfg(self) -> Any:
+        return model_config(self.model, self.model_options)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "data": self.data,
+            "preset": self.preset,
+            "modalities": list(self.modalities),
+            "train": asdict(self.train),
+            self.model: asdict(self.model_cfg()),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        model = d.pop("model", "mmcl")
+        if model not in MODELS:
+            raise ValueError(f"unknown model '{model}'; choose one of {sorted(MODELS)}.")
+        train = d.pop("train", {})
+        options = d.pop(model, {})
+        known = {f.name for f in fields(TrainConfig)}
+        bad = sorted(set(train) - known)
+        if bad:
+            raise ValueError(f"unknown train option(s) {bad}; known: {sorted(known)}.")
+        top = {"data", "preset", "modalities"}
+        stray = sorted(k for k in d if k not in top and k not in MODELS)
+        if stray:
+            raise ValueError(
+                f"unknown config key(s) {stray}; known: {sorted(top | {'train', model})}."
+            )
+        cfg = cls(
+            model=model,
+            data=str(d.get("data", "synthetic")),
+            preset=str(d.get("preset", "") or ""),
+            modalities=list(d.get("modalities", [])),
+            train=TrainConfig(**train),
+            model_options=dict(options),
+        )
+        cfg.train.validate()
+        cfg.model_cfg()  # validates the model options
+        return cfg
+
+
+def recipe_path(name_or_path: str) -> Path:
+    """A recipe file, or the name of one shipped in mmcl/recipes (e.g. 'iemocap_mmcl')."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = resources.files("mmcl.recipes").joinpath(f"{name_or_path}.toml")
+    if shipped.is_file():
+        return Path(str(shipped))
+    names = sorted(
+        f.name[:-5] for f in resources.files("mmcl.recipes").iterdir() if f.name.endswith(".toml")
+    )
+    raise ValueError(
+        f"--recipe '{name_or_path}': no such file or shipped recipe; shipped: {names}."
+    )
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value ('1e-3', 'true', '[\"text\", \"audio\"]'), or the bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(d: dict[str, Any], assignment: str) -> None:
+    key, sep, value = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set '{assignment}': expected key=value, e.g. train.lr=1e-3.")
+    parts = key.strip().split(".")
+    node = d
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set '{assignment}': '{p}' is not a section.")
+    node[parts[-1]] = parse_value(value.strip())
+
+
+def resolve_config(
+    recipe: str | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    epochs: int | None = None,
+    overrides: list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Defaults <- base dict <- recipe <- explicit options <- --set overrides."""
+    d: dict[str, Any] = dict(base or {})
+    if recipe:
+        with open(recipe_path(recipe), "rb") as f:
+            for k, v in tomllib.load(f).items():
+                d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) else v
+    if model:
+        d["model"] = model
+    if data:
+        d["data"] = data
+    if epochs:
+        d.setdefault("train", {})["epochs"] = epochs
+    for assignment in overrides or []:
+        apply_override(d, assignment)
+    return RunConfig.from_dict(d)

@@ -1,0 +1,250 @@
+"""The one trainer for every model: loop, optimisers, scheduler, clipping, early stopping,
+validation-based model selection, logging, checkpoints and exact resume.
+
+A model supplies `forward`, `loss` and, if it needs more optimisation steps (the MMCL
+actor-critic), `extra_param_groups` + `extra_update`; the trainer owns everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from mmcl.data.batching import BatchSource
+from mmcl.data.dataset import Dataset
+from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate
+from mmcl.models.common import TaskModel, task_loss
+from mmcl.training.config import TrainConfig
+from mmcl.training.state import load_state, save_state
+
+WEIGHTS = "model.safetensors"
+CHECKPOINT = "checkpoint"
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training early (tests use it to simulate a killed run)."""
+
+
+@dataclass
+class EvalResult:
+    preds: np.ndarray
+    loss: float
+    metrics: dict[str, float]
+
+
+@torch.no_grad()
+def predict(model: TaskModel, source: BatchSource, batch_size: int = 256) -> np.ndarray:
+    """Predictions for a whole split, in its order, with the model in eval mode."""
+    model.eval()
+    outs = [model(b.features, b.masks).preds for b in source.batches(batch_size)]
+    return torch.cat(outs).cpu().numpy()
+
+
+def evaluate_split(model: TaskModel, source: BatchSource, metric_set: str) -> EvalResult:
+    preds = predict(model, source)
+    labels = source.labels
+    loss = float(task_loss(torch.from_numpy(preds), labels, model.info.task))
+    return EvalResult(preds, loss, evaluate(metric_set, preds, labels.numpy()))
+
+
+def selection_rule(cfg: TrainConfig, metric_set: str) -> tuple[str, bool]:
+    if cfg.selection_metric:
+        name = cfg.selection_metric
+        higher = not (name in ("MAE", "RMSE") or name.endswith("loss"))
+        return name, higher
+    return SELECTION_METRIC[metric_set]
+
+
+class Trainer:
+    def __init__(
+        self, model: TaskModel, ds: Dataset, cfg: TrainConfig, out_dir: str | Path
+    ) -> None:
+        self.model, self.ds, self.cfg = model, ds, cfg
+        self.out = Path(out_dir)
+        self.metric_set = ds.task.metrics
+        self.metric, self.higher = selection_rule(cfg, self.metric_set)
+        self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
+        self.optimizer = torch.optim.Adam(
+            model.main_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
+        self.extra_optimizers = {
+            k: torch.optim.Adam(ps, lr=cfg.lr) for k, ps in model.extra_param_groups().items()
+        }
+        self.scheduler = (
+            torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
+            )
+            if cfg.scheduler == "plateau"
+            else None
+        )
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.epoch = 0
+        self.best_score = -math.inf if self.higher else math.inf
+        self.best_epoch = -1
+        self.bad_epochs = 0
+        self.writer = None
+
+    # -- state ------------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "model_extra": self.model.training_state(),
+            "optimizer": self.optimizer.state_dict(),
+            "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()},
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "rng_torch": torch.get_rng_state(),
+            "rng_generator": self.generator.get_state(),
+            "progress": {
+                "epoch": self.epoch,
+                "best_score": self.best_score,
+                "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs,
+            },
+        }
+
+    def _load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.model.load_training_state(state["model_extra"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for k, o in self.extra_optimizers.items():
+            o.load_state_dict(state["extra_optimizers"][k])
+        if self.scheduler:
+            self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_torch"])
+        self.generator.set_state(state["rng_generator"])
+        p = state["progress"]
+        self.epoch, self.best_score = p["epoch"], p["best_score"]
+        self.best_epoch, self.bad_epochs = p["best_epoch"], p["bad_epochs"]
+
+    def resume_if_possible(self) -> bool:
+        if (self.out / CHECKPOINT / "state.json").is_file():
+            self._load(load_state(self.out / CHECKPOINT))
+            return True
+        return False
+
+    # -- loop -------------------------------------------------------------------------
+    def train_epoch(self) -> dict[str, float]:
+        self.model.train()
+        self.model.on_epoch_start(self.epoch)
+        sums: dict[str, float] = {}
+        n = 0
+        for batch in self.sources["train"].batches(
+            self.cfg.batch_size, shuffle=True, generator=self.generator
+        ):
+            if len(batch) < 2:  # BatchNorm cannot normalise a single sample
+                continue
+            out = self.model(batch.features, batch.masks)
+            loss, logs = self.model.loss(batch, out)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.main_parameters(), self.cfg.grad_clip)
+            self.optimizer.step()
+            logs = {
+                "loss": float(loss.detach()),
+                **logs,
+                **self.model.extra_update(batch, out, self.extra_optimizers),
+            }
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n += 1
+        return {f"train_{k}": v / max(n, 1) for k, v in sums.items()}
+
+    def fit(self, resume: bool = False, on_epoch_end=None) -> dict:  # noqa: ANN001
+        """Train, selecting the epoch with the best validation metric; returns the result."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.resume_if_possible()
+        if self.cfg.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as e:
+                raise ValueError(
+                    "train.tensorboard = true needs the tensorboard package: "
+                    "pip install tensorboard"
+                ) from e
+            self.writer = SummaryWriter(str(self.out / "tensorboard"))
+        log_path = self.out / "log.jsonl"
+        if not resume:
+            log_path.unlink(missing_ok=True)
+        bar = tqdm(
+            total=self.cfg.epochs,
+            initial=self.epoch,
+            desc=self.out.name,
+            unit="epoch",
+            leave=False,
+            disable=None,
+        )
+        while self.epoch < self.cfg.epochs and not self._early_stop():
+            start = time.perf_counter()
+            row = {"epoch": self.epoch, **self.train_epoch()}
+            valid = evaluate_split(self.model, self.sources["valid"], self.metric_set)
+            row.update(
+                {"valid_loss": valid.loss, **{f"valid_{k}": v for k, v in valid.metrics.items()}}
+            )
+            if self.scheduler:
+                self.scheduler.step(valid.loss)
+            row["lr"] = self.optimizer.param_groups[0]["lr"]
+            score = valid.loss if self.metric == "loss" else valid.metrics.get(self.metric)
+            if score is None:
+                raise ValueError(
+                    f"train.selection_metric '{self.metric}' is not a {self.metric_set} metric; "
+                    f"choose from {sorted(valid.metrics)} or 'loss'."
+                )
+            if self._improved(score):
+                self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+                save_file(
+                    {k: v.contiguous() for k, v in self.model.state_dict().items()},
+                    str(self.out / WEIGHTS),
+                )
+            else:
+                self.bad_epochs += 1
+            row["seconds"] = round(time.perf_counter() - start, 3)
+            self.epoch += 1
+            with open(log_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if self.writer:
+                for k, v in row.items():
+                    self.writer.add_scalar(k, v, self.epoch)
+            save_state(self._state(), self.out / CHECKPOINT)
+            bar.update(1)
+            bar.set_postfix(
+                {f"valid_{self.metric}": f"{score:.4f}", "best": f"{self.best_score:.4f}"}
+            )
+            if on_epoch_end is not None:
+                on_epoch_end(self.epoch)
+        bar.close()
+        if self.writer:
+            self.writer.close()
+        return self.finish()
+
+    def _improved(self, score: float) -> bool:
+        if math.isnan(score):
+            return self.best_epoch < 0
+        return score > self.best_score if self.higher else score < self.best_score
+
+    def _early_stop(self) -> bool:
+        return self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
+
+    def finish(self) -> dict:
+        """Reload the validation-selected weights and evaluate them on valid and test."""
+        from safetensors.torch import load_file
+
+        self.model.load_state_dict(load_file(str(self.out / WEIGHTS)))
+        result = {
+            "selection": {"metric": self.metric, "higher_is_better": self.higher, "split": "valid"},
+            "best_epoch": self.best_epoch,
+            "epochs_run": self.epoch,
+        }
+        for split in ("valid", "test"):
+            r = evaluate_split(self.model, self.sources[split], self.metric_set)
+            result[split] = {"loss": r.loss, **r.metrics}
+        return result
