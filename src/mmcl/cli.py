@@ -155,26 +155,167 @@ def data_synth(
     console.print(f"wrote {fmt} synthetic {task} data to {out}")
 
 
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config value: train.lr=1e-3, mmcl.variant=reference."),
+]
+RecipeOpt = Annotated[
+    str | None, typer.Option("--recipe", help="TOML recipe file, or a shipped recipe's name.")
+]
+SeedsOpt = Annotated[int, typer.Option("--seeds", min=1, help="Seeds 0..K-1, one run each.")]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", min=1, help="Training epochs.")]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Continue interrupted runs in --out; skip finished ones.")
+]
+
+
+def _metrics_line(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "loss")
+
+
+def _check_fresh(out: Path, resume: bool) -> None:
+    if not resume and out.exists() and any(out.glob("**/config.json")):
+        raise ValueError(
+            f"{out} already holds runs; pass --resume to continue them or choose another --out."
+        )
+
+
+@app.command("train")
+@user_errors
+def train(
+    data: Annotated[
+        str | None, typer.Option("--data", help="Dataset path, or 'synthetic'.")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="mmcl or late_fusion.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/train"),
+    seeds: SeedsOpt = 1,
+    epochs: EpochsOpt = None,
+    overrides: SetOpt = None,
+    recipe: RecipeOpt = None,
+    preset: PresetOpt = None,
+    resume: ResumeOpt = False,
+) -> None:
+    """Train K seeds into OUT/seed-<s>/ and summarise test metrics as mean and std."""
+    from mmcl.data.loader import load_data
+    from mmcl.training.config import resolve_config
+    from mmcl.training.runs import train_seeds
+
+    extra = [f'preset="{preset}"'] if preset else []
+    cfg = resolve_config(recipe, model, data, epochs, [*extra, *(overrides or [])])
+    _check_fresh(out, resume)
+    ds = load_data(cfg.data, cfg.preset or None)
+    console.print(
+        f"training {cfg.model} on {ds.source} ({ds.task.metrics}), seeds 0..{seeds - 1} -> {out}"
+    )
+    summary = train_seeds(cfg, ds, out, list(range(seeds)), resume=resume)
+    console.print(f"selection: best validation {summary['selection']['metric']}")
+    for k, v in summary["test"].items():
+        console.print(f"  test {k:<14} {v['mean']:.4f} ± {v['std']:.4f}")
+    console.print(f"wrote {out / 'summary.md'}")
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder (one seed, or several seed-* folders).")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Dataset (default: the run's).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split")] = "test",
+    preset: PresetOpt = None,
+) -> None:
+    """Evaluate a trained run on a split; writes eval-<split>.json into each seed folder."""
+    from mmcl.evaluation.inference import evaluate_run
+    from mmcl.evaluation.report import summarize
+
+    results = evaluate_run(run, data, split, preset)
+    for r in results:
+        console.print(f"seed {r['seed']}: {_metrics_line(r['metrics'])}", highlight=False)
+    if len(results) > 1:
+        for k, v in summarize([r["metrics"] for r in results]).items():
+            console.print(f"  {split} {k:<14} {v['mean']:.4f} ± {v['std']:.4f}")
+
+
+@app.command("predict")
+@user_errors
+def predict_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Dataset (default: the run's).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split")] = "test",
+    preset: PresetOpt = None,
+) -> None:
+    """Write id, prediction (and label if known) for a split, with the validation-best seed."""
+    from mmcl.evaluation.inference import predict_run
+    from mmcl.training.runs import write_text
+
+    seed_dir, text = predict_run(run, data, split, preset)
+    write_text(out, text)
+    console.print(f"wrote {text.count(chr(10)) - 1} predictions from {seed_dir} to {out}")
+
+
+@app.command("ablate")
+@user_errors
+def ablate(
+    data: Annotated[
+        str | None, typer.Option("--data", help="Dataset path, or 'synthetic'.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the runs and tables.")] = Path(
+        "runs/ablate"
+    ),
+    seeds: SeedsOpt = 3,
+    epochs: EpochsOpt = None,
+    overrides: SetOpt = None,
+    recipe: RecipeOpt = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Comma-separated subset of the grid's row names.")
+    ] = None,
+    resume: ResumeOpt = False,
+) -> None:
+    """Run the MMCL ablation grid and write ablation.md / ablation.csv (mean ± std)."""
+    from mmcl.data.loader import load_data
+    from mmcl.training.ablation import run_ablation
+    from mmcl.training.config import resolve_config
+
+    cfg = resolve_config(recipe, "mmcl" if not recipe else None, data, epochs, overrides)
+    _check_fresh(out, resume)
+    ds = load_data(cfg.data, cfg.preset or None)
+    names = [n.strip() for n in only.split(",")] if only else None
+    run_ablation(cfg, ds, out, list(range(seeds)), names, resume=resume)
+    console.print((out / "ablation.md").read_text(), highlight=False)
+
+
 @app.command("demo")
 @user_errors
-def demo(data: DataOpt = "synthetic") -> None:
-    """Load the default data, print its summary and a constant baseline's test metrics."""
-    from mmcl.data.batching import BatchSource
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where the demo runs go.")] = Path("runs/demo"),
+) -> None:
+    """Train MMCL (corrected) and the late-fusion baseline on the embedded default data."""
+    import shutil
+
     from mmcl.data.loader import load_data
     from mmcl.data.summary import describe, format_description
     from mmcl.evaluation.baselines import constant_predictions
     from mmcl.evaluation.metrics import evaluate
+    from mmcl.evaluation.report import markdown_table, summarize
+    from mmcl.training.config import resolve_config
+    from mmcl.training.runs import train_seeds
 
-    ds = load_data(data)
+    ds = load_data("synthetic")
     console.print(format_description(describe(ds)), highlight=False)
-    n_batches = sum(1 for _ in BatchSource(ds.splits["train"]).batches(64, shuffle=True))
-    console.print(f"train batches of 64: {n_batches}")
+    shutil.rmtree(out, ignore_errors=True)
+    rows = {}
+    for model in ("mmcl", "late_fusion"):
+        cfg = resolve_config("demo", model=model)
+        console.print(f"training {model} ...")
+        rows[f"{model} (test)"] = train_seeds(cfg, ds, out / model, [0])["test"]
     test = ds.splits["test"]
-    preds = constant_predictions(ds.splits["train"].labels, ds.task, len(test))
-    metrics = evaluate(ds.task.metrics, preds, test.labels)
-    console.print(
-        "constant baseline, test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    )
+    const = constant_predictions(ds.splits["train"].labels, ds.task, len(test))
+    rows["constant (test)"] = summarize([evaluate(ds.task.metrics, const, test.labels)])
+    console.print(markdown_table(rows), highlight=False)
+    console.print(f"runs, configs and CSD/gate heatmaps in {out}/")
 
 
 def main() -> None:

@@ -1,0 +1,146 @@
+"""Evaluate and predict with a trained run on any dataset whose modalities and widths match."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mmcl.data.batching import BatchSource
+from mmcl.data.dataset import DataError, Dataset, TaskSpec
+from mmcl.data.loader import load_data
+from mmcl.evaluation.metrics import evaluate
+from mmcl.models.common import TaskModel
+from mmcl.training.runs import METRICS, load_run, seed_dirs, write_json
+from mmcl.training.trainer import predict
+
+
+def compatible_data(ds: Dataset, saved: dict, where: str) -> Dataset:
+    """The run's modalities of `ds`, checked against what the run was trained on."""
+    dims = saved["data_info"]["dims"]
+    missing = [m for m in dims if m not in ds.modalities]
+    if missing:
+        raise DataError(
+            f"{where}: the run was trained on modalities {list(dims)}, the data lacks {missing}."
+        )
+    wrong = {m: (dims[m], ds.dims()[m]) for m in dims if ds.dims()[m] != dims[m]}
+    if wrong:
+        detail = ", ".join(f"{m} trained {a}-d, data {b}-d" for m, (a, b) in wrong.items())
+        raise DataError(f"{where}: feature widths differ ({detail}); extract matching features.")
+    task = TaskSpec.from_dict(saved["data_info"]["task"])
+    if (task.kind, task.output_dim) != (ds.task.kind, ds.task.output_dim):
+        raise DataError(
+            f"{where}: the run predicts a {task.kind} task with {task.output_dim} outputs; "
+            f"the data is {ds.task.kind} with {ds.task.output_dim}."
+        )
+    return ds.select_modalities(list(dims))
+
+
+def _load_for(run: Path, data: str | None, preset: str | None) -> tuple[TaskModel, dict, Dataset]:
+    model, cfg, saved = load_run(run)
+    spec = data or cfg.data
+    ds = load_data(spec, preset or (cfg.preset or None), seed=saved.get("seed", 0))
+    return model, saved, compatible_data(ds, saved, str(spec))
+
+
+def evaluate_run(
+    run_dir: Path, data: str | None, split: str, preset: str | None = None
+) -> list[dict]:
+    """Metrics of every seed folder under `run_dir` on `split`; writes eval-<split>.json."""
+    results = []
+    for d in seed_dirs(run_dir):
+        model, saved, ds = _load_for(d, data, preset)
+        if split not in ds.splits:
+            raise DataError(f"--split must be one of {sorted(ds.splits)}.")
+        sp = ds.splits[split]
+        metrics = evaluate(ds.task.metrics, predict(model, BatchSource(sp)), sp.labels)
+        record = {
+            "run": str(d),
+            "data": ds.source,
+            "split": split,
+            "seed": saved.get("seed"),
+            "metrics": metrics,
+        }
+        write_json(d / f"eval-{split}.json", record)
+        results.append(record)
+    return results
+
+
+def best_seed_dir(run_dir: Path) -> Path:
+    """The seed folder with the best validation selection score (never the test score)."""
+    dirs = seed_dirs(run_dir)
+    if len(dirs) == 1:
+        return dirs[0]
+    scored = []
+    for d in dirs:
+        if not (d / METRICS).is_file():
+            continue
+        m = json.loads((d / METRICS).read_text())
+        sel = m["selection"]
+        value = m["valid"][sel["metric"]] if sel["metric"] != "loss" else m["valid"]["loss"]
+        scored.append((value if sel["higher_is_better"] else -value, d))
+    if not scored:
+        raise FileNotFoundError(f"{run_dir}: no finished seed (no {METRICS}).")
+    return max(scored, key=lambda t: t[0])[1]
+
+
+def predictions_csv(ds: Dataset, split: str, preds: np.ndarray) -> str:
+    """id, prediction (and per-class probabilities), and the label where known."""
+    sp, task = ds.splits[split], ds.task
+    labels = _label_strings(sp.labels, task)
+    if task.kind == "regression":
+        header = ["id", "prediction", "polarity"]
+        rows = [
+            [f"{p:.6f}", "positive" if p > 0 else ("negative" if p < 0 else "neutral")]
+            for p in preds
+        ]
+    elif task.kind == "multilabel":
+        names = task.label_names or []
+        probs = _softmax(preds)[..., 1]  # (N, K): probability of "is"
+        header = ["id", "prediction", *[f"p_{n}" for n in names]]
+        rows = [
+            [
+                ";".join(n for n, q in zip(names, p, strict=True) if q > 0.5),
+                *[f"{q:.6f}" for q in p],
+            ]
+            for p in probs
+        ]
+    else:
+        probs = _softmax(preds)
+        header = ["id", "prediction", *[f"p_{c}" for c in range(probs.shape[1])]]
+        rows = [[int(p.argmax()), *[f"{q:.6f}" for q in p]] for p in probs]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([*header, "label"])
+    for i, row, lab in zip(sp.ids, rows, labels, strict=True):
+        w.writerow([i, *row, lab])
+    return buf.getvalue()
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _label_strings(labels: np.ndarray, task: TaskSpec) -> list[str]:
+    if task.kind == "regression":
+        return [f"{y:.6f}" for y in labels]
+    if task.kind == "multilabel":
+        names = task.label_names or []
+        return [";".join(n for n, v in zip(names, row, strict=True) if v) for row in labels]
+    return [str(int(y)) for y in labels]
+
+
+def predict_run(
+    run_dir: Path, data: str | None, split: str, preset: str | None = None
+) -> tuple[Path, str]:
+    """Predictions of the validation-best seed on `split`, as CSV text."""
+    d = best_seed_dir(run_dir)
+    model, _, ds = _load_for(d, data, preset)
+    if split not in ds.splits:
+        raise DataError(f"--split must be one of {sorted(ds.splits)}.")
+    preds = predict(model, BatchSource(ds.splits[split]))
+    return d, predictions_csv(ds, split, preds)
