@@ -1,3 +1,5 @@
+import h5py
+import numpy as np
 import pytest
 
 from mmcl.data.synthetic import SynthConfig, make_synthetic
@@ -11,3 +13,45 @@ def synth_regression():
 @pytest.fixture(scope="session")
 def synth_iemocap():
     return make_synthetic(SynthConfig(task="iemocap", n_train=60, n_valid=20, n_test=20, seed=2))
+
+
+def _write_csd(path, root, seqs):
+    """A CMU-MultimodalSDK computational sequence: root/data/<video>/{features,intervals}."""
+    with h5py.File(path, "w") as f:
+        g = f.create_group(root)
+        data = g.create_group("data")
+        for vid, (feats, iv) in seqs.items():
+            v = data.create_group(vid)
+            v.create_dataset("features", data=feats)
+            v.create_dataset("intervals", data=iv)
+        g.create_group("metadata")
+
+
+@pytest.fixture
+def write_csd():
+    return _write_csd
+
+
+@pytest.fixture
+def csd_folder(tmp_path):
+    """A small MOSI-like .csd folder (labels, audio, vision) on videos of the standard folds."""
+    from mmcl.data.csd import mosi_folds
+
+    rng = np.random.default_rng(0)
+    folds = mosi_folds()
+    labels, audio, vision = {}, {}, {}
+    for s, k in (("train", 6), ("valid", 3), ("test", 3)):
+        for vid in folds[s][:k]:
+            n_seg = 4
+            iv = np.stack([np.arange(n_seg) * 2.0, np.arange(n_seg) * 2.0 + 2.0], 1)
+            labels[vid] = (rng.uniform(-3, 3, (n_seg, 1)).astype(np.float32), iv)
+            t = np.arange(0, 2.0 * n_seg, 0.25)
+            frames = np.stack([t, t + 0.25], 1)
+            audio[vid] = (rng.normal(size=(len(t), 5)).astype(np.float32), frames)
+            vision[vid] = (rng.normal(size=(len(t), 4)).astype(np.float32), frames)
+    folder = tmp_path / "csd"
+    folder.mkdir()
+    _write_csd(folder / "CMU_MOSI_Opinion_Labels.csd", "Opinion Segment Labels", labels)
+    _write_csd(folder / "CMU_MOSI_COVAREP.csd", "COVAREP", audio)
+    _write_csd(folder / "CMU_MOSI_Visual_Facet_42.csd", "FACET 4.2", vision)
+    return folder

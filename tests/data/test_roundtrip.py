@@ -1,4 +1,3 @@
-import h5py
 import numpy as np
 import pytest
 
@@ -65,18 +64,7 @@ def test_mult_roundtrip_regression_and_iemocap(tmp_path):
     assert back.preset == "iemocap"
 
 
-def _write_csd(path, root, seqs):
-    with h5py.File(path, "w") as f:
-        g = f.create_group(root)
-        data = g.create_group("data")
-        for vid, (feats, iv) in seqs.items():
-            v = data.create_group(vid)
-            v.create_dataset("features", data=feats)
-            v.create_dataset("intervals", data=iv)
-        g.create_group("metadata")
-
-
-def test_csd_folder_aligns_frames_to_segments_with_mosi_folds(tmp_path):
+def test_csd_folder_aligns_frames_to_segments_with_mosi_folds(tmp_path, write_csd):
     folds = mosi_folds()
     vids = {"train": folds["train"][0], "valid": folds["valid"][0], "test": folds["test"][0]}
     labels, audio = {}, {}
@@ -92,8 +80,8 @@ def test_csd_folder_aligns_frames_to_segments_with_mosi_folds(tmp_path):
             np.arange(len(t), dtype=np.float32)[:, None] * [1, 10],
             np.stack([t, t + 0.5], 1),
         )
-    _write_csd(tmp_path / "CMU_MOSI_Opinion_Labels.csd", "Opinion Segment Labels", labels)
-    _write_csd(tmp_path / "CMU_MOSI_COVAREP.csd", "COVAREP", audio)
+    write_csd(tmp_path / "CMU_MOSI_Opinion_Labels.csd", "Opinion Segment Labels", labels)
+    write_csd(tmp_path / "CMU_MOSI_COVAREP.csd", "COVAREP", audio)
     ds = load_dataset(tmp_path)
     assert ds.modalities == ["audio"]
     tr = ds.splits["train"]
@@ -105,9 +93,9 @@ def test_csd_folder_aligns_frames_to_segments_with_mosi_folds(tmp_path):
     np.testing.assert_allclose(ds.splits["test"].labels, [1.5, -2.5])
 
 
-def test_csd_folder_of_unknown_videos_needs_folds(tmp_path):
+def test_csd_folder_of_unknown_videos_needs_folds(tmp_path, write_csd):
     seq = {"vidA": (np.ones((1, 1), np.float32), np.array([[0.0, 1.0]]))}
-    _write_csd(tmp_path / "l.csd", "My Labels", seq)
-    _write_csd(tmp_path / "f.csd", "FACET", seq)
+    write_csd(tmp_path / "l.csd", "My Labels", seq)
+    write_csd(tmp_path / "f.csd", "FACET", seq)
     with pytest.raises(ValueError, match="folds.json"):
         load_dataset(tmp_path)

@@ -511,6 +511,7 @@ class MMCL(TaskModel):
         optimizers["critic"].zero_grad(set_to_none=True)
         critic_loss.backward()
         optimizers["critic"].step()
+        optimizers["critic"].zero_grad(set_to_none=True)
 
         self.critic.requires_grad_(False)
         actor_loss = -self.cfg.w_ac * self.critic(state, self.actors(state, masks), masks).mean()

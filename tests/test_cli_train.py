@@ -1,0 +1,172 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mmcl.cli import app
+
+runner = CliRunner()
+TINY = [
+    "--set",
+    "mmcl.d_model=8",
+    "--set",
+    "mmcl.ff_mult=2",
+    "--set",
+    "mmcl.n_heads=2",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.diagnostics=false",
+]
+
+
+def _synth(tmp_path, fmt, task="regression"):
+    out = tmp_path / {"native": "nat", "mmsa": "d.pkl", "mult": "m.pkl"}[fmt]
+    r = runner.invoke(
+        app,
+        [
+            "data",
+            "synth",
+            "--out",
+            str(out),
+            "--format",
+            fmt,
+            "--task",
+            task,
+            "--n-train",
+            "40",
+            "--n-valid",
+            "12",
+            "--n-test",
+            "12",
+            "--seq-len",
+            "4",
+            "--dims",
+            "t=6,a=3,v=3",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture(params=["native", "mmsa", "mult", "csd"])
+def data_path(request, tmp_path, csd_folder):
+    return csd_folder if request.param == "csd" else _synth(tmp_path, request.param)
+
+
+def _ok(args):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    return r
+
+
+def test_train_evaluate_predict_ablate_on_each_format(tmp_path, data_path):
+    run = tmp_path / "run"
+    _ok(
+        [
+            "train",
+            "--data",
+            str(data_path),
+            "--model",
+            "mmcl",
+            "--out",
+            str(run),
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            *TINY,
+        ]
+    )
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and "MAE" in summary["test"]
+    r = _ok(["evaluate", str(run), "--data", str(data_path), "--split", "test"])
+    assert "seed 1:" in r.output
+    evaluated = json.loads((run / "seed-0" / "eval-test.json").read_text())["metrics"]
+    trained = json.loads((run / "seed-0" / "metrics.json").read_text())["test"]
+    assert evaluated["MAE"] == pytest.approx(trained["MAE"], rel=1e-6)
+    _ok(["predict", str(run), "--data", str(data_path), "--out", str(tmp_path / "p.csv")])
+    rows = list(csv.DictReader((tmp_path / "p.csv").read_text().splitlines()))
+    assert set(rows[0]) == {"id", "prediction", "polarity", "label"} and len(rows) > 0
+    abl = tmp_path / "abl"
+    _ok(
+        [
+            "ablate",
+            "--data",
+            str(data_path),
+            "--out",
+            str(abl),
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--only",
+            "mmcl reference,mmcl corrected,late fusion",
+            *TINY,
+        ]
+    )
+    table = (abl / "ablation.md").read_text()
+    assert "| mmcl reference |" in table and "| late fusion |" in table
+    assert len((abl / "ablation.csv").read_text().splitlines()) == 4
+
+
+def test_full_ablation_grid_and_summary_numbers(tmp_path):
+    data = _synth(tmp_path, "native")
+    abl = tmp_path / "abl"
+    _ok(["ablate", "--data", str(data), "--out", str(abl), "--seeds", "2", "--epochs", "1", *TINY])
+    rows = json.loads((abl / "ablation.json").read_text())
+    assert len(rows) == 11
+    per_seed = [
+        json.loads((abl / "mmcl_corrected" / f"seed-{s}" / "metrics.json").read_text())["test"][
+            "MAE"
+        ]
+        for s in (0, 1)
+    ]
+
+    assert rows["mmcl corrected"]["MAE"]["mean"] == pytest.approx(np.mean(per_seed))
+    assert rows["mmcl corrected"]["MAE"]["std"] == pytest.approx(np.std(per_seed, ddof=1))
+
+
+def test_iemocap_predictions_and_heatmaps(tmp_path):
+    data = _synth(tmp_path, "mult", task="iemocap")
+    run = tmp_path / "run"
+    _ok(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            *TINY,
+            "--set",
+            "train.diagnostics=true",
+        ]
+    )
+    assert (run / "seed-0" / "diagnostics" / "sample0.png").stat().st_size > 1000
+    _ok(["predict", str(run), "--out", str(tmp_path / "p.csv")])
+    header = next(csv.reader((tmp_path / "p.csv").read_text().splitlines()))
+    assert header == ["id", "prediction", "p_Neutral", "p_Happy", "p_Sad", "p_Angry", "label"]
+
+
+def test_user_mistakes_get_clear_errors(tmp_path):
+    data = _synth(tmp_path, "native")
+    r = runner.invoke(
+        app, ["train", "--data", str(data), "--out", str(tmp_path / "r"), "--set", "mmcl.variant=x"]
+    )
+    assert r.exit_code == 2 and "mmcl.variant = 'x'" in r.output
+    r = runner.invoke(
+        app, ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]
+    )
+    assert r.exit_code == 2 and "no such file or folder" in r.output
+    _ok(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--epochs", "1", *TINY])
+    r = runner.invoke(
+        app, ["train", "--data", str(data), "--out", str(tmp_path / "r"), "--epochs", "1", *TINY]
+    )
+    assert r.exit_code == 2 and "--resume" in r.output
+    _ok(["data", "synth", "--out", str(tmp_path / "wide"), "--dims", "t=7,a=3,v=3"])
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "r"), "--data", str(tmp_path / "wide")])
+    assert r.exit_code == 2 and "text trained 6-d, data 7-d" in r.output

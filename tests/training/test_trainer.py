@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmcl.data.batching import BatchSource
+from mmcl.data.synthetic import SynthConfig, make_synthetic
+from mmcl.models.registry import build_model
+from mmcl.training.ablation import GRID
+from mmcl.training.config import resolve_config
+from mmcl.training.runs import data_info, load_run, seed_everything, train_run
+from mmcl.training.state import load_state, save_state
+from mmcl.training.trainer import StopTraining, Trainer, predict
+
+TINY = [
+    "mmcl.d_model=16",
+    "mmcl.ff_mult=2",
+    "train.batch_size=32",
+    "train.lr=3e-3",
+    "train.diagnostics=false",
+]
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_synthetic(SynthConfig(n_train=96, n_valid=32, n_test=32, seq_len=6, seed=4))
+
+
+def _cfg(model="mmcl", epochs=3, extra=()):
+    return resolve_config(model=model, epochs=epochs, overrides=[*TINY, "train.patience=0", *extra])
+
+
+@pytest.mark.parametrize("name", list(GRID))
+def test_every_ablation_variant_trains(tmp_path, small, name):
+    model, options = GRID[name]
+    extra = [f'{model}.{k}="{v}"' for k, v in options.items()]
+    cfg = _cfg(model, epochs=6, extra=[*extra, 'train.scheduler="none"'])
+    train_run(cfg, small, tmp_path)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 6
+    assert log[-1]["train_pred_loss"] < log[0]["train_pred_loss"]
+
+
+def test_state_roundtrip_keeps_int_keys_tuples_and_tensors(tmp_path):
+    obj = {
+        "state": {0: {"step": torch.tensor(3.0)}},
+        "betas": (0.9, 0.999),
+        "x": [torch.ones(2, dtype=torch.bool), None],
+    }
+    save_state(obj, tmp_path / "ck")
+    back = load_state(tmp_path / "ck")
+    assert list(back["state"]) == [0] and back["betas"] == (0.9, 0.999)
+    assert torch.equal(back["x"][0], obj["x"][0]) and back["x"][1] is None
+
+
+def test_checkpointed_run_reloads_and_predicts_identically(tmp_path, small):
+    cfg = _cfg(epochs=2)
+    seed_everything(0)
+    model = build_model("mmcl", cfg.model_cfg(), data_info(small))
+    Trainer(model, small, cfg.train, tmp_path).fit()  # leaves the best weights loaded
+    from mmcl.training.runs import write_json
+
+    write_json(tmp_path / "config.json", {**cfg.to_dict(), "data_info": data_info(small).to_dict()})
+    src = BatchSource(small.splits["test"])
+    reloaded, _, _ = load_run(tmp_path)
+    np.testing.assert_array_equal(predict(model, src), predict(reloaded, src))
+
+
+@pytest.mark.parametrize("variant", ["reference", "corrected"])
+def test_resume_after_kill_matches_uninterrupted(tmp_path, small, variant):
+    cfg = _cfg(epochs=4, extra=[f'mmcl.variant="{variant}"'])
+    full = train_run(cfg, small, tmp_path / "full")
+
+    def kill(epoch):
+        if epoch == 2:
+            raise StopTraining
+
+    with pytest.raises(StopTraining):
+        train_run(cfg, small, tmp_path / "killed", on_epoch_end=kill)
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    resumed = train_run(cfg, small, tmp_path / "killed", resume=True)
+    assert resumed["test"] == full["test"] and resumed["best_epoch"] == full["best_epoch"]
+    assert len((tmp_path / "killed" / "log.jsonl").read_text().splitlines()) == 4
+
+
+def test_same_seed_same_numbers(tmp_path, small):
+    cfg = _cfg(epochs=2)
+    a = train_run(cfg, small, tmp_path / "a")
+    b = train_run(cfg, small, tmp_path / "b")
+    assert a["test"] == b["test"]
+
+
+def test_selection_uses_validation_not_test(tmp_path, small):
+    cfg = _cfg(model="late_fusion", epochs=5, extra=['train.selection_metric="MAE"'])
+    result = train_run(cfg, small, tmp_path)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    best = min(range(len(log)), key=lambda i: log[i]["valid_MAE"])
+    assert result["best_epoch"] == best
+    assert result["valid"]["MAE"] == pytest.approx(log[best]["valid_MAE"], rel=1e-5)
+    assert result["selection"] == {"metric": "MAE", "higher_is_better": False, "split": "valid"}
+
+
+def test_bad_overrides_are_named():
+    with pytest.raises(ValueError, match="unknown mmcl option"):
+        resolve_config(model="mmcl", overrides=["mmcl.dmodel=3"])
+    with pytest.raises(ValueError, match="mmcl.csd = 'maybe'"):
+        resolve_config(model="mmcl", overrides=['mmcl.csd="maybe"'])
+    with pytest.raises(ValueError, match="unknown train option"):
+        resolve_config(overrides=["train.epoch=3"])
+    with pytest.raises(ValueError, match="no such file or shipped recipe"):
+        resolve_config(recipe="nope")
+    cfg = resolve_config(recipe="iemocap_mmcl", overrides=["train.lr=1e-3"])
+    assert (
+        cfg.train.lr == 1e-3 and cfg.model_cfg().variant == "reference" and cfg.preset == "iemocap"
+    )
