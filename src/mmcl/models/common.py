@@ -114,6 +114,10 @@ class TaskModel(nn.Module):
         loss = task_loss(out.preds, batch.labels, self.info.task)
         return loss, {"pred_loss": float(loss.detach())}
 
+    def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
+        """Optimiser groups of the main optimiser; models with per-part rates override it."""
+        return [{"params": self.main_parameters(), "lr": lr, "weight_decay": weight_decay}]
+
     def main_parameters(self) -> list[nn.Parameter]:
         """Parameters the trainer's main optimiser updates (all but the extra groups')."""
         extra = {id(p) for ps in self.extra_param_groups().values() for p in ps}
@@ -134,6 +138,10 @@ class TaskModel(nn.Module):
         return {}
 
     def load_training_state(self, state: dict[str, object]) -> None:
+        return None
+
+    def on_fit_start(self, train_labels: torch.Tensor) -> None:
+        """Called once before training with every training label (per-sample memories)."""
         return None
 
     def on_epoch_start(self, epoch: int) -> None:

@@ -38,6 +38,7 @@ from mmcl.models.common import (
     task_loss,
     true_label_reward,
 )
+from mmcl.models.layers import LearnedDecoupling
 
 CHOICES = {
     "variant": ("reference", "corrected"),
@@ -167,53 +168,6 @@ def csd_best_match(
             specific[m] = (n_valid * masked_softmax(logits, mask)).unsqueeze(-1) * zm
         weights[m] = w
     return common, specific, weights
-
-
-def cmd(x: torch.Tensor, y: torch.Tensor, moments: int = 5) -> torch.Tensor:
-    """Central moment discrepancy between two batches of features (B, d)."""
-    mx, my = x.mean(0), y.mean(0)
-    total = (mx - my).norm()
-    cx, cy = x - mx, y - my
-    for k in range(2, moments + 1):
-        total = total + (cx.pow(k).mean(0) - cy.pow(k).mean(0)).norm()
-    return total
-
-
-def orthogonality(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Squared Frobenius norm of the correlation of two centred, row-normalised batches."""
-    a = F.normalize(a - a.mean(0), dim=1)
-    b = F.normalize(b - b.mean(0), dim=1)
-    return (a.t() @ b).pow(2).mean()
-
-
-class LearnedDecoupling(nn.Module):
-    """MISA-style split: one shared encoder, a private encoder per modality, decoders."""
-
-    def __init__(self, modalities: list[str], d: int) -> None:
-        super().__init__()
-        self.shared = nn.Sequential(nn.Linear(d, d), nn.Sigmoid())
-        self.private = nn.ModuleDict(
-            {m: nn.Sequential(nn.Linear(d, d), nn.Sigmoid()) for m in modalities}
-        )
-        self.decoder = nn.ModuleDict({m: nn.Linear(d, d) for m in modalities})
-
-    def forward(self, z: dict, masks: dict) -> tuple[dict, dict, dict[str, torch.Tensor]]:
-        common = {m: self.shared(x) for m, x in z.items()}
-        specific = {m: self.private[m](x) for m, x in z.items()}
-        pooled_c = {m: masked_mean(x, masks[m]) for m, x in common.items()}
-        pooled_p = {m: masked_mean(x, masks[m]) for m, x in specific.items()}
-        mods = list(z)
-        pairs = [(a, b) for i, a in enumerate(mods) for b in mods[i + 1 :]]
-        sim = torch.stack([cmd(pooled_c[a], pooled_c[b]) for a, b in pairs]).mean()
-        diff = sum(orthogonality(pooled_c[m], pooled_p[m]) for m in mods)
-        diff = diff + sum(orthogonality(pooled_p[a], pooled_p[b]) for a, b in pairs)
-        recon = torch.stack(
-            [
-                F.mse_loss(self.decoder[m](pooled_c[m] + pooled_p[m]), masked_mean(z[m], masks[m]))
-                for m in mods
-            ]
-        ).mean()
-        return common, specific, {"sim": sim, "diff": diff, "recon": recon}
 
 
 # --------------------------------------------------------------------------- CCE

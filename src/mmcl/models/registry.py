@@ -6,12 +6,26 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from mmcl.models.common import DataInfo, TaskModel
+from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
+from mmcl.models.misa import MISA, MISAConfig
 from mmcl.models.mmcl import MMCL, MMCLConfig
+from mmcl.models.mult import MulT, MulTConfig
+from mmcl.models.self_mm import SelfMM, SelfMMConfig
+from mmcl.models.shared_private_cov import SharedPrivateCov, SharedPrivateCovConfig
+from mmcl.models.tfn import TFN, TFNConfig
+from mmcl.models.unimodal import Unimodal, UnimodalConfig
 
 MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "mmcl": (MMCLConfig, MMCL),
+    "self_mm": (SelfMMConfig, SelfMM),
+    "shared_private_cov": (SharedPrivateCovConfig, SharedPrivateCov),
     "late_fusion": (LateFusionConfig, LateFusion),
+    "ef_lstm": (EFLSTMConfig, EFLSTM),
+    "tfn": (TFNConfig, TFN),
+    "mult": (MulTConfig, MulT),
+    "misa": (MISAConfig, MISA),
+    "unimodal": (UnimodalConfig, Unimodal),
 }
 
 

@@ -72,9 +72,7 @@ class Trainer:
         self.metric_set = ds.task.metrics
         self.metric, self.higher = selection_rule(cfg, self.metric_set)
         self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
-        self.optimizer = torch.optim.Adam(
-            model.main_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-        )
+        self.optimizer = torch.optim.Adam(model.param_groups(cfg.lr, cfg.weight_decay))
         self.extra_optimizers = {
             k: torch.optim.Adam(ps, lr=cfg.lr) for k, ps in model.extra_param_groups().items()
         }
@@ -161,6 +159,7 @@ class Trainer:
     def fit(self, resume: bool = False, on_epoch_end=None) -> dict:  # noqa: ANN001
         """Train, selecting the epoch with the best validation metric; returns the result."""
         self.out.mkdir(parents=True, exist_ok=True)
+        self.model.on_fit_start(self.sources["train"].labels)
         if resume:
             self.resume_if_possible()
         if self.cfg.tensorboard:

@@ -1,0 +1,93 @@
+"""Building blocks shared by several models: sequence encoders, MISA-style decoupling,
+and the distribution-matching losses (CMD, orthogonality, Deep CORAL)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from mmcl.models.common import masked_mean
+
+
+class SequenceEncoder(nn.Module):
+    """A 1-layer LSTM over the unpadded steps; returns the last real step's hidden state."""
+
+    def __init__(self, d_in: int, hidden: int, bidirectional: bool = False) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(d_in, hidden, batch_first=True, bidirectional=bidirectional)
+        self.out_dim = hidden * (2 if bidirectional else 1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lengths = mask.sum(1).clamp_min(1).cpu()
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)  # h: (directions, B, hidden)
+        return h.transpose(0, 1).reshape(x.shape[0], -1)
+
+
+def cmd(x: torch.Tensor, y: torch.Tensor, moments: int = 5) -> torch.Tensor:
+    """Central moment discrepancy between two batches of features (B, d)."""
+    mx, my = x.mean(0), y.mean(0)
+    total = (mx - my).norm()
+    cx, cy = x - mx, y - my
+    for k in range(2, moments + 1):
+        total = total + (cx.pow(k).mean(0) - cy.pow(k).mean(0)).norm()
+    return total
+
+
+def orthogonality(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Frobenius norm of the correlation of two centred, row-normalised batches."""
+    a = F.normalize(a - a.mean(0), dim=1)
+    b = F.normalize(b - b.mean(0), dim=1)
+    return (a.t() @ b).pow(2).mean()
+
+
+class LearnedDecoupling(nn.Module):
+    """MISA-style split: one shared encoder, a private encoder per modality, decoders."""
+
+    def __init__(self, modalities: list[str], d: int) -> None:
+        super().__init__()
+        self.shared = nn.Sequential(nn.Linear(d, d), nn.Sigmoid())
+        self.private = nn.ModuleDict(
+            {m: nn.Sequential(nn.Linear(d, d), nn.Sigmoid()) for m in modalities}
+        )
+        self.decoder = nn.ModuleDict({m: nn.Linear(d, d) for m in modalities})
+
+    def forward(self, z: dict, masks: dict) -> tuple[dict, dict, dict[str, torch.Tensor]]:
+        common = {m: self.shared(x) for m, x in z.items()}
+        specific = {m: self.private[m](x) for m, x in z.items()}
+        pooled_c = {m: masked_mean(x, masks[m]) for m, x in common.items()}
+        pooled_p = {m: masked_mean(x, masks[m]) for m, x in specific.items()}
+        mods = list(z)
+        pairs = [(a, b) for i, a in enumerate(mods) for b in mods[i + 1 :]]
+        sim = torch.stack([cmd(pooled_c[a], pooled_c[b]) for a, b in pairs]).mean()
+        diff = sum(orthogonality(pooled_c[m], pooled_p[m]) for m in mods)
+        diff = diff + sum(orthogonality(pooled_p[a], pooled_p[b]) for a, b in pairs)
+        recon = torch.stack(
+            [
+                F.mse_loss(self.decoder[m](pooled_c[m] + pooled_p[m]), masked_mean(z[m], masks[m]))
+                for m in mods
+            ]
+        ).mean()
+        return common, specific, {"sim": sim, "diff": diff, "recon": recon}
+
+
+def covariance(h: torch.Tensor) -> torch.Tensor:
+    """C = 1/(B-1) * (H^T H - (1/B) (1^T H)^T (1^T H)) for a batch H (B, d) -> (d, d)."""
+    b = h.shape[0]
+    col_sum = h.sum(0, keepdim=True)  # (1, d)
+    return (h.t() @ h - col_sum.t() @ col_sum / b) / (b - 1)
+
+
+def coral_loss(hx: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:
+    """Deep CORAL: ||C_x - C_y||_F^2 / (4 d^2). Zero for a batch of one (no covariance)."""
+    if hx.shape != hy.shape:
+        raise ValueError(
+            "covariance alignment needs equal feature shapes, "
+            f"got {tuple(hx.shape)} and {tuple(hy.shape)}."
+        )
+    b, d = hx.shape
+    if b < 2:
+        return hx.sum() * 0.0
+    return (covariance(hx) - covariance(hy)).pow(2).sum() / (4 * d * d)
