@@ -186,7 +186,10 @@ def train(
     data: Annotated[
         str | None, typer.Option("--data", help="Dataset path, or 'synthetic'.")
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="mmcl or late_fusion.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="mmcl, self_mm, shared_private_cov, late_fusion, ..."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/train"),
     seeds: SeedsOpt = 1,
     epochs: EpochsOpt = None,
@@ -285,6 +288,46 @@ def ablate(
     names = [n.strip() for n in only.split(",")] if only else None
     run_ablation(cfg, ds, out, list(range(seeds)), names, resume=resume)
     console.print((out / "ablation.md").read_text(), highlight=False)
+
+
+@app.command("compare")
+@user_errors
+def compare(
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            help="Comma-separated model specs; the first is the reference for the tests. "
+            "e.g. shared_private_cov,shared_private_cov:lambda_cov=0,self_mm,unimodal:text",
+        ),
+    ],
+    data: Annotated[
+        str, typer.Option("--data", help="Dataset path, or 'synthetic'.")
+    ] = "synthetic",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the runs and tables.")] = Path(
+        "runs/compare"
+    ),
+    seeds: SeedsOpt = 3,
+    epochs: EpochsOpt = None,
+    overrides: SetOpt = None,
+    recipe: RecipeOpt = None,
+    preset: PresetOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Parallel training processes.")] = 1,
+    resume: ResumeOpt = False,
+) -> None:
+    """Train each model for K seeds; write compare.md/.csv/.json, p-values and compare.png."""
+    from mmcl.data.loader import load_data
+    from mmcl.training.compare import run_compare
+
+    specs = [m.strip() for m in models.split(",") if m.strip()]
+    extra = [f'preset="{preset}"'] if preset else []
+    _check_fresh(out, resume)
+    ds = load_data(data, preset)
+    run_compare(
+        specs, ds, out, list(range(seeds)), recipe, epochs, [*extra, *(overrides or [])], data, jobs
+    )
+    console.print((out / "compare.md").read_text(), highlight=False)
+    console.print(f"plot: {out / 'compare.png'}")
 
 
 @app.command("demo")

@@ -33,9 +33,11 @@ class SelfMMConfig:
     post_fusion_dim: int = 128
     post_dim: int = 32  # width of each unimodal representation F_s
     dropout: float = 0.1
-    # per-modality overrides, e.g. {audio = 16, vision = 32}
+    # per-modality overrides, e.g. {audio = 16, vision = 32}; dropouts also take "fusion"
     lstm_hiddens: dict[str, int] = field(default_factory=dict)
+    lstm_outs: dict[str, int] = field(default_factory=dict)
     post_dims: dict[str, int] = field(default_factory=dict)
+    dropouts: dict[str, float] = field(default_factory=dict)
     # per-modality learning rates / weight decay of the encoders (MMSA: audio and video 5e-3)
     modality_lr: dict[str, float] = field(default_factory=dict)
     modality_weight_decay: dict[str, float] = field(default_factory=dict)
@@ -127,12 +129,14 @@ class SelfMM(TaskModel):
                 enc_dims[m] = d
                 continue
             hidden = cfg.lstm_hiddens.get(m, cfg.lstm_hidden)
+            enc_dims[m] = cfg.lstm_outs.get(m, cfg.lstm_out)
             self.encoders[m] = nn.ModuleDict(
-                {"lstm": SequenceEncoder(d, hidden), "out": nn.Linear(hidden, cfg.lstm_out)}
+                {"lstm": SequenceEncoder(d, hidden), "out": nn.Linear(hidden, enc_dims[m])}
             )
-            enc_dims[m] = cfg.lstm_out
         self.post_dims = {m: cfg.post_dims.get(m, cfg.post_dim) for m in info.modalities}
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = nn.ModuleDict(
+            {s: nn.Dropout(cfg.dropouts.get(s, cfg.dropout)) for s in ["fusion", *info.modalities]}
+        )
         self.post = nn.ModuleDict(
             {m: nn.Linear(enc_dims[m], self.post_dims[m]) for m in info.modalities}
         )
@@ -150,16 +154,18 @@ class SelfMM(TaskModel):
         if m == self.cfg.text_modality:
             return x[:, 0] if self.cfg.text_pool == "cls" else masked_mean(x, mask)
         enc = self.encoders[m]
-        return enc["out"](self.dropout(enc["lstm"](x, mask)))
+        return enc["out"](enc["lstm"](x, mask))
 
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
         h = {m: self.encode(m, features[m], masks[m]) for m in self.info.modalities}
-        fused = torch.relu(self.post_fusion(self.dropout(torch.cat(list(h.values()), dim=-1))))
+        fused = torch.relu(
+            self.post_fusion(self.dropout["fusion"](torch.cat(list(h.values()), dim=-1)))
+        )
         extras = {"feature.fusion": fused}
         for m, hm in h.items():
-            f = torch.relu(self.post[m](self.dropout(hm)))
+            f = torch.relu(self.post[m](self.dropout[m](hm)))
             extras[f"feature.{m}"] = f
             extras[f"pred.{m}"] = self.heads[m](f).squeeze(-1)
         return ModelOutput(self.head_fusion(fused).squeeze(-1), extras)

@@ -12,6 +12,7 @@ validation data. Audio-visual ("av") is the paper's main pair and the default.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -29,13 +30,23 @@ class SharedPrivateCovConfig(SelfMMConfig):
 
 
 def resolve_pairs(specs: list[str], modalities: list[str]) -> list[tuple[str, str]]:
-    """['av', 'text-audio'] -> [('audio', 'vision'), ('text', 'audio')] for these modalities."""
+    """['av', 'text-audio'] -> [('audio', 'vision'), ('text', 'audio')] for these modalities.
+
+    A pair naming a modality the data lacks is dropped with a warning, so the default "av"
+    still runs on, say, text + audio data (with no covariance term)."""
     pairs = []
     for spec in specs:
         if "-" in spec:
             a, b = spec.split("-", 1)
         elif len(spec) == 2:
             matches = [[m for m in modalities if m.startswith(c)] for c in spec]
+            if any(len(x) == 0 for x in matches) and spec in ("av", "ta", "tv", "at", "va", "vt"):
+                warnings.warn(
+                    f"shared_private_cov.pairs: '{spec}' names a modality the data lacks "
+                    f"({modalities}); no covariance term for it.",
+                    stacklevel=2,
+                )
+                continue
             if any(len(x) != 1 for x in matches):
                 raise ValueError(
                     f"shared_private_cov.pairs: '{spec}' does not name two of {modalities} "
