@@ -18,6 +18,8 @@ class Batch:
     labels: torch.Tensor  # (B,) float | (B, K) long | (B,) long
     index: torch.Tensor  # (B,) row numbers in the split (ULGM keeps per-sample memory)
     unimodal_labels: dict[str, torch.Tensor] | None = None
+    tokens: torch.Tensor | None = None  # (B, L_tok) word-piece ids, trimmed
+    token_mask: torch.Tensor | None = None  # (B, L_tok) bool
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
@@ -31,6 +33,8 @@ class Batch:
             None
             if self.unimodal_labels is None
             else {m: y.to(device) for m, y in self.unimodal_labels.items()},
+            None if self.tokens is None else self.tokens.to(device),
+            None if self.token_mask is None else self.token_mask.to(device),
         )
 
 
@@ -51,6 +55,10 @@ class BatchSource:
             if split.unimodal_labels is None
             else {m: torch.from_numpy(np.asarray(y)) for m, y in split.unimodal_labels.items()}
         )
+        self.tokens = None if split.tokens is None else torch.from_numpy(np.asarray(split.tokens))
+        self.token_lengths = (
+            None if split.tokens is None else torch.from_numpy(np.asarray(split.token_lengths))
+        )
 
     def __len__(self) -> int:
         return len(self.split)
@@ -68,7 +76,12 @@ class BatchSource:
             feats[m] = x[index, :width]
             masks[m] = torch.arange(width)[None, :] < lens[:, None]
         uni = None if self.unimodal is None else {m: y[index] for m, y in self.unimodal.items()}
-        return Batch(feats, masks, self.labels[index], index, uni)
+        tokens = token_mask = None
+        if self.tokens is not None:
+            lens = self.token_lengths[index]
+            tokens = self.tokens[index, : int(lens.max())]
+            token_mask = torch.arange(tokens.shape[1])[None, :] < lens[:, None]
+        return Batch(feats, masks, self.labels[index], index, uni, tokens, token_mask)
 
     def batches(
         self,

@@ -8,7 +8,7 @@ batching turns them into torch tensors.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -78,6 +78,10 @@ class Split:
     ids: np.ndarray
     raw_text: np.ndarray | None = None
     unimodal_labels: dict[str, np.ndarray] | None = None
+    # word-piece ids of the text (N, L_tok), 0-padded, for models that fine-tune a text
+    # transformer (MMSA's text_bert ids; `mmcl extract text` writes them too)
+    tokens: np.ndarray | None = None
+    token_lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -93,6 +97,8 @@ class Split:
             unimodal_labels=None
             if self.unimodal_labels is None
             else {m: np.asarray(y[index]) for m, y in self.unimodal_labels.items()},
+            tokens=None if self.tokens is None else np.asarray(self.tokens[index]),
+            token_lengths=None if self.tokens is None else np.asarray(self.token_lengths[index]),
         )
 
 
@@ -126,13 +132,10 @@ class Dataset:
                 f"it has {self.modalities}. Choose from those."
             )
         splits = {
-            s: Split(
+            s: replace(
+                sp,
                 features={m: sp.features[m] for m in names},
                 lengths={m: sp.lengths[m] for m in names},
-                labels=sp.labels,
-                ids=sp.ids,
-                raw_text=sp.raw_text,
-                unimodal_labels=sp.unimodal_labels,
             )
             for s, sp in self.splits.items()
         }
@@ -174,6 +177,8 @@ def make_split(
     unimodal_labels: dict[str, object] | None = None,
     cleaned: dict[str, int] | None = None,
     split_name: str = "",
+    tokens: object | None = None,
+    token_lengths: object | None = None,
 ) -> Split:
     """Build a validated `Split`; `where` names the file and split for error messages."""
     if not features:
@@ -229,7 +234,27 @@ def make_split(
         uni = {}
         for m, v in unimodal_labels.items():
             uni[m] = _check_labels(v, n_samples, f"{where}, unimodal label '{m}'", task)
-    return Split(feats, lens, y, id_arr, text, uni)
+    tok, tok_lens = _check_tokens(tokens, token_lengths, n_samples, where)
+    return Split(feats, lens, y, id_arr, text, uni, tok, tok_lens)
+
+
+def _check_tokens(
+    tokens: object | None, lengths: object | None, n: int, where: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if tokens is None:
+        return None, None
+    tok = np.asarray(tokens)
+    if tok.ndim != 2 or tok.shape[0] != n or tok.dtype.kind not in "iu":
+        raise DataError(
+            f"{where}: token ids must be integers of shape ({n}, L); found {tok.dtype} {tok.shape}."
+        )
+    if lengths is None:
+        lens = np.full(n, tok.shape[1], dtype=np.int64)
+    else:
+        lens = np.asarray(lengths).astype(np.int64)
+        if lens.shape != (n,) or lens.max() > tok.shape[1]:
+            raise DataError(f"{where}: token lengths must be ({n},) and at most {tok.shape[1]}.")
+    return tok.astype(np.int64), np.maximum(lens, 1)
 
 
 def _check_labels(labels: object, n: int, where: str, task: TaskSpec) -> np.ndarray:

@@ -7,6 +7,7 @@
     OUT/<split>/ids.npy           unicode (N,)
     OUT/<split>/raw_text.npy      unicode (N,), optional
     OUT/<split>/unimodal.<m>.npy  float32 (N,), optional (CH-SIMS T/A/V labels)
+    OUT/<split>/tokens.npy        int64 (N, L_tok), optional, with token_lengths.npy (N,)
 
 Plain `.npy` rather than `.npz` because `.npy` files memory-map (`np.load(mmap_mode="r")`),
 so a large dataset costs no RAM until a batch touches it; nothing here is a pickle.
@@ -56,6 +57,9 @@ def write_native(ds: Dataset, out: str | Path, overwrite: bool = False) -> Path:
                 np.save(d / "raw_text.npy", sp.raw_text.astype(str))
             for m, y in (sp.unimodal_labels or {}).items():
                 np.save(d / f"unimodal.{m}.npy", y)
+            if sp.tokens is not None:
+                np.save(d / "tokens.npy", sp.tokens)
+                np.save(d / "token_lengths.npy", sp.token_lengths)
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -124,6 +128,8 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
             unimodal_labels=uni or None,
             cleaned=cleaned,
             split_name=s,
+            tokens=load("tokens.npy", required=False),
+            token_lengths=load("token_lengths.npy", required=False),
         )
     ds = Dataset(
         splits,

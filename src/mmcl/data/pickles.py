@@ -75,9 +75,13 @@ def read_mmsa(obj: dict, path: Path, preset: str | None = None) -> Dataset:
         where = f"{path} [{s}]"
         feats = _modalities_of(sp, s, path)
         lengths: dict[str, object] = {}
-        if "text_bert" in sp and "text" in feats:
-            # text_bert is (N, 3, L): ids, attention mask, segment ids.
-            lengths["text"] = np.asarray(sp["text_bert"])[:, 1, :].sum(axis=1)
+        tokens = token_lengths = None
+        if "text_bert" in sp:
+            # text_bert is (N, 3, L): word-piece ids, attention mask, segment ids
+            bert = np.asarray(sp["text_bert"])
+            tokens, token_lengths = bert[:, 0, :].astype(np.int64), bert[:, 1, :].sum(axis=1)
+            if "text" in feats and np.asarray(feats["text"]).shape[1] == bert.shape[2]:
+                lengths["text"] = token_lengths
         for m in ("audio", "vision"):
             if f"{m}_lengths" in sp:
                 lengths[m] = sp[f"{m}_lengths"]
@@ -102,6 +106,8 @@ def read_mmsa(obj: dict, path: Path, preset: str | None = None) -> Dataset:
             unimodal_labels=uni,
             cleaned=cleaned,
             split_name=s,
+            tokens=tokens,
+            token_lengths=token_lengths,
         )
     ds = Dataset(out, task, name=path.stem, preset=preset, source=str(path), cleaned=cleaned)
     return check_dataset(ds, str(path))
@@ -182,6 +188,8 @@ def write_mmsa(ds: Dataset, out: str | Path) -> Path:
                 n, length = x.shape[:2]
                 bert = np.zeros((n, 3, length), dtype=np.int64)
                 bert[:, 1, :] = np.arange(length)[None, :] < sp.lengths[m][:, None]
+                if sp.tokens is not None and sp.tokens.shape[1] == length:
+                    bert[:, 0, :] = sp.tokens
                 d["text_bert"] = bert
             else:
                 d[f"{m}_lengths"] = sp.lengths[m].astype(np.int64)

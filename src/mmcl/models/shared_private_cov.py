@@ -67,7 +67,7 @@ def resolve_pairs(specs: list[str], modalities: list[str]) -> list[tuple[str, st
 class SharedPrivateCov(SelfMM):
     def __init__(self, cfg: SharedPrivateCovConfig, info: DataInfo) -> None:
         super().__init__(cfg, info)
-        self.pairs = resolve_pairs(cfg.pairs, info.modalities)
+        self.pairs = resolve_pairs(cfg.pairs, self.branches)
         for a, b in self.pairs:
             if self.post_dims[a] != self.post_dims[b]:
                 raise ValueError(

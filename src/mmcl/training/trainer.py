@@ -44,7 +44,7 @@ class EvalResult:
 def predict(model: TaskModel, source: BatchSource, batch_size: int = 256) -> np.ndarray:
     """Predictions for a whole split, in its order, with the model in eval mode."""
     model.eval()
-    outs = [model(b.features, b.masks).preds for b in source.batches(batch_size)]
+    outs = [model.run(b).preds for b in source.batches(batch_size)]
     return torch.cat(outs).cpu().numpy()
 
 
@@ -139,7 +139,7 @@ class Trainer:
         ):
             if len(batch) < 2:  # BatchNorm cannot normalise a single sample
                 continue
-            out = self.model(batch.features, batch.masks)
+            out = self.model.run(batch)
             loss, logs = self.model.loss(batch, out)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
