@@ -1,0 +1,140 @@
+"""Regenerate docs/results.md: every experiment it reports, run (or resumed) from scratch.
+
+    .venv/bin/python scripts/make_results.py [--out runs/results] [--seeds 3]
+
+Runs are kept under --out; a second call resumes them and only rewrites the document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MMCL = [sys.executable, "-m", "mmcl.cli"]
+
+
+def run(args: list[str]) -> None:
+    print("+", " ".join(args), flush=True)
+    subprocess.run(args, check=True, cwd=ROOT)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="runs/results")
+    ap.add_argument("--seeds", type=int, default=3)
+    args = ap.parse_args()
+    out = ROOT / args.out
+    seeds = str(args.seeds)
+    # 1. MMCL ablation grid on the default planted-signal data
+    run(
+        [
+            *MMCL,
+            "ablate",
+            "--data",
+            "synthetic",
+            "--recipe",
+            "demo",
+            "--epochs",
+            "30",
+            "--seeds",
+            seeds,
+            "--out",
+            str(out / "ablate-synth"),
+            "--resume",
+        ]
+    )
+    # 2. covariance alignment where the common signal lives in audio and vision only
+    syn_av = out / "data" / "syn_av"
+    if not syn_av.exists():
+        run([*MMCL, "data", "synth", "--out", str(syn_av), "--common", "a,v", "--seed", "0"])
+    models = ",".join(
+        ["shared_private_cov:lambda_cov=0"]
+        + [f"shared_private_cov:lambda_cov={v}" for v in (1, 10, 100)]
+        + ["self_mm", "late_fusion"]
+    )
+    run(
+        [
+            *MMCL,
+            "compare",
+            "--data",
+            str(syn_av),
+            "--models",
+            models,
+            "--seeds",
+            seeds,
+            "--epochs",
+            "30",
+            "--set",
+            "train.batch_size=32",
+            "--set",
+            "train.lr=1e-3",
+            "--set",
+            'train.selection_metric="MAE"',
+            "--out",
+            str(out / "cov-synth"),
+            "--resume",
+        ]
+    )
+    write_doc(out)
+
+
+def write_doc(out: Path) -> None:
+    ablation = (out / "ablate-synth" / "ablation.md").read_text()
+    cov = (out / "cov-synth" / "compare.md").read_text().split("\n", 2)[2]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    head = f"""# Results
+
+Regenerate with `.venv/bin/python scripts/make_results.py` (runs under `runs/results/`).
+Generated {datetime.date.today().isoformat()} on {platform.machine()} / {os.cpu_count()} CPU cores,
+Python {platform.python_version()}, commit {commit.stdout.strip() or "unknown"}.
+Every number is a TEST metric of the epoch chosen on VALIDATION data, mean ± sample std over
+seeds; nothing is selected on the test set.
+
+## Synthetic data (planted common + specific signal)
+
+These sets prove the code and probe the methods' mechanisms; they say nothing about real
+sentiment data. Real-data results follow in a later section once the real sets are imported.
+
+### MMCL ablations
+
+Data: `mmcl data synth` defaults (600/200/200 samples, text 32-d, audio and vision 16-d,
+12 word-aligned steps, regression in [-3, 3]); the label mixes a common latent carried by
+every modality and one specific latent per modality. Recipe `demo` (d_model 32, ff_mult 4,
+lr 1e-3, batch 64), 30 epochs, selection on validation MAE.
+
+{ablation}
+What this showed when written (2026-11-23, 3 seeds): every MMCL variant beat late fusion
+on MAE, Acc5 and Acc7, but the decoupling itself did not help: `csd=none` (both branches
+see the projected sequence) was the best row, and the corrected variant was not better than
+the reference (MAE 0.334 vs 0.320, within about one std). The residual specific part was
+the best of the decoupled variants. Binary accuracies are near their ceiling on this data
+and separate nothing.
+
+### Covariance alignment (shared-private learning)
+
+Data: as above but the common latent is carried by audio and vision only
+(`mmcl data synth --common a,v`). Self-MM backbone with frozen "text" features; 30 epochs,
+batch 32, lr 1e-3, selection on validation MAE. `self_mm` and `lambda_cov=0` are the same
+model and give identical numbers (a sanity check of the seeding).
+
+{cov}
+What this showed when written (2026-11-23, 3 seeds): the audio-visual covariance term did
+not measurably help at any weight we tried (1, 10, 100 against 0). MAE and Corr differences
+were within seed noise (paired t-test p >= 0.3); Acc5 at lambda 1 was slightly lower
+(p = 0.01). The Self-MM backbone beat late fusion clearly on every metric. If a rerun
+changes the table, the table is right and this paragraph must be revised.
+"""
+    (ROOT / "docs" / "results.md").write_text(head)
+    print("wrote docs/results.md")
+
+
+if __name__ == "__main__":
+    main()
