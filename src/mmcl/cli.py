@@ -86,6 +86,75 @@ def data_convert(
     console.print(f"wrote {out} ({', '.join(f'{s} {len(sp)}' for s, sp in ds.splits.items())})")
 
 
+@data_app.command("import")
+@user_errors
+def data_import(
+    name: Annotated[str, typer.Argument(help="mosi, mmmo, youtube, iemocap or cmdc.")],
+    src: Annotated[Path, typer.Argument(help="The set's folder, e.g. ../shared/data/mosi.")],
+    out: Annotated[Path, typer.Argument(help="Output folder (native format).")],
+    model: Annotated[
+        str, typer.Option("--model", help="Local text model folder (default: bundled MiniLM).")
+    ] = "",
+    max_len: Annotated[
+        int | None, typer.Option("--max-len", min=2, help="Text tokens kept per sample.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+) -> None:
+    """Import a real set of shared/data into the native format, with its official split."""
+    from mmcl.features.importers import import_dataset
+
+    kwargs: dict[str, Any] = {"overwrite": overwrite}
+    if name in ("mosi", "iemocap", "cmdc"):
+        kwargs["model"] = model
+        if max_len:
+            kwargs["max_len"] = max_len
+    ds = import_dataset(name, src, out, **kwargs)
+    console.print(
+        f"wrote {out}: {', '.join(f'{s} {len(sp)}' for s, sp in ds.splits.items())}, "
+        f"modalities {ds.dims()}"
+    )
+
+
+extract_app = typer.Typer(no_args_is_help=True, help="Offline feature extraction from raw inputs.")
+app.add_typer(extract_app, name="extract")
+
+
+@extract_app.command("text")
+@user_errors
+def extract_text_cmd(
+    inp: Annotated[Path, typer.Option("--in", help="CSV file with an id and a text column.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (text feature table).")],
+    text_col: Annotated[str, typer.Option("--text-col")] = "text",
+    id_col: Annotated[str, typer.Option("--id-col")] = "id",
+    model: Annotated[
+        str, typer.Option("--model", help="Local model folder (default: bundled MiniLM).")
+    ] = "",
+    max_len: Annotated[int, typer.Option("--max-len", min=2)] = 50,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+) -> None:
+    """Token-level sequences, a pooled sentence vector and word-piece ids per text (offline)."""
+    import csv
+
+    from mmcl.features.text import extract_text
+
+    if not inp.is_file():
+        raise ValueError(f"--in {inp}: no such file.")
+    with open(inp, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in (text_col, id_col) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(
+                f"{inp}: no column(s) {missing}; columns are {reader.fieldnames}. "
+                "Use --text-col/--id-col."
+            )
+        rows = list(reader)
+    feats, cached = extract_text(
+        [r[text_col] for r in rows], [r[id_col] for r in rows], out, model, max_len, batch_size
+    )
+    what = "unchanged (cached by content hash)" if cached else "wrote"
+    console.print(f"{what} {out}: {len(feats.ids)} texts, features {feats.features.shape}")
+
+
 @data_app.command("synth")
 @user_errors
 def data_synth(

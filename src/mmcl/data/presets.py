@@ -60,6 +60,24 @@ PRESETS: dict[str, Preset] = {
             "text 300, audio 74, vision 35 (MulT, aligned to 20 steps)",
         ),
         Preset(
+            "iemocap6",
+            TaskSpec("multiclass", "classification", num_classes=6),
+            (5163, 647, 1623),
+            "text only (COSMIC split): happy, sad, neutral, angry, excited, frustrated",
+        ),
+        Preset(
+            "mmmo",
+            TaskSpec("regression", "regression", (1.0, 5.0)),
+            (220, 40, 80),
+            "audio 74, vision 36 (MFN, 20 word-aligned steps)",
+        ),
+        Preset(
+            "youtube",
+            TaskSpec("multiclass", "classification", num_classes=3),
+            (173, 36, 60),
+            "audio 74, vision 36 (MFN, 20 steps; mostly zeros)",
+        ),
+        Preset(
             "cmdc",
             TaskSpec("regression", "regression", (0.0, 27.0)),
             None,

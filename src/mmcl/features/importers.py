@@ -1,0 +1,201 @@
+"""Import the real sets of `shared/data` (or a user's copy) into the native format.
+
+    mmcl data import mosi    SRC OUT   text (MiniLM token states) + 73-d utterance audio
+    mmcl data import mmmo    SRC OUT   audio + vision, 20 word-aligned steps, score 1-5
+    mmcl data import youtube SRC OUT   audio + vision, 20 steps, 3 classes
+    mmcl data import iemocap SRC OUT   text only, 6 emotions (COSMIC split)
+    mmcl data import cmdc    SRC OUT   text only (Chinese interview answers), PHQ-9 total
+
+Official splits are used where the source has them; `cmdc` has none, so a seeded 70/15/15
+split by student is made and recorded in the manifest. The source README is copied beside the
+data as PROVENANCE.md. MMMO and YouTube lack text in their training split, so only their
+audio and vision are imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mmcl.data.dataset import SPLITS, DataError, Dataset, check_dataset, make_split
+from mmcl.data.native import write_native
+from mmcl.data.presets import get_preset
+from mmcl.features.text import extract_text
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DataError(f"{path}: missing; is SRC the right folder?")
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _text_table(rows: list[dict], id_key: str, text_key: str, out: Path, model: str, max_len: int):  # noqa: ANN202
+    ids = [r[id_key] for r in rows]
+    feats, cached = extract_text(
+        [r[text_key] for r in rows], ids, out.with_name(out.name + ".text"), model, max_len
+    )
+    index = {i: k for k, i in enumerate(feats.ids)}
+    return feats, index, cached
+
+
+def _finish(ds: Dataset, src: Path, out: Path, overwrite: bool) -> Dataset:
+    ds = check_dataset(ds, str(src))
+    write_native(ds, out, overwrite=overwrite)
+    readme = src / "README.md"
+    if readme.is_file():
+        shutil.copy(readme, out / "PROVENANCE.md")
+    return ds
+
+
+def import_mosi(
+    src: Path, out: Path, model: str = "", max_len: int = 50, overwrite: bool = False
+) -> Dataset:
+    rows = _rows(src / "labels.csv")
+    audio = np.load(src / "audio_utterance73.npz", allow_pickle=False)
+    audio_index = {i: k for k, i in enumerate(audio["ids"])}
+    text, index, _ = _text_table(rows, "segment_id", "text", out, model, max_len)
+    task = get_preset("mosi").task
+    splits = {}
+    for s in SPLITS:
+        part = [r for r in rows if r["split"] == s]
+        ids = [r["segment_id"] for r in part]
+        t = np.array([index[i] for i in ids])
+        missing = [i for i in ids if i not in audio_index]
+        if missing:
+            raise DataError(f"{src / 'audio_utterance73.npz'}: no audio row for {missing[:3]}.")
+        a = np.array([audio_index[i] for i in ids])
+        splits[s] = make_split(
+            {"text": text.features[t], "audio": audio["features"][a]},
+            np.array([float(r["label"]) for r in part], dtype=np.float32),
+            np.array(ids),
+            f"{src} [{s}]",
+            task,
+            lengths={"text": text.lengths[t]},
+            raw_text=np.array([r["text"] for r in part]),
+            tokens=text.tokens[t],
+            token_lengths=text.lengths[t],
+        )
+    ds = Dataset(splits, task, name="mosi", preset="mosi", source=f"{src} (imported)")
+    return _finish(ds, src, out, overwrite)
+
+
+def _import_mfn(src: Path, out: Path, preset: str, overwrite: bool) -> Dataset:
+    task = get_preset(preset).task
+    splits = {}
+    for s in SPLITS:
+        path = src / f"{s}.npz"
+        if not path.is_file():
+            raise DataError(f"{path}: missing; is SRC the right folder?")
+        z = np.load(path, allow_pickle=False)
+        labels = z["label_class"] if task.kind == "multiclass" else z["labels"]
+        n = len(labels)
+        splits[s] = make_split(
+            {"audio": z["audio"], "vision": z["vision"]},  # text is missing from train
+            labels,
+            np.array([f"{preset}_{s}_{i:04d}" for i in range(n)]),
+            f"{path}",
+            task,
+        )
+    ds = Dataset(splits, task, name=preset, preset=preset, source=f"{src} (imported)")
+    return _finish(ds, src, out, overwrite)
+
+
+def import_mmmo(src: Path, out: Path, overwrite: bool = False, **_: object) -> Dataset:
+    return _import_mfn(src, out, "mmmo", overwrite)
+
+
+def import_youtube(src: Path, out: Path, overwrite: bool = False, **_: object) -> Dataset:
+    return _import_mfn(src, out, "youtube", overwrite)
+
+
+def import_iemocap(
+    src: Path, out: Path, model: str = "", max_len: int = 50, overwrite: bool = False
+) -> Dataset:
+    rows = _rows(src / "utterances.csv")
+    text, index, _ = _text_table(rows, "utterance_id", "text", out, model, max_len)
+    task = get_preset("iemocap6").task
+    splits = {}
+    for s in SPLITS:
+        part = [r for r in rows if r["split"] == s]
+        t = np.array([index[r["utterance_id"]] for r in part])
+        splits[s] = make_split(
+            {"text": text.features[t]},
+            np.array([int(r["label_id"]) for r in part]),
+            np.array([r["utterance_id"] for r in part]),
+            f"{src} [{s}]",
+            task,
+            lengths={"text": text.lengths[t]},
+            raw_text=np.array([r["text"] for r in part]),
+            tokens=text.tokens[t],
+            token_lengths=text.lengths[t],
+        )
+    ds = Dataset(splits, task, name="iemocap6", preset="iemocap6", source=f"{src} (imported)")
+    return _finish(ds, src, out, overwrite)
+
+
+def import_cmdc(
+    src: Path,
+    out: Path,
+    model: str = "",
+    max_len: int = 128,
+    overwrite: bool = False,
+    seed: int = 0,
+) -> Dataset:
+    rows = _rows(src / "interviews.csv")
+    text, index, _ = _text_table(rows, "id", "text", out, model, max_len)
+    task = get_preset("cmdc").task
+    order = np.random.default_rng(seed).permutation(len(rows))
+    n_train, n_valid = int(0.7 * len(rows)), int(0.15 * len(rows))
+    parts = {
+        "train": order[:n_train],
+        "valid": order[n_train : n_train + n_valid],
+        "test": order[n_train + n_valid :],
+    }
+    splits = {}
+    for s, idx in parts.items():
+        part = [rows[i] for i in sorted(idx)]
+        t = np.array([index[r["id"]] for r in part])
+        splits[s] = make_split(
+            {"text": text.features[t]},
+            np.array([float(r["score"]) for r in part], dtype=np.float32),
+            np.array([r["id"] for r in part]),
+            f"{src} [{s}]",
+            task,
+            lengths={"text": text.lengths[t]},
+            raw_text=np.array([r["text"] for r in part]),
+            tokens=text.tokens[t],
+            token_lengths=text.lengths[t],
+        )
+    ds = Dataset(
+        splits,
+        task,
+        name="cmdc",
+        preset="cmdc",
+        source=f"{src} (imported; random 70/15/15 split, seed {seed})",
+    )
+    return _finish(ds, src, out, overwrite)
+
+
+IMPORTERS: dict[str, Callable[..., Dataset]] = {
+    "mosi": import_mosi,
+    "mmmo": import_mmmo,
+    "youtube": import_youtube,
+    "iemocap": import_iemocap,
+    "cmdc": import_cmdc,
+}
+
+
+def import_dataset(name: str, src: str | Path, out: str | Path, **kwargs: object) -> Dataset:
+    if name == "chsims2":
+        raise DataError(
+            "chsims2 holds labels only (no features), so it cannot be imported as a training set; "
+            "use its labels.csv for SIMS metric and ULGM label statistics."
+        )
+    if name not in IMPORTERS:
+        raise DataError(f"unknown dataset '{name}'; importable: {sorted(IMPORTERS)}.")
+    return IMPORTERS[name](Path(src), Path(out), **kwargs)

