@@ -170,3 +170,14 @@ def test_user_mistakes_get_clear_errors(tmp_path):
     _ok(["data", "synth", "--out", str(tmp_path / "wide"), "--dims", "t=7,a=3,v=3"])
     r = runner.invoke(app, ["evaluate", str(tmp_path / "r"), "--data", str(tmp_path / "wide")])
     assert r.exit_code == 2 and "text trained 6-d, data 7-d" in r.output
+
+
+def test_robustness_command_writes_report(tmp_path):
+    data = _synth(tmp_path, "native")
+    run = tmp_path / "run"
+    _ok(["train", "--data", str(data), "--out", str(run), "--epochs", "1", *TINY])
+    r = _ok(["robustness", str(run), "--data", str(data)])
+    assert "| clean |" in r.output and "| audio zeroed |" in r.output
+    # MMCL's pairwise CSD needs the trained length: a dropped modality is reported, as n/a
+    assert "| audio dropped | n/a" in (run / "robustness.md").read_text()
+    assert (run / "robustness.png").stat().st_size > 1000

@@ -399,6 +399,47 @@ def compare(
     console.print(f"plot: {out / 'compare.png'}")
 
 
+@app.command("robustness")
+@user_errors
+def robustness(
+    run: Annotated[Path, typer.Argument(help="Run folder (the validation-best seed is used).")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Dataset (default: the run's).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split")] = "test",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the report (default: RUN).")
+    ] = None,
+    preset: PresetOpt = None,
+) -> None:
+    """Missing, shifted and noisy modalities: a table (md, csv) and a plot."""
+    from mmcl.evaluation.inference import best_seed_dir, load_for
+    from mmcl.evaluation.metrics import SELECTION_METRIC
+    from mmcl.evaluation.robustness import (
+        plot_report,
+        report_csv,
+        report_markdown,
+        robustness_report,
+    )
+    from mmcl.training.runs import write_json, write_text
+
+    seed_dir = best_seed_dir(run)
+    model, _, ds = load_for(seed_dir, data, preset)
+    if split not in ds.splits:
+        raise ValueError(f"--split must be one of {sorted(ds.splits)}.")
+    rows = robustness_report(model, ds.splits[split], ds.task.metrics)
+    folder = out or Path(run)
+    write_text(
+        folder / "robustness.md",
+        f"Robustness of {seed_dir} on {ds.source} [{split}]\n\n" + report_markdown(rows),
+    )
+    write_text(folder / "robustness.csv", report_csv(rows))
+    write_json(folder / "robustness.json", rows)
+    plot_report(rows, SELECTION_METRIC[ds.task.metrics][0], folder / "robustness.png")
+    console.print(report_markdown(rows), highlight=False)
+    console.print(f"wrote {folder / 'robustness.md'} and robustness.png")
+
+
 @app.command("demo")
 @user_errors
 def demo(

@@ -39,7 +39,7 @@ def compatible_data(ds: Dataset, saved: dict, where: str) -> Dataset:
     return ds.select_modalities(list(dims))
 
 
-def _load_for(run: Path, data: str | None, preset: str | None) -> tuple[TaskModel, dict, Dataset]:
+def load_for(run: Path, data: str | None, preset: str | None) -> tuple[TaskModel, dict, Dataset]:
     model, cfg, saved = load_run(run)
     spec = data or cfg.data
     ds = load_data(spec, preset or (cfg.preset or None), seed=saved.get("seed", 0))
@@ -52,7 +52,7 @@ def evaluate_run(
     """Metrics of every seed folder under `run_dir` on `split`; writes eval-<split>.json."""
     results = []
     for d in seed_dirs(run_dir):
-        model, saved, ds = _load_for(d, data, preset)
+        model, saved, ds = load_for(d, data, preset)
         if split not in ds.splits:
             raise DataError(f"--split must be one of {sorted(ds.splits)}.")
         sp = ds.splits[split]
@@ -139,7 +139,7 @@ def predict_run(
 ) -> tuple[Path, str]:
     """Predictions of the validation-best seed on `split`, as CSV text."""
     d = best_seed_dir(run_dir)
-    model, _, ds = _load_for(d, data, preset)
+    model, _, ds = load_for(d, data, preset)
     if split not in ds.splits:
         raise DataError(f"--split must be one of {sorted(ds.splits)}.")
     preds = predict(model, BatchSource(ds.splits[split]))
