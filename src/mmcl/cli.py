@@ -312,20 +312,68 @@ def evaluate_cmd(
 @user_errors
 def predict_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
-    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV file to write.")] = None,
     data: Annotated[
         str | None, typer.Option("--data", help="Dataset (default: the run's).")
     ] = None,
     split: Annotated[str, typer.Option("--split")] = "test",
     preset: PresetOpt = None,
+    text: Annotated[str | None, typer.Option("--text", help="Predict one raw transcript.")] = None,
+    inp: Annotated[
+        Path | None,
+        typer.Option("--in", help="CSV of raw transcripts (with --text-col, --id-col)."),
+    ] = None,
+    text_col: Annotated[str, typer.Option("--text-col")] = "text",
+    id_col: Annotated[str, typer.Option("--id-col")] = "id",
+    audio: Annotated[
+        Path | None, typer.Option("--audio", help="A WAV file for the audio modality.")
+    ] = None,
 ) -> None:
-    """Write id, prediction (and label if known) for a split, with the validation-best seed."""
-    from mmcl.evaluation.inference import predict_run
+    """Predict a dataset split (CSV), or raw transcripts (--text, --in) as the run was fed."""
+    import csv
+    import json
+
+    from mmcl.evaluation.inference import predict_raw_texts, predict_run
     from mmcl.training.runs import write_text
 
-    seed_dir, text = predict_run(run, data, split, preset)
-    write_text(out, text)
-    console.print(f"wrote {text.count(chr(10)) - 1} predictions from {seed_dir} to {out}")
+    if audio is not None:
+        raise ValueError(
+            "--audio: raw audio needs the audio extractor (`mmcl extract audio`), which is not "
+            "built yet; predict from transcripts with a text-only run, or extract features into a "
+            "dataset and use --data."
+        )
+    if text is not None or inp is not None:
+        if text is not None:
+            texts, ids = [text], ["input"]
+        else:
+            if not inp.is_file():
+                raise ValueError(f"--in {inp}: no such file.")
+            with open(inp, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+            if rows and (text_col not in rows[0] or id_col not in rows[0]):
+                raise ValueError(
+                    f"{inp}: needs columns '{id_col}' and '{text_col}'; has {list(rows[0])}."
+                )
+            texts, ids = [r[text_col] for r in rows], [r[id_col] for r in rows]
+        seed_dir, records = predict_raw_texts(run, texts, ids)
+        if out is not None:
+            import io
+
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+            write_text(out, buf.getvalue())
+            console.print(f"wrote {len(records)} predictions from {seed_dir} to {out}")
+        else:
+            for r in records:
+                console.print(json.dumps(r, ensure_ascii=False), highlight=False, soft_wrap=True)
+        return
+    if out is None:
+        raise ValueError("--out is required when predicting a dataset split.")
+    seed_dir, csv_text = predict_run(run, data, split, preset)
+    write_text(out, csv_text)
+    console.print(f"wrote {csv_text.count(chr(10)) - 1} predictions from {seed_dir} to {out}")
 
 
 @app.command("ablate")

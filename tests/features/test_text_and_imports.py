@@ -145,3 +145,90 @@ def test_chsims2_and_unknown_names_are_refused(tmp_path):
     assert r.exit_code == 2 and "labels only" in r.output
     r = runner.invoke(app, ["data", "import", "pom", str(tmp_path), str(tmp_path / "o")])
     assert r.exit_code == 2 and "importable" in r.output
+
+
+@pytest.fixture(scope="module")
+def mosi_subset(tmp_path_factory):
+    """Real MOSI: the first 400/80/40 segments of each split, text from MiniLM, 24 tokens."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not beside the repo")
+    tmp = tmp_path_factory.mktemp("mosi")
+    src = tmp / "src"
+    src.mkdir()
+    shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", src)
+    quota, seen = {"train": 400, "valid": 80, "test": 40}, {}
+
+    def keep(r):
+        seen[r["split"]] = seen.get(r["split"], 0) + 1
+        return seen[r["split"]] <= quota[r["split"]]
+
+    _subset_csv(SHARED / "mosi" / "labels.csv", src / "labels.csv", keep)
+    import_dataset("mosi", src, tmp / "data", max_len=24)
+    return tmp / "data"
+
+
+def test_predict_raw_text_offline_gives_the_right_polarity(tmp_path, mosi_subset, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    run = tmp_path / "run"
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(mosi_subset),
+            "--model",
+            "late_fusion",
+            "--set",
+            'modalities=["text"]',
+            "--epochs",
+            "15",
+            "--set",
+            "train.batch_size=32",
+            "--set",
+            "train.lr=1e-3",
+            "--set",
+            "train.diagnostics=false",
+            "--out",
+            str(run),
+        ],
+    )
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    r = runner.invoke(app, ["predict", str(run), "--text", "this movie was wonderful"])
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    record = json.loads(r.output)
+    assert record["score"] > 0 and record["polarity"] == "positive"
+    r = runner.invoke(app, ["predict", str(run), "--text", "this movie was terrible"])
+    assert json.loads(r.output)["score"] < 0
+    batch = tmp_path / "in.csv"
+    batch.write_text("id,text\nx1,i loved it\nx2,boring and bad\n")
+    r = runner.invoke(
+        app, ["predict", str(run), "--in", str(batch), "--out", str(tmp_path / "p.csv")]
+    )
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((tmp_path / "p.csv").read_text().splitlines()))
+    assert [row["id"] for row in rows] == ["x1", "x2"] and float(rows[0]["score"]) > float(
+        rows[1]["score"]
+    )
+
+
+def test_predict_raw_text_refuses_a_run_that_needs_audio(tmp_path, mosi_subset):
+    run = tmp_path / "run"
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(mosi_subset),
+            "--model",
+            "late_fusion",
+            "--epochs",
+            "1",
+            "--set",
+            "train.diagnostics=false",
+            "--out",
+            str(run),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["predict", str(run), "--text", "fine"])
+    assert r.exit_code == 2 and "the input lacks {'audio': 'source'}" in r.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,9 +44,13 @@ class BatchSource:
 
     def __init__(self, split: Split) -> None:
         self.split = split
-        self.features = {
-            m: torch.from_numpy(np.ascontiguousarray(x)) for m, x in split.features.items()
-        }
+        # memory-mapped native arrays are read-only; torch only reads them, so its warning
+        # about non-writable arrays does not apply
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.features = {
+                m: torch.from_numpy(np.ascontiguousarray(x)) for m, x in split.features.items()
+            }
         self.lengths = {
             m: torch.from_numpy(np.asarray(x, dtype=np.int64)) for m, x in split.lengths.items()
         }

@@ -113,6 +113,9 @@ class Dataset:
     source: str = ""
     # (split, modality) -> number of NaN/inf values replaced by 0 at load time
     cleaned: dict[str, int] = field(default_factory=dict)
+    # modality -> how its features were made (e.g. {"kind": "text-transformer", "model": ...,
+    # "max_len": 50}); `mmcl predict --text` repeats it on raw inputs
+    extraction: dict[str, dict] = field(default_factory=dict)
 
     @property
     def modalities(self) -> list[str]:
@@ -139,7 +142,7 @@ class Dataset:
             )
             for s, sp in self.splits.items()
         }
-        return Dataset(splits, self.task, self.name, self.preset, self.source, dict(self.cleaned))
+        return replace(self, splits=splits, cleaned=dict(self.cleaned))
 
 
 def clean_features(x: np.ndarray) -> tuple[np.ndarray, int]:

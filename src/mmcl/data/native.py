@@ -72,6 +72,7 @@ def write_native(ds: Dataset, out: str | Path, overwrite: bool = False) -> Path:
             "splits": {s: len(sp) for s, sp in ds.splits.items()},
             "unimodal_labels": sorted(ds.splits["train"].unimodal_labels or {}),
             "source": ds.source,
+            "extraction": ds.extraction,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if out.exists():
@@ -137,6 +138,7 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
         name=manifest.get("name", path.name),
         preset=manifest.get("preset"),
         source=str(path),
+        extraction=dict(manifest.get("extraction", {})),
         cleaned=cleaned,
     )
     return check_dataset(ds, str(path))

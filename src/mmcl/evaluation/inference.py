@@ -144,3 +144,70 @@ def predict_run(
         raise DataError(f"--split must be one of {sorted(ds.splits)}.")
     preds = predict(model, BatchSource(ds.splits[split]))
     return d, predictions_csv(ds, split, preds)
+
+
+def predict_raw_texts(run_dir: Path, texts: list[str], ids: list[str]) -> tuple[Path, list[dict]]:
+    """Predict from raw transcripts with the feature extraction the run's data recorded.
+
+    Only runs whose every modality can be made from text work; others get a clear error
+    naming the modalities the input lacks.
+    """
+    from mmcl.data.dataset import make_split
+    from mmcl.features.text import encode_texts
+
+    d = best_seed_dir(run_dir)
+    model, _, saved = load_run(d)
+    dims = saved["data_info"]["dims"]
+    extraction = saved.get("data_extraction", {})
+    lacking = [m for m in dims if extraction.get(m, {}).get("kind") != "text-transformer"]
+    if lacking:
+        made = {m: extraction.get(m, {}).get("kind", "unknown") for m in lacking}
+        raise DataError(
+            f"{d}: the run was trained on modalities {list(dims)}; from raw text it can make "
+            f"only text-transformer features, and the input lacks {made}. Train a text-only run "
+            '(e.g. --model unimodal --set modalities=["text"]) to predict from transcripts.'
+        )
+    features, lengths, tokens = {}, {}, None
+    for m in dims:
+        spec = extraction[m]
+        model_path = "" if spec.get("model") in (None, "minilm") else spec["model"]
+        feats, lens, _, toks = encode_texts(texts, model_path, int(spec["max_len"]), progress=False)
+        features[m], lengths[m], tokens = feats, lens, toks
+    task = TaskSpec.from_dict(saved["data_info"]["task"])
+    shape = {"regression": (len(texts),), "multilabel": (len(texts), len(task.label_names or []))}
+    dummy = np.zeros(
+        shape.get(task.kind, (len(texts),)),
+        dtype=np.int64 if task.kind != "regression" else np.float32,
+    )
+    split = make_split(
+        features,
+        dummy,
+        np.array(ids),
+        "input",
+        TaskSpec(task.kind, task.metrics, None, task.num_classes, task.label_names),
+        lengths=lengths,
+        tokens=tokens,
+        token_lengths=next(iter(lengths.values())),
+    )
+    preds = predict(model, BatchSource(split))
+    return d, [_prediction_record(i, t, p, task) for i, t, p in zip(ids, texts, preds, strict=True)]
+
+
+def _prediction_record(sample_id: str, text: str, pred: np.ndarray, task: TaskSpec) -> dict:
+    record: dict = {"id": sample_id, "text": text}
+    if task.kind == "regression":
+        score = float(pred)
+        record.update(
+            score=score,
+            polarity="positive" if score > 0 else "negative" if score < 0 else "neutral",
+        )
+    elif task.kind == "multilabel":
+        probs = _softmax(pred)[:, 1]
+        names = task.label_names or []
+        record.update({f"p_{n}": float(q) for n, q in zip(names, probs, strict=True)})
+        record["prediction"] = ";".join(n for n, q in zip(names, probs, strict=True) if q > 0.5)
+    else:
+        probs = _softmax(pred)
+        record.update({f"p_{c}": float(q) for c, q in enumerate(probs)})
+        record["prediction"] = int(probs.argmax())
+    return record

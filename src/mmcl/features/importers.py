@@ -43,6 +43,10 @@ def _text_table(rows: list[dict], id_key: str, text_key: str, out: Path, model: 
     return feats, index, cached
 
 
+def text_extraction(model: str, max_len: int) -> dict:
+    return {"kind": "text-transformer", "model": model or "minilm", "max_len": max_len}
+
+
 def _finish(ds: Dataset, src: Path, out: Path, overwrite: bool) -> Dataset:
     ds = check_dataset(ds, str(src))
     write_native(ds, out, overwrite=overwrite)
@@ -80,7 +84,20 @@ def import_mosi(
             tokens=text.tokens[t],
             token_lengths=text.lengths[t],
         )
-    ds = Dataset(splits, task, name="mosi", preset="mosi", source=f"{src} (imported)")
+    ds = Dataset(
+        splits,
+        task,
+        name="mosi",
+        preset="mosi",
+        source=f"{src} (imported)",
+        extraction={
+            "text": text_extraction(model, max_len),
+            "audio": {
+                "kind": "source",
+                "note": "73-d utterance vector of the MOSI source; no extractor",
+            },
+        },
+    )
     return _finish(ds, src, out, overwrite)
 
 
@@ -134,7 +151,14 @@ def import_iemocap(
             tokens=text.tokens[t],
             token_lengths=text.lengths[t],
         )
-    ds = Dataset(splits, task, name="iemocap6", preset="iemocap6", source=f"{src} (imported)")
+    ds = Dataset(
+        splits,
+        task,
+        name="iemocap6",
+        preset="iemocap6",
+        source=f"{src} (imported)",
+        extraction={"text": text_extraction(model, max_len)},
+    )
     return _finish(ds, src, out, overwrite)
 
 
@@ -177,6 +201,7 @@ def import_cmdc(
         name="cmdc",
         preset="cmdc",
         source=f"{src} (imported; random 70/15/15 split, seed {seed})",
+        extraction={"text": text_extraction(model, max_len)},
     )
     return _finish(ds, src, out, overwrite)
 

@@ -96,6 +96,7 @@ def train_run(
             "data_info": info.to_dict(),
             "data_source": ds.source,
             "data_preset": ds.preset,
+            "data_extraction": ds.extraction,
             "versions": versions(),
         },
     )
