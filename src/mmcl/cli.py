@@ -155,6 +155,61 @@ def extract_text_cmd(
     console.print(f"{what} {out}: {len(feats.ids)} texts, features {feats.features.shape}")
 
 
+@extract_app.command("audio")
+@user_errors
+def extract_audio_cmd(
+    wav_dir: Annotated[
+        Path, typer.Option("--wav-dir", help="Folder of .wav files (id = file name).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (audio feature table).")],
+    hop_ms: Annotated[float, typer.Option("--hop-ms", min=1.0)] = 20.0,
+    n_mfcc: Annotated[int, typer.Option("--n-mfcc", min=1)] = 13,
+    max_frames: Annotated[int, typer.Option("--max-frames", min=1)] = 500,
+) -> None:
+    """MFCCs, pitch and energy with deltas per frame (librosa), offline."""
+    from mmcl.features.audio import AudioParams, extract_audio
+
+    params = AudioParams(hop_ms=hop_ms, n_mfcc=n_mfcc, max_frames=max_frames)
+    path, cached = extract_audio(wav_dir, out, params)
+    what = "unchanged (cached by content hash)" if cached else "wrote"
+    console.print(f"{what} {path}")
+
+
+@data_app.command("assemble")
+@user_errors
+def data_assemble(
+    labels: Annotated[
+        Path, typer.Option("--labels", help="CSV with ids, labels and (optionally) splits.")
+    ],
+    features: Annotated[
+        list[str], typer.Option("--features", help="MODALITY=FOLDER of a feature table; repeat.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (native format).")],
+    id_col: Annotated[str, typer.Option("--id-col")] = "id",
+    label_col: Annotated[str, typer.Option("--label-col")] = "label",
+    split_col: Annotated[str, typer.Option("--split-col")] = "split",
+    preset: PresetOpt = None,
+    task: Annotated[
+        str, typer.Option("--task", help="regression or classification (without --preset).")
+    ] = "regression",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the split when the CSV has none.")
+    ] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+) -> None:
+    """Join feature tables from `mmcl extract` with labels into a native dataset."""
+    from mmcl.features.assemble import assemble
+
+    tables = {}
+    for item in features:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise ValueError(f"--features '{item}': expected MODALITY=FOLDER, e.g. text=feat/text.")
+        tables[name] = folder
+    ds = assemble(labels, tables, out, id_col, label_col, split_col, preset, task, seed, overwrite)
+    console.print(f"wrote {out}: {', '.join(f'{s} {len(sp)}' for s, sp in ds.splits.items())}")
+
+
 @data_app.command("synth")
 @user_errors
 def data_synth(
@@ -333,19 +388,14 @@ def predict_cmd(
     import csv
     import json
 
-    from mmcl.evaluation.inference import predict_raw_texts, predict_run
+    from mmcl.evaluation.inference import predict_raw, predict_run
     from mmcl.training.runs import write_text
 
-    if audio is not None:
-        raise ValueError(
-            "--audio: raw audio needs the audio extractor (`mmcl extract audio`), which is not "
-            "built yet; predict from transcripts with a text-only run, or extract features into a "
-            "dataset and use --data."
-        )
-    if text is not None or inp is not None:
+    if text is not None or inp is not None or audio is not None:
+        texts = None
         if text is not None:
             texts, ids = [text], ["input"]
-        else:
+        elif inp is not None:
             if not inp.is_file():
                 raise ValueError(f"--in {inp}: no such file.")
             with open(inp, newline="", encoding="utf-8") as f:
@@ -355,7 +405,10 @@ def predict_cmd(
                     f"{inp}: needs columns '{id_col}' and '{text_col}'; has {list(rows[0])}."
                 )
             texts, ids = [r[text_col] for r in rows], [r[id_col] for r in rows]
-        seed_dir, records = predict_raw_texts(run, texts, ids)
+        else:
+            ids = [audio.stem]
+        wavs = None if audio is None else [audio] * len(ids)
+        seed_dir, records = predict_raw(run, ids, texts, wavs)
         if out is not None:
             import io
 

@@ -146,38 +146,47 @@ def predict_run(
     return d, predictions_csv(ds, split, preds)
 
 
-def predict_raw_texts(run_dir: Path, texts: list[str], ids: list[str]) -> tuple[Path, list[dict]]:
-    """Predict from raw transcripts with the feature extraction the run's data recorded.
-
-    Only runs whose every modality can be made from text work; others get a clear error
-    naming the modalities the input lacks.
-    """
+def predict_raw(
+    run_dir: Path, ids: list[str], texts: list[str] | None = None, wavs: list[Path] | None = None
+) -> tuple[Path, list[dict]]:
+    """Predict from raw transcripts and/or WAV files with the feature extraction the run's
+    data recorded (MiniLM text features, librosa audio features). A modality the run needs
+    but the input cannot provide is a clear error naming it."""
     from mmcl.data.dataset import make_split
-    from mmcl.features.text import encode_texts
 
     d = best_seed_dir(run_dir)
     model, _, saved = load_run(d)
     dims = saved["data_info"]["dims"]
     extraction = saved.get("data_extraction", {})
-    lacking = [m for m in dims if extraction.get(m, {}).get("kind") != "text-transformer"]
+    can = {"text-transformer": texts is not None, "librosa-audio": wavs is not None}
+    lacking = {m: extraction.get(m, {}).get("kind", "unknown") for m in dims}
+    lacking = {m: k for m, k in lacking.items() if not can.get(k, False)}
     if lacking:
-        made = {m: extraction.get(m, {}).get("kind", "unknown") for m in lacking}
         raise DataError(
-            f"{d}: the run was trained on modalities {list(dims)}; from raw text it can make "
-            f"only text-transformer features, and the input lacks {made}. Train a text-only run "
-            '(e.g. --model unimodal --set modalities=["text"]) to predict from transcripts.'
+            f"{d}: the run was trained on modalities {list(dims)}; the input lacks {lacking} "
+            "(raw input can give text-transformer features from --text/--in and librosa-audio "
+            'features from --audio). Train on what you can give, e.g. --set modalities=["text"].'
         )
-    features, lengths, tokens = {}, {}, None
+    features, lengths, tokens, token_lengths = {}, {}, None, None
     for m in dims:
         spec = extraction[m]
-        model_path = "" if spec.get("model") in (None, "minilm") else spec["model"]
-        feats, lens, _, toks = encode_texts(texts, model_path, int(spec["max_len"]), progress=False)
-        features[m], lengths[m], tokens = feats, lens, toks
+        if spec["kind"] == "text-transformer":
+            from mmcl.features.text import encode_texts
+
+            path = "" if spec.get("model") in (None, "minilm") else spec["model"]
+            feats, lens, _, toks = encode_texts(texts, path, int(spec["max_len"]), progress=False)
+            tokens, token_lengths = toks, lens
+        else:
+            feats, lens = _audio_inputs(wavs, spec)
+        features[m], lengths[m] = feats, lens
     task = TaskSpec.from_dict(saved["data_info"]["task"])
-    shape = {"regression": (len(texts),), "multilabel": (len(texts), len(task.label_names or []))}
-    dummy = np.zeros(
-        shape.get(task.kind, (len(texts),)),
-        dtype=np.int64 if task.kind != "regression" else np.float32,
+    n = len(ids)
+    dummy = (
+        np.zeros(n, np.float32)
+        if task.kind == "regression"
+        else np.zeros(
+            (n, len(task.label_names or [])) if task.kind == "multilabel" else n, np.int64
+        )
     )
     split = make_split(
         features,
@@ -187,10 +196,30 @@ def predict_raw_texts(run_dir: Path, texts: list[str], ids: list[str]) -> tuple[
         TaskSpec(task.kind, task.metrics, None, task.num_classes, task.label_names),
         lengths=lengths,
         tokens=tokens,
-        token_lengths=next(iter(lengths.values())),
+        token_lengths=token_lengths,
     )
     preds = predict(model, BatchSource(split))
-    return d, [_prediction_record(i, t, p, task) for i, t, p in zip(ids, texts, preds, strict=True)]
+    shown = texts or [str(w) for w in wavs]
+    return d, [_prediction_record(i, t, p, task) for i, t, p in zip(ids, shown, preds, strict=True)]
+
+
+def _audio_inputs(wavs: list[Path], spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    import soundfile as sf
+
+    from mmcl.features.audio import AudioParams, frame_features
+
+    params = AudioParams(**{k: spec[k] for k in ("hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")})
+    frames = []
+    for w in wavs:
+        if not Path(w).is_file():
+            raise DataError(f"--audio {w}: no such file.")
+        y, sr = sf.read(str(w), dtype="float32", always_2d=False)
+        frames.append(frame_features(y.T if y.ndim > 1 else y, sr, params)[: params.max_frames])
+    length = max(len(x) for x in frames)
+    feats = np.zeros((len(frames), length, frames[0].shape[1]), np.float32)
+    for i, x in enumerate(frames):
+        feats[i, : len(x)] = x
+    return feats, np.array([len(x) for x in frames])
 
 
 def _prediction_record(sample_id: str, text: str, pred: np.ndarray, task: TaskSpec) -> dict:

@@ -1,0 +1,130 @@
+"""Join feature tables (from `mmcl extract text|audio`) with a labels CSV into a native dataset.
+
+    mmcl data assemble --labels labels.csv --features text=feat/text --features audio=feat/audio \
+        --out data/mine [--id-col id] [--label-col label] [--split-col split] [--preset mosi]
+
+Rows without a split column value are refused; a CSV without a split column gets a seeded
+70/15/15 split (recorded in the manifest). Every labelled id must be in every table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
+from mmcl.data.native import write_native
+from mmcl.data.presets import get_preset
+from mmcl.features.audio import KIND as AUDIO_KIND
+from mmcl.features.text import KIND as TEXT_KIND
+
+
+def _table(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        raise DataError(
+            f"{folder}: not a feature table (no manifest.json); make one with mmcl extract."
+        )
+    meta = json.loads(manifest.read_text())
+    if meta.get("kind") not in (TEXT_KIND, AUDIO_KIND):
+        raise DataError(f"{manifest}: kind '{meta.get('kind')}' is not a feature table.")
+    names = ["ids", "features", "lengths"] + (["tokens"] if meta["kind"] == TEXT_KIND else [])
+    return meta, {n: np.load(folder / f"{n}.npy", allow_pickle=False) for n in names}
+
+
+def _extraction(meta: dict) -> dict:
+    if meta["kind"] == TEXT_KIND:
+        return {"kind": "text-transformer", "model": meta["model"], "max_len": meta["max_len"]}
+    keys = ("hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")
+    return {"kind": "librosa-audio", **{k: meta[k] for k in keys}}
+
+
+def assemble(
+    labels_csv: str | Path,
+    tables: dict[str, str | Path],
+    out: str | Path,
+    id_col: str = "id",
+    label_col: str = "label",
+    split_col: str = "split",
+    preset: str | None = None,
+    task: str = "regression",
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Dataset:
+    labels_csv = Path(labels_csv)
+    with open(labels_csv, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = reader.fieldnames or []
+    for col in (id_col, label_col):
+        if col not in columns:
+            raise DataError(f"{labels_csv}: no column '{col}'; columns are {columns}.")
+    if split_col in columns:
+        bad = sorted({r[split_col] for r in rows} - set(SPLITS) - {"dev"})
+        if bad:
+            raise DataError(
+                f"{labels_csv}: column '{split_col}' has values {bad}; use train/valid/test."
+            )
+        split_of = {r[id_col]: "valid" if r[split_col] == "dev" else r[split_col] for r in rows}
+        split_note = f"splits from column '{split_col}'"
+    else:
+        order = np.random.default_rng(seed).permutation(len(rows))
+        cut = (int(0.7 * len(rows)), int(0.85 * len(rows)))
+        names = np.array(["train"] * len(rows), dtype=object)
+        names[order[cut[0] : cut[1]]], names[order[cut[1] :]] = "valid", "test"
+        split_of = {r[id_col]: str(n) for r, n in zip(rows, names, strict=True)}
+        split_note = f"random 70/15/15 split, seed {seed}"
+    if preset:
+        spec = get_preset(preset).task
+    elif task == "regression":
+        spec = TaskSpec("regression", "regression")
+    elif task == "classification":
+        n_classes = int(max(float(r[label_col]) for r in rows)) + 1
+        spec = TaskSpec("multiclass", "classification", num_classes=n_classes)
+    else:
+        raise DataError(f"--task must be regression or classification, not '{task}'.")
+    loaded = {m: _table(Path(p)) for m, p in tables.items()}
+    index = {m: {str(i): k for k, i in enumerate(arrs["ids"])} for m, (_, arrs) in loaded.items()}
+    for m, idx in index.items():
+        missing = [r[id_col] for r in rows if r[id_col] not in idx]
+        if missing:
+            raise DataError(
+                f"{tables[m]}: {len(missing)} labelled ids have no {m} features, "
+                f"e.g. {missing[:3]}."
+            )
+    splits = {}
+    for s in SPLITS:
+        part = [r for r in rows if split_of[r[id_col]] == s]
+        if not part:
+            raise DataError(f"{labels_csv}: split '{s}' is empty.")
+        feats, lens, tokens, token_lengths = {}, {}, None, None
+        for m, (meta, arrs) in loaded.items():
+            rows_idx = np.array([index[m][r[id_col]] for r in part])
+            feats[m], lens[m] = arrs["features"][rows_idx], arrs["lengths"][rows_idx]
+            if meta["kind"] == TEXT_KIND:
+                tokens, token_lengths = arrs["tokens"][rows_idx], arrs["lengths"][rows_idx]
+        dtype = np.float32 if spec.kind == "regression" else np.int64
+        splits[s] = make_split(
+            feats,
+            np.array([float(r[label_col]) for r in part]).astype(dtype),
+            np.array([r[id_col] for r in part]),
+            f"{labels_csv} [{s}]",
+            spec,
+            lengths=lens,
+            tokens=tokens,
+            token_lengths=token_lengths,
+        )
+    ds = Dataset(
+        splits,
+        spec,
+        name=Path(out).name,
+        preset=get_preset(preset).name if preset else None,
+        source=f"{labels_csv} ({split_note})",
+        extraction={m: _extraction(meta) for m, (meta, _) in loaded.items()},
+    )
+    check_dataset(ds, str(labels_csv))
+    write_native(ds, out, overwrite=overwrite)
+    return ds

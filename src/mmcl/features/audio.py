@@ -1,0 +1,138 @@
+"""Offline frame-level acoustic features with librosa: MFCCs, pitch (F0) and energy, with
+their deltas, per utterance.
+
+Per frame (hop `hop_ms`, window 2.5 x hop): 13 MFCCs, log(1 + F0 in Hz) from YIN
+(65-400 Hz), log RMS energy, and the deltas of all 15: 30 values. Audio is resampled to
+16 kHz mono first. Output folder (a feature table, joinable by id with labels):
+
+    OUT/manifest.json   kind "audio-features", parameters, content hash, count
+    OUT/ids.npy         unicode (N,) (the wav file names without extension)
+    OUT/features.npy    float32 (N, max_frames, 30), zero padded
+    OUT/lengths.npy     int64 (N,)
+    OUT/pooled.npy      float32 (N, 60) mean and std over each utterance's frames
+
+A rerun over the same files (by content) and parameters does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+KIND = "audio-features"
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class AudioParams:
+    hop_ms: float = 20.0
+    n_mfcc: int = 13
+    max_frames: int = 500  # longer utterances keep their first max_frames frames
+    fmin: float = 65.0
+    fmax: float = 400.0
+
+
+def frame_features(y: np.ndarray, sr: int, p: AudioParams) -> np.ndarray:
+    """(T, 2 * (n_mfcc + 2)) features of one waveform."""
+    import librosa
+
+    if y.ndim > 1:
+        y = y.mean(axis=0)
+    if sr != SAMPLE_RATE:
+        y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE)
+    hop = int(SAMPLE_RATE * p.hop_ms / 1000)
+    win = int(2.5 * hop)
+    n_fft = 1 << (win - 1).bit_length()
+    if len(y) < n_fft:  # very short clips: pad so that at least one full window exists
+        y = np.pad(y, (0, n_fft - len(y)))
+    mfcc = librosa.feature.mfcc(
+        y=y, sr=SAMPLE_RATE, n_mfcc=p.n_mfcc, n_fft=n_fft, hop_length=hop, win_length=win
+    )
+    f0 = librosa.yin(
+        y, fmin=p.fmin, fmax=p.fmax, sr=SAMPLE_RATE, frame_length=n_fft, hop_length=hop
+    )
+    rms = librosa.feature.rms(y=y, frame_length=n_fft, hop_length=hop)[0]
+    t = min(mfcc.shape[1], len(f0), len(rms))
+    base = np.vstack([mfcc[:, :t], np.log1p(f0[:t])[None], np.log(rms[:t] + 1e-6)[None]])  # (15, T)
+    width = min(9, t if t % 2 else t - 1)
+    delta = (
+        librosa.feature.delta(base, width=width, mode="nearest")
+        if width >= 3
+        else np.zeros_like(base)
+    )
+    return np.vstack([base, delta]).T.astype(np.float32)  # (T, 30)
+
+
+def _hash(files: list[Path], p: AudioParams) -> str:
+    h = hashlib.sha256(json.dumps(asdict(p), sort_keys=True).encode())
+    for f in files:
+        h.update(f.name.encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def extract_audio(
+    wav_dir: str | Path, out: str | Path, params: AudioParams | None = None
+) -> tuple[Path, bool]:
+    """Features of every .wav in `wav_dir` into `out`; returns (out, used_cache)."""
+    import soundfile as sf
+
+    params = params or AudioParams()
+    wav_dir, out = Path(wav_dir), Path(out)
+    files = sorted(wav_dir.glob("*.wav"))
+    if not files:
+        raise ValueError(f"--wav-dir {wav_dir}: no .wav files found.")
+    digest = _hash(files, params)
+    manifest = out / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
+        return out, True
+    frames = []
+    for f in tqdm(files, desc="audio features", unit="file", disable=None):
+        try:
+            y, sr = sf.read(str(f), dtype="float32", always_2d=False)
+        except RuntimeError as e:
+            raise ValueError(f"{f}: not a readable WAV file ({e}).") from e
+        if y.ndim > 1:
+            y = y.T
+        frames.append(frame_features(y, sr, params)[: params.max_frames])
+    dim = frames[0].shape[1]
+    length = max(len(x) for x in frames)
+    feats = np.zeros((len(files), length, dim), dtype=np.float32)
+    lengths = np.array([len(x) for x in frames], dtype=np.int64)
+    for i, x in enumerate(frames):
+        feats[i, : len(x)] = x
+    pooled = np.stack([np.concatenate([x.mean(0), x.std(0)]) for x in frames]).astype(np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        np.save(tmp / "ids.npy", np.array([f.stem for f in files]))
+        np.save(tmp / "features.npy", feats)
+        np.save(tmp / "lengths.npy", lengths)
+        np.save(tmp / "pooled.npy", pooled)
+        meta = {
+            "kind": KIND,
+            "backend": "librosa",
+            **asdict(params),
+            "dim": dim,
+            "count": len(files),
+        }
+        (tmp / "manifest.json").write_text(json.dumps({**meta, "content_hash": digest}, indent=2))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out, False
+
+
+def audio_extraction(params: AudioParams) -> dict:
+    """How a dataset's audio was made, for its manifest (and `mmcl predict --audio`)."""
+    return {"kind": "librosa-audio", **asdict(params)}
