@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
+from mmcl.data.io import atomic_folder
 
 FORMAT = "mmcl-native"
 VERSION = 1
@@ -42,9 +41,7 @@ def write_native(ds: Dataset, out: str | Path, overwrite: bool = False) -> Path:
     for m in ds.modalities:
         if not _NAME.match(m):
             raise DataError(f"modality name '{m}' must be letters, digits, '_' or '-'.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         for s, sp in ds.splits.items():
             d = tmp / s
             d.mkdir()
@@ -75,12 +72,6 @@ def write_native(ds: Dataset, out: str | Path, overwrite: bool = False) -> Path:
             "extraction": ds.extraction,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -7,14 +7,13 @@ through the restricted unpickler.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
+from mmcl.data.io import atomic_file
 from mmcl.data.presets import IEMOCAP_EMOTIONS, detect_regression_preset, get_preset
 
 MODALITIES = ("text", "audio", "vision")
@@ -148,15 +147,8 @@ def read_mult(obj: dict, path: Path, preset: str | None = None) -> Dataset:
 
 
 def _atomic_pickle(obj: object, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f, protocol=4)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out, "wb") as f:
+        pickle.dump(obj, f, protocol=4)
     return out
 
 

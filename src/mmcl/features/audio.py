@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from mmcl.data.io import atomic_folder
 
 KIND = "audio-features"
 SAMPLE_RATE = 16000
@@ -109,9 +109,7 @@ def extract_audio(
     for i, x in enumerate(frames):
         feats[i, : len(x)] = x
     pooled = np.stack([np.concatenate([x.mean(0), x.std(0)]) for x in frames]).astype(np.float32)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         np.save(tmp / "ids.npy", np.array([f.stem for f in files]))
         np.save(tmp / "features.npy", feats)
         np.save(tmp / "lengths.npy", lengths)
@@ -124,12 +122,6 @@ def extract_audio(
             "count": len(files),
         }
         (tmp / "manifest.json").write_text(json.dumps({**meta, "content_hash": digest}, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out, False
 
 

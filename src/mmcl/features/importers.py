@@ -130,35 +130,54 @@ def import_youtube(src: Path, out: Path, overwrite: bool = False, **_: object) -
     return _import_mfn(src, out, "youtube", overwrite)
 
 
+def _text_only(
+    parts: dict[str, list[dict]],
+    keys: tuple[str, str, str],
+    label_type: type,
+    src: Path,
+    out: Path,
+    preset: str,
+    model: str,
+    max_len: int,
+    note: str = "imported",
+) -> Dataset:
+    """A text-only dataset from CSV rows per split; keys = (id, text, label) columns."""
+    id_key, text_key, label_key = keys
+    rows = [r for part in parts.values() for r in part]
+    text, index, _ = _text_table(rows, id_key, text_key, out, model, max_len)
+    task = get_preset(preset).task
+    splits = {}
+    for s, part in parts.items():
+        t = np.array([index[r[id_key]] for r in part])
+        labels = np.array([label_type(r[label_key]) for r in part])
+        splits[s] = make_split(
+            {"text": text.features[t]},
+            labels.astype(np.float32) if label_type is float else labels,
+            np.array([r[id_key] for r in part]),
+            f"{src} [{s}]",
+            task,
+            lengths={"text": text.lengths[t]},
+            raw_text=np.array([r[text_key] for r in part]),
+            tokens=text.tokens[t],
+            token_lengths=text.lengths[t],
+        )
+    return Dataset(
+        splits,
+        task,
+        name=preset,
+        preset=preset,
+        source=f"{src} ({note})",
+        extraction={"text": text_extraction(model, max_len)},
+    )
+
+
 def import_iemocap(
     src: Path, out: Path, model: str = "", max_len: int = 50, overwrite: bool = False
 ) -> Dataset:
     rows = _rows(src / "utterances.csv")
-    text, index, _ = _text_table(rows, "utterance_id", "text", out, model, max_len)
-    task = get_preset("iemocap6").task
-    splits = {}
-    for s in SPLITS:
-        part = [r for r in rows if r["split"] == s]
-        t = np.array([index[r["utterance_id"]] for r in part])
-        splits[s] = make_split(
-            {"text": text.features[t]},
-            np.array([int(r["label_id"]) for r in part]),
-            np.array([r["utterance_id"] for r in part]),
-            f"{src} [{s}]",
-            task,
-            lengths={"text": text.lengths[t]},
-            raw_text=np.array([r["text"] for r in part]),
-            tokens=text.tokens[t],
-            token_lengths=text.lengths[t],
-        )
-    ds = Dataset(
-        splits,
-        task,
-        name="iemocap6",
-        preset="iemocap6",
-        source=f"{src} (imported)",
-        extraction={"text": text_extraction(model, max_len)},
-    )
+    parts = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
+    keys = ("utterance_id", "text", "label_id")
+    ds = _text_only(parts, keys, int, src, out, "iemocap6", model, max_len)
     return _finish(ds, src, out, overwrite)
 
 
@@ -171,38 +190,12 @@ def import_cmdc(
     seed: int = 0,
 ) -> Dataset:
     rows = _rows(src / "interviews.csv")
-    text, index, _ = _text_table(rows, "id", "text", out, model, max_len)
-    task = get_preset("cmdc").task
     order = np.random.default_rng(seed).permutation(len(rows))
-    n_train, n_valid = int(0.7 * len(rows)), int(0.15 * len(rows))
-    parts = {
-        "train": order[:n_train],
-        "valid": order[n_train : n_train + n_valid],
-        "test": order[n_train + n_valid :],
-    }
-    splits = {}
-    for s, idx in parts.items():
-        part = [rows[i] for i in sorted(idx)]
-        t = np.array([index[r["id"]] for r in part])
-        splits[s] = make_split(
-            {"text": text.features[t]},
-            np.array([float(r["score"]) for r in part], dtype=np.float32),
-            np.array([r["id"] for r in part]),
-            f"{src} [{s}]",
-            task,
-            lengths={"text": text.lengths[t]},
-            raw_text=np.array([r["text"] for r in part]),
-            tokens=text.tokens[t],
-            token_lengths=text.lengths[t],
-        )
-    ds = Dataset(
-        splits,
-        task,
-        name="cmdc",
-        preset="cmdc",
-        source=f"{src} (imported; random 70/15/15 split, seed {seed})",
-        extraction={"text": text_extraction(model, max_len)},
-    )
+    cut = (int(0.7 * len(rows)), int(0.85 * len(rows)))
+    chosen = {"train": order[: cut[0]], "valid": order[cut[0] : cut[1]], "test": order[cut[1] :]}
+    parts = {s: [rows[i] for i in sorted(idx)] for s, idx in chosen.items()}
+    note = f"imported; random 70/15/15 split, seed {seed}"
+    ds = _text_only(parts, ("id", "text", "score"), float, src, out, "cmdc", model, max_len, note)
     return _finish(ds, src, out, overwrite)
 
 

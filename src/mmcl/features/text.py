@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mmcl.data.io import atomic_folder
 from mmcl.models.text_encoder import load_pretrained, load_tokenizer, resolve_text_model
 
 KIND = "text-features"
@@ -103,9 +102,7 @@ def extract_text(
     if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
         return read_text_features(out), True
     feats, lengths, pooled, tokens = encode_texts(texts, model, max_len, batch_size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         np.save(tmp / "ids.npy", np.asarray(ids, dtype=str))
         for name, arr in (
             ("features", feats),
@@ -127,12 +124,6 @@ def extract_text(
                 indent=2,
             )
         )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return TextFeatures(np.asarray(ids, dtype=str), feats, lengths, pooled, tokens), False
 
 

@@ -13,10 +13,8 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import random
-import tempfile
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 from safetensors.torch import load_file
 
 from mmcl.data.dataset import Dataset
+from mmcl.data.io import atomic_file
 from mmcl.evaluation.report import csv_table, markdown_table, summarize
 from mmcl.models.common import DataInfo, TaskModel
 from mmcl.models.registry import build_model
@@ -37,21 +36,15 @@ CONFIG, METRICS = "config.json", "metrics.json"
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically: a temp file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    """Write JSON atomically (a temp file in the same folder, then a rename)."""
+    with atomic_file(path) as f:
         json.dump(obj, f, indent=2, default=float)
         f.write("\n")
-    os.replace(tmp, path)
 
 
 def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    with atomic_file(path) as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 def versions() -> dict[str, str]:

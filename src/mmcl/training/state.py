@@ -8,13 +8,13 @@ so an interrupted save leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from mmcl.data.io import atomic_folder
 
 _TENSOR = "__tensor__"
 _DICT = "__dict__"
@@ -54,21 +54,11 @@ def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def save_state(obj: dict[str, Any], folder: str | Path) -> Path:
     """Write `obj` (nested dicts/lists/tuples of tensors and plain values) to `folder`."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _flatten(obj, "", tensors)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         save_file(tensors, str(tmp / "tensors.safetensors"))
         (tmp / "state.json").write_text(json.dumps(skeleton))
-        old = folder.with_name(folder.name + ".old")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
