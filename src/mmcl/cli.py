@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import warnings
@@ -42,7 +43,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-DataOpt = Annotated[str, typer.Option("--data", help="Dataset path, or 'synthetic'.")]
+DATA_HELP = "Dataset path, or 'synthetic'; default: the real MOSI (imported once, see README)."
 PresetOpt = Annotated[
     str | None, typer.Option("--preset", help="mosi, mosei, sims, simsv2, iemocap or cmdc.")
 ]
@@ -307,9 +308,7 @@ def _check_fresh(out: Path, resume: bool) -> None:
 @app.command("train")
 @user_errors
 def train(
-    data: Annotated[
-        str | None, typer.Option("--data", help="Dataset path, or 'synthetic'.")
-    ] = None,
+    data: Annotated[str | None, typer.Option("--data", help=DATA_HELP)] = None,
     model: Annotated[
         str | None,
         typer.Option("--model", help="mmcl, self_mm, shared_private_cov, late_fusion, ..."),
@@ -330,6 +329,8 @@ def train(
     extra = [f'preset="{preset}"'] if preset else []
     cfg = resolve_config(recipe, model, data, epochs, [*extra, *(overrides or [])])
     _check_fresh(out, resume)
+    if data is None and cfg.data == "synthetic":  # neither --data nor the recipe chose
+        cfg = dataclasses.replace(cfg, data=default_data())
     ds = load_data(cfg.data, cfg.preset or None)
     console.print(
         f"training {cfg.model} on {ds.source} ({ds.task.metrics}), seeds 0..{seeds - 1} -> {out}"
@@ -432,9 +433,7 @@ def predict_cmd(
 @app.command("ablate")
 @user_errors
 def ablate(
-    data: Annotated[
-        str | None, typer.Option("--data", help="Dataset path, or 'synthetic'.")
-    ] = None,
+    data: Annotated[str | None, typer.Option("--data", help=DATA_HELP)] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the runs and tables.")] = Path(
         "runs/ablate"
     ),
@@ -454,6 +453,8 @@ def ablate(
 
     cfg = resolve_config(recipe, "mmcl" if not recipe else None, data, epochs, overrides)
     _check_fresh(out, resume)
+    if data is None and cfg.data == "synthetic":
+        cfg = dataclasses.replace(cfg, data=default_data())
     ds = load_data(cfg.data, cfg.preset or None)
     names = [n.strip() for n in only.split(",")] if only else None
     run_ablation(cfg, ds, out, list(range(seeds)), names, resume=resume)
@@ -471,9 +472,7 @@ def compare(
             "e.g. shared_private_cov,shared_private_cov:lambda_cov=0,self_mm,unimodal:text",
         ),
     ],
-    data: Annotated[
-        str, typer.Option("--data", help="Dataset path, or 'synthetic'.")
-    ] = "synthetic",
+    data: Annotated[str | None, typer.Option("--data", help=DATA_HELP)] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the runs and tables.")] = Path(
         "runs/compare"
     ),
@@ -492,6 +491,7 @@ def compare(
     specs = [m.strip() for m in models.split(",") if m.strip()]
     extra = [f'preset="{preset}"'] if preset else []
     _check_fresh(out, resume)
+    data = data or default_data()
     ds = load_data(data, preset)
     run_compare(
         specs, ds, out, list(range(seeds)), recipe, epochs, [*extra, *(overrides or [])], data, jobs
@@ -574,8 +574,7 @@ def demo(
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Where the demo runs go.")] = Path("runs/demo"),
 ) -> None:
-    """Train MMCL (corrected) and late fusion on the default data; print test metrics beside
-    a constant predictor and a linear floor."""
+    """Train MMCL and late fusion on the default data, beside a linear floor and a constant."""
     import shutil
 
     from mmcl.data.loader import load_data

@@ -232,3 +232,28 @@ def test_predict_raw_text_refuses_a_run_that_needs_audio(tmp_path, mosi_subset):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["predict", str(run), "--text", "fine"])
     assert r.exit_code == 2 and "the input lacks {'audio': 'source'}" in r.output
+
+
+def test_default_data_imports_mosi_once_or_says_it_uses_synthetic(tmp_path, monkeypatch):
+    from mmcl.cli import default_data
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MMCL_MOSI_SRC", str(tmp_path / "nowhere"))
+    assert default_data() == "synthetic"
+    if not SHARED.is_dir():
+        return
+    src = tmp_path / "mosi"
+    src.mkdir()
+    shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", src)
+    seen: dict[str, int] = {}
+
+    def keep(r):
+        seen[r["split"]] = seen.get(r["split"], 0) + 1
+        return seen[r["split"]] <= 3
+
+    _subset_csv(SHARED / "mosi" / "labels.csv", src / "labels.csv", keep)
+    monkeypatch.setenv("MMCL_MOSI_SRC", str(src))
+    assert default_data() == "data/mosi"
+    assert load_dataset(tmp_path / "data" / "mosi").preset == "mosi"
+    monkeypatch.setenv("MMCL_MOSI_SRC", str(tmp_path / "nowhere"))
+    assert default_data() == "data/mosi"  # imported once, then reused

@@ -92,6 +92,8 @@ def test_compare_in_parallel_processes(tmp_path):
         app,
         [
             "compare",
+            "--data",
+            "synthetic",
             "--models",
             "late_fusion,unimodal:audio",
             "--seeds",
