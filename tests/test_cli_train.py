@@ -84,9 +84,10 @@ def test_train_evaluate_predict_ablate_on_each_format(tmp_path, data_path):
     assert summary["seeds"] == [0, 1] and "MAE" in summary["test"]
     r = _ok(["evaluate", str(run), "--data", str(data_path), "--split", "test"])
     assert "seed 1:" in r.output
-    evaluated = json.loads((run / "seed-0" / "eval-test.json").read_text())["metrics"]
-    trained = json.loads((run / "seed-0" / "metrics.json").read_text())["test"]
-    assert evaluated["MAE"] == pytest.approx(trained["MAE"], rel=1e-6)
+    for seed in (0, 1):  # evaluation reads the same data for every seed
+        evaluated = json.loads((run / f"seed-{seed}" / "eval-test.json").read_text())["metrics"]
+        trained = json.loads((run / f"seed-{seed}" / "metrics.json").read_text())["test"]
+        assert evaluated["MAE"] == pytest.approx(trained["MAE"], rel=1e-6)
     _ok(["predict", str(run), "--data", str(data_path), "--out", str(tmp_path / "p.csv")])
     rows = list(csv.DictReader((tmp_path / "p.csv").read_text().splitlines()))
     assert set(rows[0]) == {"id", "prediction", "polarity", "label"} and len(rows) > 0
@@ -150,6 +151,31 @@ def test_iemocap_predictions_and_heatmaps(tmp_path):
     _ok(["predict", str(run), "--out", str(tmp_path / "p.csv")])
     header = next(csv.reader((tmp_path / "p.csv").read_text().splitlines()))
     assert header == ["id", "prediction", "p_Neutral", "p_Happy", "p_Sad", "p_Angry", "label"]
+
+
+def test_evaluate_without_data_uses_the_runs_own_data_for_every_seed(tmp_path):
+    run = tmp_path / "run"
+    _ok(
+        [
+            "train",
+            "--data",
+            "synthetic",
+            "--model",
+            "late_fusion",
+            "--out",
+            str(run),
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            *TINY,
+        ]
+    )
+    _ok(["evaluate", str(run)])
+    for seed in (0, 1):
+        evaluated = json.loads((run / f"seed-{seed}" / "eval-test.json").read_text())["metrics"]
+        trained = json.loads((run / f"seed-{seed}" / "metrics.json").read_text())["test"]
+        assert evaluated["MAE"] == pytest.approx(trained["MAE"], rel=1e-6)
 
 
 def test_user_mistakes_get_clear_errors(tmp_path):

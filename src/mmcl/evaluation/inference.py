@@ -39,10 +39,20 @@ def compatible_data(ds: Dataset, saved: dict, where: str) -> Dataset:
     return ds.select_modalities(list(dims))
 
 
-def load_for(run: Path, data: str | None, preset: str | None) -> tuple[TaskModel, dict, Dataset]:
+def load_for(
+    run: Path, data: str | None, preset: str | None, cache: dict | None = None
+) -> tuple[TaskModel, dict, Dataset]:
+    """The run's model and the data to feed it (`data`, else the data it was trained on);
+    `cache` keeps datasets already loaded for other seeds of the same run."""
     model, cfg, saved = load_run(run)
     spec = data or cfg.data
-    ds = load_data(spec, preset or (cfg.preset or None), seed=saved.get("seed", 0))
+    key = (spec, preset or (cfg.preset or None))
+    if cache is None or key not in cache:
+        ds = load_data(*key)  # the training seed is not the data's: synthetic data is seed 0
+        if cache is not None:
+            cache[key] = ds
+    else:
+        ds = cache[key]
     return model, saved, compatible_data(ds, saved, str(spec))
 
 
@@ -50,9 +60,9 @@ def evaluate_run(
     run_dir: Path, data: str | None, split: str, preset: str | None = None
 ) -> list[dict]:
     """Metrics of every seed folder under `run_dir` on `split`; writes eval-<split>.json."""
-    results = []
+    results, cache = [], {}
     for d in seed_dirs(run_dir):
-        model, saved, ds = load_for(d, data, preset)
+        model, saved, ds = load_for(d, data, preset, cache)
         if split not in ds.splits:
             raise DataError(f"--split must be one of {sorted(ds.splits)}.")
         sp = ds.splits[split]
