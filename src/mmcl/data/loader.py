@@ -69,12 +69,13 @@ def load_dataset(
     )
 
 
-def load_data(spec: str | Path, preset: str | None = None, seed: int = 0) -> Dataset:
-    """`spec` is a path, or 'synthetic' for the embedded default (planted-signal) data."""
+def load_data(spec: str | Path, preset: str | None = None) -> Dataset:
+    """`spec` is a path, or 'synthetic' for the planted-signal data (`mmcl data synth`
+    defaults, seed 0)."""
     if str(spec) == "synthetic":
-        from mmcl.data.synthetic import SynthConfig, make_synthetic
+        from mmcl.data.synthetic import make_synthetic
 
-        ds = make_synthetic(SynthConfig(seed=seed))
+        ds = make_synthetic()
         if preset:
             ds.preset = get_preset(preset).name
             ds.task = get_preset(preset).task
