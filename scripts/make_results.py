@@ -85,7 +85,7 @@ def main() -> None:
     )
     # 3. real data: MOSI (text + audio) and MMMO (audio + vision), imported from ../shared/data
     shared = ROOT.parent / "shared" / "data"
-    for name in ("mosi", "mmmo"):
+    for name in ("mosi", "mmmo", "iemocap"):
         if not (out / "data" / name / "manifest.json").is_file():
             run([*MMCL, "data", "import", name, str(shared / name), str(out / "data" / name)])
     common = [
@@ -133,10 +133,24 @@ def main() -> None:
             *common,
         ]
     )
+    run(
+        [
+            *MMCL,
+            "compare",
+            "--data",
+            str(out / "data" / "iemocap"),
+            "--models",
+            ",".join(REAL_MODELS["iemocap"]),
+            "--out",
+            str(out / "iemocap-compare"),
+            *common,
+        ]
+    )
     write_doc(out)
 
 
 REAL_MODELS = {
+    "iemocap": ["unimodal", "late_fusion", "ef_lstm"],
     "mosi": [
         "mmcl",
         "mmcl:variant=reference",
@@ -258,6 +272,14 @@ with (see docs/mmcl.md): these rows do not test the decoupling on sequences.
 ### MMMO: audio (74-d) + vision (36-d), 20 word-aligned steps, sentiment 1-5
 
 {real_section(out, "mmmo")}
+"""
+    if (out / "iemocap-compare" / "compare.md").is_file():
+        head += f"""
+### IEMOCAP: MiniLM text only, 6 emotions (COSMIC split), weighted F1 selection
+
+{real_section(out, "iemocap")}
+Text only: the fusion models do not apply. This is not the 4-emotion MulT task of the MMCL
+paper, for which no features are available here.
 """
     head += """
 ## What the papers claim (for reference; other features, other protocols)
