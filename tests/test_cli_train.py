@@ -207,3 +207,46 @@ def test_robustness_command_writes_report(tmp_path):
     # MMCL's pairwise CSD needs the trained length: a dropped modality is reported, as n/a
     assert "| audio dropped | n/a" in (run / "robustness.md").read_text()
     assert (run / "robustness.png").stat().st_size > 1000
+
+
+def test_cross_dataset_evaluation_with_matching_dims(tmp_path):
+    a = _synth(tmp_path / "a", "native")
+    b = tmp_path / "b"
+    _ok(
+        [
+            "data",
+            "synth",
+            "--out",
+            str(b),
+            "--n-train",
+            "40",
+            "--n-valid",
+            "12",
+            "--n-test",
+            "30",
+            "--seq-len",
+            "4",
+            "--dims",
+            "t=6,a=3,v=3",
+            "--seed",
+            "7",
+        ]
+    )
+    run = tmp_path / "run"
+    _ok(
+        [
+            "train",
+            "--data",
+            str(a),
+            "--model",
+            "late_fusion",
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            *TINY,
+        ]
+    )
+    _ok(["evaluate", str(run), "--data", str(b)])
+    record = json.loads((run / "seed-0" / "eval-test.json").read_text())
+    assert record["data"] == str(b) and np.isfinite(record["metrics"]["MAE"])
