@@ -114,3 +114,10 @@ def test_bad_overrides_are_named():
     assert (
         cfg.train.lr == 1e-3 and cfg.model_cfg().variant == "reference" and cfg.preset == "iemocap"
     )
+
+
+def test_tensorboard_logging(tmp_path, small):
+    cfg = _cfg(model="late_fusion", epochs=2, extra=["train.tensorboard=true"])
+    train_run(cfg, small, tmp_path)
+    events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
