@@ -163,14 +163,19 @@ def extract_audio_cmd(
         Path, typer.Option("--wav-dir", help="Folder of .wav files (id = file name).")
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (audio feature table).")],
-    hop_ms: Annotated[float, typer.Option("--hop-ms", min=1.0)] = 20.0,
+    backend: Annotated[
+        str, typer.Option("--backend", help="librosa, or opensmile (eGeMAPS; research licence).")
+    ] = "librosa",
+    hop_ms: Annotated[float, typer.Option("--hop-ms", min=1.0, help="librosa frame hop.")] = 20.0,
     n_mfcc: Annotated[int, typer.Option("--n-mfcc", min=1)] = 13,
     max_frames: Annotated[int, typer.Option("--max-frames", min=1)] = 500,
 ) -> None:
-    """MFCCs, pitch and energy with deltas per frame (librosa), offline."""
+    """Frame-level acoustic features per WAV (librosa MFCC/pitch/energy, or eGeMAPS), offline."""
     from mmcl.features.audio import AudioParams, extract_audio
 
-    params = AudioParams(hop_ms=hop_ms, n_mfcc=n_mfcc, max_frames=max_frames)
+    if backend not in ("librosa", "opensmile"):
+        raise ValueError(f"--backend must be librosa or opensmile, not '{backend}'.")
+    params = AudioParams(backend=backend, hop_ms=hop_ms, n_mfcc=n_mfcc, max_frames=max_frames)
     path, cached = extract_audio(wav_dir, out, params)
     what = "unchanged (cached by content hash)" if cached else "wrote"
     console.print(f"{what} {path}")

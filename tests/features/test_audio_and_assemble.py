@@ -97,7 +97,8 @@ def test_assemble_train_and_predict_from_raw_text_and_audio(tmp_path, monkeypatc
         len(ds.splits[s]) for s in ("train", "valid", "test")
     ] == [28, 6, 6]
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
-    assert manifest["extraction"]["audio"]["kind"] == "librosa-audio"
+    assert manifest["extraction"]["audio"]["kind"] == "audio"
+    assert manifest["extraction"]["audio"]["backend"] == "librosa"
     run = tmp_path / "run"
     _ok(
         [
@@ -124,7 +125,7 @@ def test_assemble_train_and_predict_from_raw_text_and_audio(tmp_path, monkeypatc
     )
     assert json.loads(r.output)["score"] > 0
     r = runner.invoke(app, ["predict", str(run), "--text", "great"])
-    assert r.exit_code == 2 and "the input lacks {'audio': 'librosa-audio'}" in r.output
+    assert r.exit_code == 2 and "the input lacks {'audio': 'audio'}" in r.output
 
 
 def test_assemble_errors_name_the_problem(tmp_path):
@@ -157,3 +158,19 @@ def test_assemble_errors_name_the_problem(tmp_path):
         ],
     )
     assert r.exit_code == 2 and "MODALITY=FOLDER" in r.output
+
+
+def test_opensmile_egemaps_backend(tmp_path):
+    wavs = tmp_path / "wavs"
+    wavs.mkdir()
+    _tone(wavs / "a.wav", 200.0)
+    out = tmp_path / "egemaps"
+    _ok(["extract", "audio", "--wav-dir", str(wavs), "--out", str(out), "--backend", "opensmile"])
+    feats, lengths = np.load(out / "features.npy"), np.load(out / "lengths.npy")
+    assert feats.shape[2] == 25 and 90 <= int(lengths[0]) <= 100  # 10 ms frames over 1 s
+    meta = json.loads((out / "manifest.json").read_text())
+    assert meta["backend"] == "opensmile"
+    r = runner.invoke(
+        app, ["extract", "audio", "--wav-dir", str(wavs), "--out", str(out), "--backend", "praat"]
+    )
+    assert r.exit_code == 2 and "--backend must be librosa or opensmile" in r.output

@@ -168,13 +168,13 @@ def predict_raw(
     model, _, saved = load_run(d)
     dims = saved["data_info"]["dims"]
     extraction = saved.get("data_extraction", {})
-    can = {"text-transformer": texts is not None, "librosa-audio": wavs is not None}
+    can = {"text-transformer": texts is not None, "audio": wavs is not None}
     lacking = {m: extraction.get(m, {}).get("kind", "unknown") for m in dims}
     lacking = {m: k for m, k in lacking.items() if not can.get(k, False)}
     if lacking:
         raise DataError(
             f"{d}: the run was trained on modalities {list(dims)}; the input lacks {lacking} "
-            "(raw input can give text-transformer features from --text/--in and librosa-audio "
+            "(raw input can give text-transformer features from --text/--in and audio "
             'features from --audio). Train on what you can give, e.g. --set modalities=["text"].'
         )
     features, lengths, tokens, token_lengths = {}, {}, None, None
@@ -218,7 +218,8 @@ def _audio_inputs(wavs: list[Path], spec: dict) -> tuple[np.ndarray, np.ndarray]
 
     from mmcl.features.audio import AudioParams, frame_features
 
-    params = AudioParams(**{k: spec[k] for k in ("hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")})
+    keys = ("backend", "hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")
+    params = AudioParams(**{k: spec[k] for k in keys})
     frames = []
     for w in wavs:
         if not Path(w).is_file():

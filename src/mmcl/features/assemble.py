@@ -38,8 +38,8 @@ def _table(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
 def _extraction(meta: dict) -> dict:
     if meta["kind"] == TEXT_KIND:
         return {"kind": "text-transformer", "model": meta["model"], "max_len": meta["max_len"]}
-    keys = ("hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")
-    return {"kind": "librosa-audio", **{k: meta[k] for k in keys}}
+    keys = ("backend", "hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")
+    return {"kind": "audio", **{k: meta[k] for k in keys}}
 
 
 def assemble(

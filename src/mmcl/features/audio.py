@@ -1,5 +1,9 @@
-"""Offline frame-level acoustic features with librosa: MFCCs, pitch (F0) and energy, with
-their deltas, per utterance.
+"""Offline frame-level acoustic features per utterance.
+
+Backend `librosa` (default, ISC licence): MFCCs, pitch (F0) and energy, with their deltas.
+Backend `opensmile`: the 25 eGeMAPS v02 low-level descriptors (10 ms frames) from the
+`opensmile` package; openSMILE is free for research and education only (audEERING's
+licence): check it before commercial use.
 
 Per frame (hop `hop_ms`, window 2.5 x hop): 13 MFCCs, log(1 + F0 in Hz) from YIN
 (65-400 Hz), log RMS energy, and the deltas of all 15: 30 values. Audio is resampled to
@@ -32,6 +36,7 @@ SAMPLE_RATE = 16000
 
 @dataclass(frozen=True)
 class AudioParams:
+    backend: str = "librosa"  # librosa | opensmile (eGeMAPS LLDs; hop fixed at 10 ms)
     hop_ms: float = 20.0
     n_mfcc: int = 13
     max_frames: int = 500  # longer utterances keep their first max_frames frames
@@ -40,7 +45,11 @@ class AudioParams:
 
 
 def frame_features(y: np.ndarray, sr: int, p: AudioParams) -> np.ndarray:
-    """(T, 2 * (n_mfcc + 2)) features of one waveform."""
+    """(T, D) features of one waveform: D = 2 * (n_mfcc + 2) for librosa, 25 for opensmile."""
+    if p.backend == "opensmile":
+        return _egemaps(y, sr)
+    if p.backend != "librosa":
+        raise ValueError(f"--backend must be librosa or opensmile, not '{p.backend}'.")
     import librosa
 
     if y.ndim > 1:
@@ -68,6 +77,27 @@ def frame_features(y: np.ndarray, sr: int, p: AudioParams) -> np.ndarray:
         else np.zeros_like(base)
     )
     return np.vstack([base, delta]).T.astype(np.float32)  # (T, 30)
+
+
+_SMILE = None
+
+
+def _egemaps(y: np.ndarray, sr: int) -> np.ndarray:
+    global _SMILE
+    try:
+        import opensmile
+    except ImportError as e:
+        raise ValueError(
+            "--backend opensmile needs the opensmile package: pip install opensmile"
+        ) from e
+    if _SMILE is None:  # building the extractor is slow; one per process
+        _SMILE = opensmile.Smile(
+            feature_set=opensmile.FeatureSet.eGeMAPSv02,
+            feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
+        )
+    if y.ndim > 1:
+        y = y.mean(axis=0)
+    return _SMILE.process_signal(y, sr).to_numpy(dtype=np.float32)
 
 
 def _hash(files: list[Path], p: AudioParams) -> str:
@@ -116,7 +146,6 @@ def extract_audio(
         np.save(tmp / "pooled.npy", pooled)
         meta = {
             "kind": KIND,
-            "backend": "librosa",
             **asdict(params),
             "dim": dim,
             "count": len(files),
@@ -127,4 +156,4 @@ def extract_audio(
 
 def audio_extraction(params: AudioParams) -> dict:
     """How a dataset's audio was made, for its manifest (and `mmcl predict --audio`)."""
-    return {"kind": "librosa-audio", **asdict(params)}
+    return {"kind": "audio", **asdict(params)}
