@@ -274,6 +274,13 @@ method's best.
 {real_section(out, "mosi")}
 The audio vector is utterance-level (length 1), so MMCL's CSD has one audio step to work
 with (see docs/mmcl.md): these rows do not test the decoupling on sequences.
+
+When written (3 seeds): MMCL (corrected) had the highest Non0_acc_2 (0.810 ± 0.013) and Corr
+(0.725), but it was not significantly better than the reference variant (p = 0.47); it beat
+Self-MM on Non0_acc_2 (p = 0.002) but not on MAE (p = 0.88), and late fusion only marginally
+(p = 0.05). TFN, EF-LSTM and MISA were at or below the text-only model (0.750); audio alone
+is near chance. MMSA's Self-MM (Non0-Acc2 85.46) used fine-tuned BERT and COVAREP/FACET
+sequences; our numbers are not comparable to it.
 """
     if (out / "mmmo-compare" / "compare.md").is_file():
         head += f"""
