@@ -300,8 +300,9 @@ be drawn from this table.
 ### IEMOCAP: MiniLM text only, 6 emotions (COSMIC split), weighted F1 selection
 
 {real_section(out, "iemocap")}
-Text only: the fusion models do not apply. This is not the 4-emotion MulT task of the MMCL
-paper, for which no features are available here.
+Text only: the fusion models do not apply, and EF-LSTM on one modality is the unimodal LSTM
+(hence identical numbers). This is not the 4-emotion MulT task of the MMCL paper, for which
+no features are available here.
 """
     head += """
 ## What the papers claim (for reference; other features, other protocols)
