@@ -85,7 +85,7 @@ def main() -> None:
     )
     # 3. real data: MOSI (text + audio) and MMMO (audio + vision), imported from ../shared/data
     shared = ROOT.parent / "shared" / "data"
-    for name in ("mosi", "mmmo", "iemocap"):
+    for name in REAL_MODELS:
         if not (out / "data" / name / "manifest.json").is_file():
             run([*MMCL, "data", "import", name, str(shared / name), str(out / "data" / name)])
     common = [
@@ -107,45 +107,21 @@ def main() -> None:
         "mmcl.dropout=0.3",
         "--resume",
     ]
-    run(
-        [
-            *MMCL,
-            "compare",
-            "--data",
-            str(out / "data" / "mosi"),
-            "--models",
-            ",".join(REAL_MODELS["mosi"]),
-            "--out",
-            str(out / "mosi-compare"),
-            *common,
-        ]
-    )
-    run(
-        [
-            *MMCL,
-            "compare",
-            "--data",
-            str(out / "data" / "mmmo"),
-            "--models",
-            ",".join(REAL_MODELS["mmmo"]),
-            "--out",
-            str(out / "mmmo-compare"),
-            *common,
-        ]
-    )
-    run(
-        [
-            *MMCL,
-            "compare",
-            "--data",
-            str(out / "data" / "iemocap"),
-            "--models",
-            ",".join(REAL_MODELS["iemocap"]),
-            "--out",
-            str(out / "iemocap-compare"),
-            *common,
-        ]
-    )
+    for name, models in REAL_MODELS.items():
+        data = str(out / "data" / name)
+        run(
+            [
+                *MMCL,
+                "compare",
+                "--data",
+                data,
+                "--models",
+                ",".join(models),
+                "--out",
+                str(out / f"{name}-compare"),
+                *common,
+            ]
+        )
     write_doc(out)
 
 

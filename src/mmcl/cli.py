@@ -285,6 +285,7 @@ def data_synth(
     console.print(f"wrote {fmt} synthetic {task} data to {out}")
 
 
+RunDataOpt = Annotated[str | None, typer.Option("--data", help="Dataset (default: the run's).")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config value: train.lr=1e-3, mmcl.variant=reference."),
@@ -351,9 +352,7 @@ def train(
 @user_errors
 def evaluate_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder (one seed, or several seed-* folders).")],
-    data: Annotated[
-        str | None, typer.Option("--data", help="Dataset (default: the run's).")
-    ] = None,
+    data: RunDataOpt = None,
     split: Annotated[str, typer.Option("--split")] = "test",
     preset: PresetOpt = None,
 ) -> None:
@@ -374,9 +373,7 @@ def evaluate_cmd(
 def predict_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
     out: Annotated[Path | None, typer.Option("--out", help="CSV file to write.")] = None,
-    data: Annotated[
-        str | None, typer.Option("--data", help="Dataset (default: the run's).")
-    ] = None,
+    data: RunDataOpt = None,
     split: Annotated[str, typer.Option("--split")] = "test",
     preset: PresetOpt = None,
     text: Annotated[str | None, typer.Option("--text", help="Predict one raw transcript.")] = None,
@@ -509,9 +506,7 @@ def compare(
 @user_errors
 def robustness(
     run: Annotated[Path, typer.Argument(help="Run folder (the validation-best seed is used).")],
-    data: Annotated[
-        str | None, typer.Option("--data", help="Dataset (default: the run's).")
-    ] = None,
+    data: RunDataOpt = None,
     split: Annotated[str, typer.Option("--split")] = "test",
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder for the report (default: RUN).")
