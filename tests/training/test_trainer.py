@@ -121,3 +121,30 @@ def test_tensorboard_logging(tmp_path, small):
     train_run(cfg, small, tmp_path)
     events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_normalize_standardises_inputs_and_travels_with_the_weights(tmp_path, small):
+    from dataclasses import replace as dc_replace
+
+    scaled = {
+        s: dc_replace(sp, features={m: x * 1000.0 + 50.0 for m, x in sp.features.items()})
+        for s, sp in small.splits.items()
+    }
+    ds = dc_replace(small, splits=scaled)
+    cfg = _cfg(model="late_fusion", epochs=2, extra=["train.normalize=true"])
+    train_run(cfg, ds, tmp_path)
+    model, _, _ = load_run(tmp_path)
+    src = BatchSource(ds.splits["train"])
+    batch = src.batch(torch.arange(len(src)))
+    z = model.inputs(batch)["audio"][batch.masks["audio"]]  # unpadded training steps
+    torch.testing.assert_close(z.mean(0), torch.zeros(z.shape[1]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(z.std(0, unbiased=False), torch.ones(z.shape[1]), atol=1e-4, rtol=0)
+    assert not model.inputs(batch)["audio"][~batch.masks["audio"]].any()  # padding stays zero
+    # the statistics were saved: predictions equal those of the trained model's metrics
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["test"]
+    from mmcl.evaluation.metrics import evaluate
+
+    test = ds.splits["test"]
+    assert evaluate("mosi", predict(model, BatchSource(test)), test.labels)["MAE"] == pytest.approx(
+        metrics["MAE"], rel=1e-6
+    )

@@ -21,7 +21,7 @@ def collect_extras(
     model.eval()
     source = BatchSource(split)
     batch = source.batch(torch.arange(min(n_samples, len(source))))
-    out = model(batch.features, batch.masks)
+    out = model.run(batch)
     keep = {
         k: v.cpu().numpy()
         for k, v in out.extras.items()

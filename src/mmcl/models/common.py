@@ -99,6 +99,33 @@ def true_label_reward(preds: torch.Tensor, labels: torch.Tensor, task: TaskSpec)
     return preds.softmax(-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
+class InputNorm(nn.Module):
+    """Per-feature z-scores with statistics of the training split's unpadded steps; the
+    statistics are buffers, so they travel with the weights. Padding stays zero."""
+
+    def __init__(self, dims: dict[str, int]) -> None:
+        super().__init__()
+        for m, d in dims.items():
+            self.register_buffer(f"mean_{m}", torch.zeros(d))
+            self.register_buffer(f"std_{m}", torch.ones(d))
+
+    @torch.no_grad()
+    def fit(self, features: dict, lengths: dict) -> None:
+        for m, x in features.items():
+            x = torch.as_tensor(x, dtype=torch.float64)
+            valid = torch.arange(x.shape[1])[None, :] < torch.as_tensor(lengths[m])[:, None]
+            rows = x[valid]  # (steps, D)
+            std = rows.std(0, unbiased=False)
+            getattr(self, f"mean_{m}").copy_(rows.mean(0))
+            getattr(self, f"std_{m}").copy_(torch.where(std < 1e-6, torch.ones_like(std), std))
+
+    def forward(self, features: dict, masks: dict) -> dict:
+        return {
+            m: (x - getattr(self, f"mean_{m}")) / getattr(self, f"std_{m}") * masks[m].unsqueeze(-1)
+            for m, x in features.items()
+        }
+
+
 class TaskModel(nn.Module):
     """The contract the trainer relies on.
 
@@ -110,9 +137,20 @@ class TaskModel(nn.Module):
 
     info: DataInfo
 
+    def enable_input_norm(self) -> InputNorm:
+        """Standardise inputs (train.normalize); fit it, or load it with the weights."""
+        norm = InputNorm(self.info.dims)
+        self.input_norm = norm  # a submodule: its statistics are in the state dict
+        return norm
+
+    def inputs(self, batch) -> dict[str, torch.Tensor]:  # noqa: ANN001
+        """The batch's features as the model sees them (standardised when enabled)."""
+        norm = self._modules.get("input_norm")
+        return batch.features if norm is None else norm(batch.features, batch.masks)
+
     def run(self, batch) -> ModelOutput:  # noqa: ANN001
         """Forward on a `Batch`; models that read more than features (token ids) override it."""
-        return self(batch.features, batch.masks)
+        return self(self.inputs(batch), batch.masks)
 
     def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
         loss = task_loss(out.preds, batch.labels, self.info.task)

@@ -177,7 +177,7 @@ class SelfMM(TaskModel):
         return enc["out"](enc["lstm"](x, mask))
 
     def run(self, batch) -> ModelOutput:  # noqa: ANN001
-        return self(batch.features, batch.masks, batch.tokens, batch.token_mask)
+        return self(self.inputs(batch), batch.masks, batch.tokens, batch.token_mask)
 
     def forward(
         self,

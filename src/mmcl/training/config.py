@@ -37,6 +37,9 @@ class TrainConfig:
     selection_metric: str = ""  # default: the metric set's (e.g. Non0_acc_2 for MOSI)
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+    # z-score every input feature with the training split's statistics (unpadded steps);
+    # the statistics are saved with the weights and applied at evaluation and prediction
+    normalize: bool = False
     tensorboard: bool = False
     diagnostics: bool = True  # heatmaps of CSD weights and policy gates after training
 

@@ -158,6 +158,8 @@ def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
     cfg = RunConfig.from_dict(core)
     info = DataInfo.from_dict(saved["data_info"])
     model = build_model(cfg.model, cfg.model_cfg(), info)
+    if cfg.train.normalize:
+        model.enable_input_norm()  # its statistics come with the weights
     model.load_state_dict(load_file(str(run_dir / WEIGHTS)))
     model.eval()
     return model, cfg, saved

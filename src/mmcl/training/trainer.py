@@ -159,6 +159,9 @@ class Trainer:
     def fit(self, resume: bool = False, on_epoch_end=None) -> dict:  # noqa: ANN001
         """Train, selecting the epoch with the best validation metric; returns the result."""
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.cfg.normalize:
+            train = self.ds.splits["train"]
+            self.model.enable_input_norm().fit(train.features, train.lengths)
         self.model.on_fit_start(self.sources["train"].labels)
         if resume:
             self.resume_if_possible()
