@@ -298,8 +298,8 @@ statistics).
 {real_section(out, "mmmo", "mmmo-norm-compare")}
 When written (3 seeds): standardised inputs lifted the correlations (Self-MM 0.40, TFN 0.38,
 MulT 0.31, MMCL 0.27, from at most 0.29 before), and Self-MM reached MAE 1.10. The models
-whose head ends in BatchNorm + Linear (MMCL, late fusion, EF-LSTM, unimodal) still had MAE
-near 2.7: their output starts near 0, and about 80 optimiser steps at lr 1e-3 cannot move it to
+whose head ends in BatchNorm + Linear (MMCL, late fusion, EF-LSTM, MISA, unimodal) had MAE
+2.5-2.7: their output starts near 0, and about 80 optimiser steps at lr 1e-3 cannot move it to
 the label mean of 3.4. Centring the regression target (or starting the output bias at the
 training mean) is the fix, not yet built; until then, read MAE on MMMO as a budget artefact
 and Corr as the informative column.
