@@ -100,9 +100,3 @@ class BatchSource:
         stop = n - n % batch_size if drop_last and n >= batch_size else n
         for start in range(0, stop, batch_size):
             yield self.batch(order[start : start + batch_size])
-
-    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
-        n = len(self)
-        if drop_last and n >= batch_size:
-            return n // batch_size
-        return -(-n // batch_size)

@@ -152,8 +152,3 @@ def extract_audio(
         }
         (tmp / "manifest.json").write_text(json.dumps({**meta, "content_hash": digest}, indent=2))
     return out, False
-
-
-def audio_extraction(params: AudioParams) -> dict:
-    """How a dataset's audio was made, for its manifest (and `mmcl predict --audio`)."""
-    return {"kind": "audio", **asdict(params)}

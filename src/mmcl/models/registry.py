@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from mmcl.models.common import DataInfo, TaskModel
@@ -47,7 +47,3 @@ def model_config(name: str, values: dict[str, Any] | None = None) -> Any:
 
 def build_model(name: str, cfg: Any, info: DataInfo) -> TaskModel:
     return MODELS[name][1](cfg, info)
-
-
-def config_dict(cfg: Any) -> dict[str, Any]:
-    return asdict(cfg)
