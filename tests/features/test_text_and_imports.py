@@ -68,19 +68,24 @@ def _subset_csv(src: Path, dst: Path, keep) -> None:  # noqa: ANN001
         w.writerows(rows)
 
 
+def _mosi_source(folder: Path, quota: dict[str, int]) -> Path:
+    """A MOSI source folder with the first `quota[split]` segments of each split."""
+    folder.mkdir()
+    shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", folder)
+    seen: dict[str, int] = {}
+
+    def keep(r):  # noqa: ANN001, ANN202
+        seen[r["split"]] = seen.get(r["split"], 0) + 1
+        return seen[r["split"]] <= quota[r["split"]]
+
+    _subset_csv(SHARED / "mosi" / "labels.csv", folder / "labels.csv", keep)
+    return folder
+
+
 @needs_shared
 def test_import_mosi_subset(tmp_path):
-    src = tmp_path / "mosi"
-    src.mkdir()
-    shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", src)
+    src = _mosi_source(tmp_path / "mosi", {"train": 6, "valid": 6, "test": 6})
     shutil.copy(SHARED / "mosi" / "README.md", src)
-    counts: dict[str, int] = {}
-
-    def keep(r):
-        counts[r["split"]] = counts.get(r["split"], 0) + 1
-        return counts[r["split"]] <= 6
-
-    _subset_csv(SHARED / "mosi" / "labels.csv", src / "labels.csv", keep)
     ds = import_dataset("mosi", src, tmp_path / "out", max_len=12)
     back = load_dataset(tmp_path / "out")
     assert back.preset == "mosi" and back.dims() == {"text": 384, "audio": 73}
@@ -153,16 +158,7 @@ def mosi_subset(tmp_path_factory):
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not beside the repo")
     tmp = tmp_path_factory.mktemp("mosi")
-    src = tmp / "src"
-    src.mkdir()
-    shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", src)
-    quota, seen = {"train": 400, "valid": 80, "test": 40}, {}
-
-    def keep(r):
-        seen[r["split"]] = seen.get(r["split"], 0) + 1
-        return seen[r["split"]] <= quota[r["split"]]
-
-    _subset_csv(SHARED / "mosi" / "labels.csv", src / "labels.csv", keep)
+    src = _mosi_source(tmp / "src", {"train": 400, "valid": 80, "test": 40})
     import_dataset("mosi", src, tmp / "data", max_len=24)
     return tmp / "data"
 
@@ -242,16 +238,7 @@ def test_default_data_imports_mosi_once_or_says_it_uses_synthetic(tmp_path, monk
     assert default_data() == "synthetic"
     if not SHARED.is_dir():
         return
-    src = tmp_path / "mosi"
-    src.mkdir()
-    shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", src)
-    seen: dict[str, int] = {}
-
-    def keep(r):
-        seen[r["split"]] = seen.get(r["split"], 0) + 1
-        return seen[r["split"]] <= 3
-
-    _subset_csv(SHARED / "mosi" / "labels.csv", src / "labels.csv", keep)
+    src = _mosi_source(tmp_path / "mosi", {"train": 3, "valid": 3, "test": 3})
     monkeypatch.setenv("MMCL_MOSI_SRC", str(src))
     assert default_data() == "data/mosi"
     assert load_dataset(tmp_path / "data" / "mosi").preset == "mosi"
