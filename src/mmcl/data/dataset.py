@@ -145,6 +145,13 @@ class Dataset:
         return replace(self, splits=splits, cleaned=dict(self.cleaned))
 
 
+def random_split(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Seeded 70/15/15 split of n rows for sources with none: split -> row indices."""
+    order = np.random.default_rng(seed).permutation(n)
+    cut = (int(0.7 * n), int(0.85 * n))
+    return {"train": order[: cut[0]], "valid": order[cut[0] : cut[1]], "test": order[cut[1] :]}
+
+
 def clean_features(x: np.ndarray) -> tuple[np.ndarray, int]:
     """Replace NaN and +-inf by 0 (MulT audio holds them); return the array and the count."""
     bad = ~np.isfinite(x)

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
+from mmcl.data.dataset import (
+    SPLITS,
+    DataError,
+    Dataset,
+    TaskSpec,
+    check_dataset,
+    make_split,
+    random_split,
+)
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
 from mmcl.features.audio import KIND as AUDIO_KIND
@@ -71,11 +79,9 @@ def assemble(
         split_of = {r[id_col]: "valid" if r[split_col] == "dev" else r[split_col] for r in rows}
         split_note = f"splits from column '{split_col}'"
     else:
-        order = np.random.default_rng(seed).permutation(len(rows))
-        cut = (int(0.7 * len(rows)), int(0.85 * len(rows)))
-        names = np.array(["train"] * len(rows), dtype=object)
-        names[order[cut[0] : cut[1]]], names[order[cut[1] :]] = "valid", "test"
-        split_of = {r[id_col]: str(n) for r, n in zip(rows, names, strict=True)}
+        split_of = {
+            rows[i][id_col]: s for s, idx in random_split(len(rows), seed).items() for i in idx
+        }
         split_note = f"random 70/15/15 split, seed {seed}"
     if preset:
         spec = get_preset(preset).task

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcl.data.dataset import SPLITS, DataError, Dataset, check_dataset, make_split
+from mmcl.data.dataset import SPLITS, DataError, Dataset, check_dataset, make_split, random_split
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
 from mmcl.features.text import extract_text
@@ -190,10 +190,7 @@ def import_cmdc(
     seed: int = 0,
 ) -> Dataset:
     rows = _rows(src / "interviews.csv")
-    order = np.random.default_rng(seed).permutation(len(rows))
-    cut = (int(0.7 * len(rows)), int(0.85 * len(rows)))
-    chosen = {"train": order[: cut[0]], "valid": order[cut[0] : cut[1]], "test": order[cut[1] :]}
-    parts = {s: [rows[i] for i in sorted(idx)] for s, idx in chosen.items()}
+    parts = {s: [rows[i] for i in sorted(idx)] for s, idx in random_split(len(rows), seed).items()}
     note = f"imported; random 70/15/15 split, seed {seed}"
     ds = _text_only(parts, ("id", "text", "score"), float, src, out, "cmdc", model, max_len, note)
     return _finish(ds, src, out, overwrite)
