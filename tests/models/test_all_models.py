@@ -12,6 +12,7 @@ from mmcl.evaluation.baselines import constant_predictions
 from mmcl.evaluation.metrics import evaluate
 from mmcl.models.common import DataInfo
 from mmcl.models.registry import MODELS, build_model, model_config
+from mmcl.models.self_mm import SelfMM
 from mmcl.training.config import resolve_config
 from mmcl.training.runs import train_run
 
@@ -100,3 +101,43 @@ def test_model_runs_on_any_input_shape(name, case):
     assert tuple(out.preds.shape) == expected and torch.isfinite(out.preds).all()
     loss, _ = model.loss(batch, out)
     loss.backward()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_output_bias_moves_every_prediction_by_the_same_offset(name):
+    ds = make_synthetic(SynthConfig(n_train=16, n_valid=4, n_test=4, seq_len=4, seed=1))
+    info = DataInfo(ds.dims(), ds.seq_lens(), ds.task)
+    if name == "unimodal":
+        info = DataInfo({"text": ds.dims()["text"]}, {"text": 4}, ds.task)
+    torch.manual_seed(0)
+    model = build_model(name, model_config(name, TINY_OPTS.get(name, {})), info).eval()
+    src = BatchSource(ds.splits["train"])
+    model.on_fit_start(src.labels)
+    batch = src.batch(torch.arange(8))
+    before = model.run(batch)
+    old = [layer.bias.clone() for layer in model.output_layers()]
+    model.init_output_bias(3.5)
+    after = model.run(batch)
+    # the multimodal output, and every unimodal head's, shift by exactly new - old bias
+    torch.testing.assert_close(after.preds - before.preds, (3.5 - old[0]).expand(8))
+    unimodal_heads = model.heads if isinstance(model, SelfMM) else {}
+    for i, m in enumerate(unimodal_heads, start=1):
+        shift = after.extras[f"pred.{m}"] - before.extras[f"pred.{m}"]
+        torch.testing.assert_close(shift, (3.5 - old[i]).expand(8))
+
+
+def test_output_bias_starts_training_at_the_label_mean(tmp_path: Path):
+    """Labels far from 0 (as MMMO's 1-5): with the bias at the training mean, one epoch ends
+    near the constant predictor; started at 0 it is still far off."""
+    data = make_synthetic(SynthConfig(n_train=120, n_valid=40, n_test=20, seq_len=4, seed=2))
+    for split in data.splits.values():
+        split.labels = split.labels + 20.0
+    mae = {}
+    for init in (True, False):
+        cfg = resolve_config(
+            model="late_fusion",
+            epochs=1,
+            overrides=[f"train.init_output_bias={str(init).lower()}", "train.diagnostics=false"],
+        )
+        mae[init] = train_run(cfg, data, tmp_path / str(init))["valid"]["MAE"]
+    assert mae[True] < 3.0 < 15.0 < mae[False], mae

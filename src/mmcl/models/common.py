@@ -186,5 +186,22 @@ class TaskModel(nn.Module):
         """Called once before training with every training label (per-sample memories)."""
         return None
 
+    def output_layers(self) -> list[nn.Linear]:
+        """The last layers, whose outputs are predictions in label units (the multimodal
+        head and any unimodal heads). Models without a `PredictionHead` named `head`
+        override this."""
+        head = self._modules.get("head")
+        if isinstance(head, PredictionHead):
+            return [head.net[-1]]
+        raise NotImplementedError(f"{type(self).__name__} must override output_layers().")
+
+    @torch.no_grad()
+    def init_output_bias(self, value: float) -> None:
+        """Start every regression output at `value` (the training label mean), so that
+        training begins at the constant predictor instead of at 0. Labels far from 0
+        (MMMO's 1-5, PHQ-9 totals) otherwise cost many epochs of moving the bias alone."""
+        for layer in self.output_layers():
+            layer.bias.fill_(value)
+
     def on_epoch_start(self, epoch: int) -> None:
         return None

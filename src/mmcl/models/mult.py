@@ -112,6 +112,9 @@ class MulT(TaskModel):
         self.out = nn.Linear(total, info.task.output_dim)
         self.drop = nn.Dropout(cfg.out_dropout)
 
+    def output_layers(self) -> list[nn.Linear]:
+        return [self.out]
+
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:

@@ -209,6 +209,9 @@ class SelfMM(TaskModel):
         return ModelOutput(self.head_fusion(fused).squeeze(-1), extras)
 
     # -- training -------------------------------------------------------------------------
+    def output_layers(self) -> list[nn.Linear]:
+        return [self.head_fusion[-1], *(head[-1] for head in self.heads.values())]
+
     def on_fit_start(self, train_labels: torch.Tensor) -> None:
         dims = {"fusion": self.cfg.post_fusion_dim, **self.post_dims}
         self.ulgm = ULGM(dims, train_labels, self.bound, self.cfg.exclude_zero)

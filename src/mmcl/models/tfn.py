@@ -42,6 +42,9 @@ class TFN(TaskModel):
             nn.Linear(cfg.post_fusion_dim, info.task.output_dim),
         )
 
+    def output_layers(self) -> list[nn.Linear]:
+        return [self.mlp[-1]]
+
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:

@@ -40,6 +40,9 @@ class TrainConfig:
     # z-score every input feature with the training split's statistics (unpadded steps);
     # the statistics are saved with the weights and applied at evaluation and prediction
     normalize: bool = False
+    # regression: start the output bias at the training label mean, so training starts
+    # from the constant predictor (matters when labels sit far from 0, e.g. MMMO's 1-5)
+    init_output_bias: bool = True
     tensorboard: bool = False
     diagnostics: bool = True  # heatmaps of CSD weights and policy gates after training
 

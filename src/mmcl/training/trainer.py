@@ -163,6 +163,8 @@ class Trainer:
             train = self.ds.splits["train"]
             self.model.enable_input_norm().fit(train.features, train.lengths)
         self.model.on_fit_start(self.sources["train"].labels)
+        if self.cfg.init_output_bias and self.ds.task.kind == "regression":
+            self.model.init_output_bias(float(self.sources["train"].labels.float().mean()))
         if resume:
             self.resume_if_possible()
         if self.cfg.tensorboard:
