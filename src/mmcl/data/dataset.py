@@ -145,11 +145,23 @@ class Dataset:
         return replace(self, splits=splits, cleaned=dict(self.cleaned))
 
 
-def random_split(n: int, seed: int) -> dict[str, np.ndarray]:
-    """Seeded 70/15/15 split of n rows for sources with none: split -> row indices."""
-    order = np.random.default_rng(seed).permutation(n)
-    cut = (int(0.7 * n), int(0.85 * n))
-    return {"train": order[: cut[0]], "valid": order[cut[0] : cut[1]], "test": order[cut[1] :]}
+def random_split(n: int, seed: int, strata: list | None = None) -> dict[str, np.ndarray]:
+    """Seeded 70/15/15 split of n rows for sources with none: split -> row indices.
+    With `strata` (one value per row), each stratum is split 70/15/15 on its own, so rare
+    classes (e.g. severe PHQ levels) reach every split."""
+    rng = np.random.default_rng(seed)
+    groups = (
+        [np.arange(n)]
+        if strata is None
+        else [np.flatnonzero(np.asarray(strata) == v) for v in sorted(set(strata))]
+    )
+    parts: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    for rows in groups:
+        order = rng.permutation(rows)
+        cut = (int(0.7 * len(order)), int(0.85 * len(order)))
+        for s, chunk in zip(SPLITS, np.split(order, cut), strict=True):
+            parts[s].append(chunk)
+    return {s: np.sort(np.concatenate(chunks)) for s, chunks in parts.items()}
 
 
 def clean_features(x: np.ndarray) -> tuple[np.ndarray, int]:

@@ -190,8 +190,10 @@ def import_cmdc(
     seed: int = 0,
 ) -> Dataset:
     rows = _rows(src / "interviews.csv")
-    parts = {s: [rows[i] for i in sorted(idx)] for s, idx in random_split(len(rows), seed).items()}
-    note = f"imported; random 70/15/15 split, seed {seed}"
+    # the source README asks for a split by student, seeded, stratified by PHQ level
+    split = random_split(len(rows), seed, strata=[r["phq_level"] for r in rows])
+    parts = {s: [rows[i] for i in idx] for s, idx in split.items()}
+    note = f"imported; 70/15/15 split by student stratified by phq_level, seed {seed}"
     ds = _text_only(parts, ("id", "text", "score"), float, src, out, "cmdc", model, max_len, note)
     return _finish(ds, src, out, overwrite)
 
