@@ -50,6 +50,16 @@ REAL_BUDGET = [
 # MFN sets carry raw, unnormalised features (MMMO audio reaches +-255)
 STANDARDISE = ["train.normalize=true"]
 TEXT_ONLY = ["unimodal", "late_fusion", "ef_lstm"]
+# the baselines on the MFN sets' audio + vision sequences
+MFN_BASELINES = [
+    "late_fusion",
+    "ef_lstm",
+    "tfn",
+    "mult",
+    "misa",
+    "unimodal:audio",
+    "unimodal:vision",
+]
 MMCL_GRID = [
     "mmcl:variant=reference",
     "mmcl",
@@ -90,13 +100,7 @@ REAL = [
             "self_mm",
             "shared_private_cov",
             "shared_private_cov:lambda_cov=0",
-            "late_fusion",
-            "ef_lstm",
-            "tfn",
-            "mult",
-            "misa",
-            "unimodal:audio",
-            "unimodal:vision",
+            *MFN_BASELINES,
         ],
         STANDARDISE,
         key="MAE",
@@ -108,13 +112,7 @@ REAL = [
         [
             "mmcl",
             "mmcl:variant=reference",
-            "late_fusion",
-            "ef_lstm",
-            "tfn",
-            "mult",
-            "misa",
-            "unimodal:audio",
-            "unimodal:vision",
+            *MFN_BASELINES,
         ],
         STANDARDISE,
         key="F1_weighted",
