@@ -328,6 +328,8 @@ floor (dashed) and the constant predictor (dotted).
 """
     ]
     for folder, title, prose in SECTIONS:
+        if folder == SYNTHETIC[0].folder:
+            parts.append("\n## Synthetic data\n")
         if folder in done:
             parts.append(f"\n### {title}\n\n{table(out, exps[folder], folder in FLOORED)}\n{prose}")
     parts.append(CLAIMS)
