@@ -29,6 +29,8 @@ def summarize(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 def _cell(stat: dict[str, float], digits: int) -> str:
     if math.isnan(stat["mean"]):
         return "nan"
+    if stat.get("n", 2) < 2:  # one seed has no spread to report
+        return f"{stat['mean']:.{digits}f}"
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
