@@ -150,6 +150,11 @@ SYNTHETIC = [
     ),
 ]
 SHARED_NAME = {"cmdc": "cmdc_like"}
+# robustness (missing, shifted, noisy modalities) of these compare rows, on every seed
+ROBUSTNESS = {
+    "mosi-compare": ["mmcl", "mmcl:variant=reference", "self_mm", "late_fusion"],
+    "mmmo-compare": ["mmcl", "mmcl:variant=reference", "self_mm", "late_fusion"],
+}
 
 
 def run(args: list[str]) -> None:
@@ -207,6 +212,8 @@ def main() -> None:
     if not args.doc_only:
         for exp in REAL + SYNTHETIC:
             run_experiment(exp, out, args.seeds, args.jobs)
+        for folder, models in ROBUSTNESS.items():
+            robustness(out / folder, models)
     write_doc(out, args)
 
 
@@ -238,6 +245,54 @@ def table(out: Path, exp: Experiment, with_floors: bool = True) -> str:
         for name, m in floors(out / "data" / exp.data).items():
             rows += f"| {name} | " + " | ".join(f"{v:.4f}" for v in m.values()) + " |\n"
     return main.rstrip("\n") + "\n" + rows + "\nPaired t-test" + pvalues
+
+
+def robustness(folder: Path, models: list[str]) -> dict[str, list[dict]]:
+    """Every seed of each model under every perturbation of `mmcl robustness`, on the test
+    split; cached in FOLDER/robustness.json. {model: [per-seed {condition: metrics}]}."""
+    from mmcl.evaluation.inference import load_for
+    from mmcl.evaluation.robustness import robustness_report
+    from mmcl.training.compare import folder_name
+    from mmcl.training.runs import seed_dirs, write_json
+
+    cache = folder / "robustness.json"
+    done = json.loads(cache.read_text()) if cache.is_file() else {}
+    if all(m in done for m in models):
+        return done
+    datasets: dict = {}
+    for m in models:
+        if m in done:
+            continue
+        print(f"robustness: {folder.name} / {m}", flush=True)
+        done[m] = []
+        for seed_dir in seed_dirs(folder / folder_name(m)):
+            model, _, ds = load_for(seed_dir, None, None, datasets)
+            done[m].append(robustness_report(model, ds.splits["test"], ds.task.metrics))
+    write_json(cache, done)
+    return done
+
+
+def robustness_table(out: Path, exp: Experiment) -> str:
+    """Conditions x models: mean ± std over seeds of the experiment's key metric."""
+    import numpy as np
+
+    per_model = robustness(out / exp.folder, ROBUSTNESS[exp.folder])
+    models = list(per_model)
+    lines = [
+        f"| condition ({exp.key}) | " + " | ".join(models) + " |",
+        "|---|" + "---|" * len(models),
+    ]
+    for cond in per_model[models[0]][0]:
+        cells = []
+        for m in models:
+            values = np.array([seed[cond][exp.key] for seed in per_model[m]], dtype=float)
+            cells.append(
+                "n/a"
+                if np.isnan(values).any()
+                else f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+            )
+        lines.append(f"| {cond} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def summary_figure(out: Path, path: Path) -> None:
@@ -308,6 +363,8 @@ predictor (training mean or majority class).
   not better than the faithful one.
 - **The covariance alignment** gave a small MAE gain on synthetic data whose common signal
   lives in audio and vision, and nothing measurable on real data.
+- **Robustness**: missing, misaligned or noisy modalities hurt MMCL as much as late fusion
+  and Self-MM, or more; nothing suggests the decoupled design is more robust.
 - **The linear floor is hard to beat on the small sets**: on IEMOCAP text the LSTM beat it
   by 0.02 weighted F1; on cmdc and YouTube (mostly zero features) no trained model beat it.
 
@@ -329,12 +386,30 @@ floor (dashed) and the constant predictor (dotted).
     ]
     for folder, title, prose in SECTIONS:
         if folder == SYNTHETIC[0].folder:
+            parts.append(robustness_section(out, exps))
             parts.append("\n## Synthetic data\n")
         if folder in done:
             parts.append(f"\n### {title}\n\n{table(out, exps[folder], folder in FLOORED)}\n{prose}")
     parts.append(CLAIMS)
     (ROOT / "docs" / "results.md").write_text("".join(parts))
     print("wrote docs/results.md")
+
+
+def robustness_section(out: Path, exps: dict[str, Experiment]) -> str:
+    tables = "".join(
+        f"\n{exps[folder].data.upper()}, test {exps[folder].key}, mean ± std over the 5 seeds:\n\n"
+        + robustness_table(out, exps[folder])
+        for folder in ROBUSTNESS
+        if (out / folder / "robustness.json").is_file()
+    )
+    return f"""
+### Robustness: missing, shifted and noisy modalities
+
+What `mmcl robustness` measures, for every seed of four of the models above: each modality
+zeroed (and dropped, where the model can run without it; n/a where it cannot), shifted in
+time by k steps (temporal misalignment; MOSI's audio is one step, so it cannot shift),
+and Gaussian noise of sigma times each feature's standard deviation on every modality.
+{tables}{ROBUSTNESS_PROSE}"""
 
 
 FLOORED = {e.folder for e in REAL}
@@ -469,6 +544,27 @@ real MMMO audio + vision (above) the term changed MAE by 0.003.
 """,
     ),
 ]
+ROBUSTNESS_PROSE = """
+On MOSI, zeroed and dropped give the same numbers: the audio vector is one step already,
+and every one of these models pools the text steps, so a run of zero steps and a single
+zero step give it the same representation.
+
+When written (5 seeds). MOSI: text carries the signal. Without it every model fell to
+chance or below (Non0_acc_2 0.45-0.58; 0.578 is what predicting "negative" for every clip
+scores, and MMCL did exactly that on every seed). Without audio the loss was small: 0.026
+for MMCL, 0.039 for its reference variant, 0.014 for late fusion, 0.001 for Self-MM.
+Shifting the text tokens by 1-2 steps changed nothing; by 4 steps it cost every model
+0.02-0.04. Noise of one standard deviation cost MMCL 0.034 and late fusion 0.020.
+MMMO: misaligning audio or vision by up to 4 of 20 steps changed MAE by at most 0.03 for
+any model, so none of them, MMCL included, relies on the word alignment that CSD's pairwise
+similarity presumes. Zeroing audio cost 0.07-0.14 MAE; zeroing vision did not hurt (MMCL's
+MAE even fell by 0.04). Noise of one standard deviation cost every model 0.03-0.04. **We
+found no sign that MMCL is more robust than late fusion or Self-MM.**
+
+Cross-dataset evaluation (`mmcl evaluate RUN --data OTHER`, tested) has no row here: no
+two of the real sets share both features and label space (MMMO and YouTube share the MFN
+audio and vision features, but one is a 1-5 score and the other 3 classes).
+"""
 CLAIMS = """
 ## What the papers claim (for reference; other features, other protocols)
 
