@@ -367,10 +367,10 @@ predictor (training mean or majority class).
 
 - **MMCL does not beat plain late fusion on any real set here.** On MOSI, MMCL, Self-MM,
   the covariance model and late fusion tie at Non0_acc_2 0.79; on MMMO the corrected MMCL
-  is no better than late fusion and worse than its own reference variant. The one MMCL
-  configuration that beat late fusion (MOSI, 0.814 against 0.791) is an ablation that
-  replaces MMCL's self-attention block by a plain mean, and it gave no significant gain
-  on MMMO.
+  is no better than late fusion and worse than its own reference variant. The MMCL
+  configurations that beat late fusion on MOSI are ablations: a plain mean instead of the
+  self-attention block (0.814 against 0.791, p = 0.009), which gave no significant gain on
+  MMMO, and, less clearly, the learned split instead of CSD (0.805, p = 0.04).
 - **Its two distinctive modules did not earn their cost.** Removing the parameter-free
   decoupling (`csd=none`) or replacing the actor-critic by fixed weights or by nothing never
   made results worse, on MOSI, on real MMMO sequences or on synthetic data built with
@@ -488,24 +488,25 @@ the stds are 0.03-0.08, so only differences of about 0.07 are resolved.
         "MMCL ablations on MOSI (text tokens + one audio step)",
         """
 Same data, budget and seeds as the MOSI table (its `mmcl`, reference and late-fusion rows
-are the same runs' numbers). With a single audio step the audio branch's CSD has nothing to
-choose between; the text branch's 50 token states are weighted by their cosine with that
-one projected audio vector (the best-match rule, docs/mmcl.md). First row: the corrected
-variant; the p-values compare every row with it.
+repeat those runs and give the same numbers). With a single audio step the audio branch's
+CSD has nothing to choose between; the text branch's 50 token states are weighted by their
+cosine with that one projected audio vector (the best-match rule, docs/mmcl.md). First row:
+the corrected variant; the p-values compare every row with it.
 
 When written (5 seeds; Non0_acc_2): no switch that removes or simplifies a part of MMCL made
 it worse. Replacing the common-feature self-attention (CCE) by a plain mean over steps
 (`cce=mean`) was the best row, 0.814 ± 0.009 against 0.791 ± 0.004 (p = 0.001, which
-survives a Bonferroni correction for the 10 comparisons), with MAE 0.872 against 0.925
-(p = 0.005); it also beat late fusion (0.791; p = 0.009 on Non0_acc_2, computed from the
-same per-seed values). Concatenation instead of the gated mean (`fusion=concat`, 0.809,
-p = 0.045) was better too. Dropping the decoupling (`csd=none`, 0.797, p = 0.25) or the
-policy branch (`csm=none`, 0.806, p = 0.12), or fixing its weights (`csm=fixed`, 0.802,
-p = 0.15), made no measurable difference. **On MOSI too, neither CSD nor the actor-critic
-earned its cost; the one clear gain came from removing MMCL's self-attention block.** On
-MMMO the same `cce=mean` switch was not significant (1.084 against 1.114 MAE, p = 0.18),
-so read it as "the attention block did not pay off on 1284 training clips at this
-budget", not as a better MMCL.
+survives a Bonferroni correction for the 10 comparisons), with MAE 0.872 against 0.925 (p =
+0.005); it also beat late fusion (0.791; p = 0.009 on Non0_acc_2, computed from the same
+per-seed values). The learned split instead of CSD (`csd=learned`, 0.805, p = 0.15) also
+beat late fusion on Non0_acc_2 (p = 0.04) but not on MAE. Concatenation instead of the gated
+mean (`fusion=concat`, 0.809, p = 0.045) was better too. Dropping the decoupling
+(`csd=none`, 0.797, p = 0.25) or the policy branch (`csm=none`, 0.806, p = 0.12), or fixing
+its weights (`csm=fixed`, 0.802, p = 0.15), made no measurable difference. **On MOSI too,
+neither CSD nor the actor-critic earned its cost; the one clear gain came from removing
+MMCL's self-attention block.** On MMMO the same `cce=mean` switch was not significant (1.084
+against 1.114 MAE, p = 0.18), so read it as "the attention block did not pay off on 1284
+training clips at this budget", not as a better MMCL.
 """,
     ),
     (
