@@ -58,9 +58,7 @@ def main() -> None:
     print(f"ff_mult 16 (2048 wide): {ref:8.1f} ms/step  ratio 1.00  (reference)")
     for mult in (4, 1):
         ms = step_ms(mult, args.batch, args.steps)
-        print(
-            f"ff_mult {mult:<2} ({128 * mult:>4} wide): {ms:8.1f} ms/step  ratio {ms / ref:.2f}"
-        )
+        print(f"ff_mult {mult:<2} ({128 * mult:>4} wide): {ms:8.1f} ms/step  ratio {ms / ref:.2f}")
 
 
 if __name__ == "__main__":
