@@ -328,7 +328,7 @@ def summary_figure(out: Path, path: Path) -> None:
         value = constant[exp.key]
         if low - pad <= value <= high + pad:
             ax.axhline(value, ls=":", color="tab:red", label="constant")
-        elif value == value:  # NaN (e.g. Corr) has no line and no label
+        else:
             ax.plot([], [], ls=":", color="tab:red", label=f"constant: {value:.3f} (off scale)")
         ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=7)
         lower = " (lower is better)" if exp.key in ("MAE", "RMSE") else ""
