@@ -14,7 +14,7 @@ import torch
 
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.models.common import DataInfo
+from mmcl.models.base import DataInfo
 from mmcl.models.mmcl import MMCL, MMCLConfig
 
 

@@ -233,7 +233,7 @@ def floors(data: Path) -> dict[str, dict[str, float]]:
             ds.splits["train"].labels, ds.task, len(test)
         ),
     }
-    return {name: evaluate(ds.task.metrics, p, test.labels) for name, p in preds.items()}
+    return {name: evaluate(ds.task.metric_set, p, test.labels) for name, p in preds.items()}
 
 
 def table(out: Path, exp: Experiment, with_floors: bool = True) -> str:
@@ -253,8 +253,8 @@ def robustness(folder: Path, models: list[str]) -> dict[str, list[dict]]:
     split; cached in FOLDER/robustness.json. {model: [per-seed {condition: metrics}]}."""
     from mmcl.evaluation.inference import load_for
     from mmcl.evaluation.robustness import robustness_report
-    from mmcl.training.compare import folder_name
-    from mmcl.training.runs import seed_dirs, write_json
+    from mmcl.experiments.grid import folder_name
+    from mmcl.run_folder import seed_dirs, write_json
 
     cache = folder / "robustness.json"
     done = json.loads(cache.read_text()) if cache.is_file() else {}
@@ -268,7 +268,7 @@ def robustness(folder: Path, models: list[str]) -> dict[str, list[dict]]:
         done[m] = []
         for seed_dir in seed_dirs(folder / folder_name(m)):
             model, _, ds = load_for(seed_dir, None, None, datasets)
-            done[m].append(robustness_report(model, ds.splits["test"], ds.task.metrics))
+            done[m].append(robustness_report(model, ds.splits["test"], ds.task.metric_set))
     write_json(cache, done)
     return done
 

@@ -1,8 +1,19 @@
+import os
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
 
 from mmcl.data.synthetic import SynthConfig, make_synthetic
+
+# the real data sets of the workplace: ../shared/data beside the repository, or $MMCL_SHARED_DATA
+SHARED = Path(
+    os.environ.get("MMCL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"real data not found at {SHARED} (set MMCL_SHARED_DATA)"
+)
 
 
 @pytest.fixture(scope="session")

@@ -74,3 +74,55 @@ def test_synth_rejects_bad_options(tmp_path):
     )
     assert r.exit_code == 2 and "MulT format holds regression or IEMOCAP" in r.output
     assert not (tmp_path / "y").exists()
+
+
+def _tiny_data(tmp_path):
+    out = tmp_path / "tiny"
+    args = ["data", "synth", "--out", str(out), "--n-train", "40", "--n-valid", "12"]
+    r = runner.invoke(app, [*args, "--n-test", "12", "--seq-len", "4", "--dims", "t=6,a=3,v=3"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_demo_refuses_a_non_empty_folder_it_did_not_make_and_leaves_it_alone(tmp_path):
+    out = tmp_path / "mine"
+    (out / "sub").mkdir(parents=True)
+    (out / "notes.txt").write_text("keep me")
+    (out / "sub" / "data.csv").write_text("1,2")
+    r = runner.invoke(app, ["demo", "--data", "synthetic", "--out", str(out)])
+    assert r.exit_code == 2 and "not made by `mmcl demo`" in r.output
+    assert sorted(p.name for p in out.rglob("*")) == ["data.csv", "notes.txt", "sub"]
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_demo_reruns_replace_only_what_the_demo_wrote(tmp_path):
+    data, out = _tiny_data(tmp_path), tmp_path / "demo"
+    r = runner.invoke(app, ["demo", "--data", str(data), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "| mmcl (test) |" in r.output and "| constant (test) |" in r.output
+    assert "validation MAE" in r.output  # the demo recipe's selection metric, as configured
+    (out / "mine.txt").write_text("added by the user")
+    first = (out / "mmcl" / "seed-0" / "metrics.json").read_text()
+    r = runner.invoke(app, ["demo", "--data", str(data), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "mine.txt").read_text() == "added by the user"
+    assert json.loads((out / "mmcl" / "seed-0" / "metrics.json").read_text()) == json.loads(first)
+
+
+def test_a_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch):
+    import mmcl.data.loader
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal invariant failed")
+
+    monkeypatch.setattr(mmcl.data.loader, "load_data", broken)
+    r = runner.invoke(app, ["data", "inspect", "synthetic"])
+    assert r.exit_code == 1
+    assert "Traceback" in r.output and "an internal invariant failed" in r.output
+    assert "please report it" in r.output
+
+
+def test_a_user_mistake_is_one_line_and_exit_2(tmp_path):
+    r = runner.invoke(app, ["data", "inspect", str(tmp_path / "missing")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.output.startswith("error:") and len(r.output.strip().splitlines()) == 1

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mmcl.cli import app
+from mmcl.experiments.grid import ABLATION_GRID, folder_name, load_grid
 
 runner = CliRunner()
 TINY = [
@@ -90,7 +91,8 @@ def test_train_evaluate_predict_ablate_on_each_format(tmp_path, data_path):
         assert evaluated["MAE"] == pytest.approx(trained["MAE"], rel=1e-6)
     _ok(["predict", str(run), "--data", str(data_path), "--out", str(tmp_path / "p.csv")])
     rows = list(csv.DictReader((tmp_path / "p.csv").read_text().splitlines()))
-    assert set(rows[0]) == {"id", "prediction", "polarity", "label"} and len(rows) > 0
+    assert len(rows) == 12  # every test sample of _synth, in order
+    assert set(rows[0]) == {"id", "prediction", "polarity", "label"}
     abl = tmp_path / "abl"
     _ok(
         [
@@ -104,30 +106,33 @@ def test_train_evaluate_predict_ablate_on_each_format(tmp_path, data_path):
             "--epochs",
             "1",
             "--only",
-            "mmcl reference,mmcl corrected,late fusion",
+            "mmcl:variant=reference,mmcl,late_fusion",
             *TINY,
         ]
     )
-    table = (abl / "ablation.md").read_text()
-    assert "| mmcl reference |" in table and "| late fusion |" in table
-    assert len((abl / "ablation.csv").read_text().splitlines()) == 4
+    table = (abl / "compare.md").read_text()
+    # the grid's order, whatever the order of --only
+    assert table.index("| mmcl |") < table.index("| mmcl:variant=reference |")
+    assert "| late_fusion |" in table and "| mmcl:csd=none |" not in table
+    assert len((abl / "compare.csv").read_text().splitlines()) == 4
 
 
 def test_full_ablation_grid_and_summary_numbers(tmp_path):
     data = _synth(tmp_path, "native")
     abl = tmp_path / "abl"
     _ok(["ablate", "--data", str(data), "--out", str(abl), "--seeds", "2", "--epochs", "1", *TINY])
-    rows = json.loads((abl / "ablation.json").read_text())
-    assert len(rows) == 11
-    per_seed = [
-        json.loads((abl / "mmcl_corrected" / f"seed-{s}" / "metrics.json").read_text())["test"][
-            "MAE"
+    rows = json.loads((abl / "compare.json").read_text())["rows"]
+    assert list(rows) == load_grid(ABLATION_GRID).models and len(rows) == 11
+    for spec in ("mmcl", "mmcl:csd=none"):
+        per_seed = [
+            json.loads((abl / folder_name(spec) / f"seed-{s}" / "metrics.json").read_text())
+            for s in (0, 1)
         ]
-        for s in (0, 1)
-    ]
-
-    assert rows["mmcl corrected"]["MAE"]["mean"] == pytest.approx(np.mean(per_seed))
-    assert rows["mmcl corrected"]["MAE"]["std"] == pytest.approx(np.std(per_seed, ddof=1))
+        maes = [m["test"]["MAE"] for m in per_seed]
+        assert rows[spec]["MAE"]["mean"] == pytest.approx(np.mean(maes))
+        assert rows[spec]["MAE"]["std"] == pytest.approx(np.std(maes, ddof=1))
+    config = json.loads((abl / folder_name("mmcl:csd=none") / "seed-0" / "config.json").read_text())
+    assert config["mmcl"]["csd"] == "none" and config["mmcl"]["variant"] == "corrected"
 
 
 def test_iemocap_predictions_and_heatmaps(tmp_path):

@@ -6,6 +6,7 @@ from mmcl.data.loader import load_dataset
 from mmcl.data.native import write_native
 from mmcl.data.pickles import write_mmsa, write_mult
 from mmcl.data.synthetic import SynthConfig, make_synthetic
+from mmcl.errors import UserError
 
 
 def _same(a, b, check_lengths=True):
@@ -97,5 +98,5 @@ def test_csd_folder_of_unknown_videos_needs_folds(tmp_path, write_csd):
     seq = {"vidA": (np.ones((1, 1), np.float32), np.array([[0.0, 1.0]]))}
     write_csd(tmp_path / "l.csd", "My Labels", seq)
     write_csd(tmp_path / "f.csd", "FACET", seq)
-    with pytest.raises(ValueError, match="folds.json"):
+    with pytest.raises(UserError, match="folds.json"):
         load_dataset(tmp_path)

@@ -4,6 +4,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic, parse_dims
+from mmcl.errors import UserError
 
 
 def _pooled(split, mods):
@@ -75,5 +76,5 @@ def test_same_seed_same_data_and_batches_mask_padding():
 
 def test_parse_dims():
     assert parse_dims("t=300,a=74,v=35") == {"text": 300, "audio": 74, "vision": 35}
-    with pytest.raises(ValueError, match="NAME=WIDTH"):
+    with pytest.raises(UserError, match="NAME=WIDTH"):
         parse_dims("t=300,a")

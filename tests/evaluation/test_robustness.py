@@ -3,7 +3,7 @@ import pytest
 
 from mmcl.data.dataset import TaskSpec, make_split
 from mmcl.evaluation.robustness import dropped, robustness_report, shifted
-from mmcl.models.common import DataInfo, ModelOutput, TaskModel, masked_mean
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, masked_mean
 
 TASK = TaskSpec("regression", "mosi", (-3.0, 3.0))
 

@@ -8,17 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import SHARED, needs_shared
 from typer.testing import CliRunner
 
 from mmcl.cli import app
 from mmcl.data.loader import load_dataset
 from mmcl.features.importers import import_dataset
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 runner = CliRunner()
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="../shared/data is not beside the repo"
-)
 
 
 def test_extract_text_cli_shapes_and_cache(tmp_path, monkeypatch):
@@ -231,17 +228,27 @@ def test_predict_raw_text_refuses_a_run_that_needs_audio(tmp_path, mosi_subset):
     assert r.exit_code == 2 and "the input lacks {'audio': 'source'}" in r.output
 
 
-def test_default_data_imports_mosi_once_or_says_it_uses_synthetic(tmp_path, monkeypatch):
-    from mmcl.cli import default_data
+def test_default_data_without_a_mosi_source_says_it_uses_synthetic(tmp_path, monkeypatch):
+    from mmcl.experiments.defaults import default_data
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MMCL_MOSI_SRC", str(tmp_path / "nowhere"))
-    assert default_data() == "synthetic"
-    if not SHARED.is_dir():
-        return
+    said = []
+    assert default_data(said.append) == "synthetic"
+    assert "synthetic" in said[0] and "MMCL_MOSI_SRC" in said[0]
+
+
+@needs_shared
+def test_default_data_imports_mosi_once_and_says_so(tmp_path, monkeypatch):
+    from mmcl.experiments.defaults import default_data
+
+    monkeypatch.chdir(tmp_path)
     src = _mosi_source(tmp_path / "mosi", {"train": 3, "valid": 3, "test": 3})
     monkeypatch.setenv("MMCL_MOSI_SRC", str(src))
-    assert default_data() == "data/mosi"
+    said = []
+    assert default_data(said.append) == "data/mosi"
+    assert "importing the real MOSI" in said[0]
     assert load_dataset(tmp_path / "data" / "mosi").preset == "mosi"
     monkeypatch.setenv("MMCL_MOSI_SRC", str(tmp_path / "nowhere"))
-    assert default_data() == "data/mosi"  # imported once, then reused
+    assert default_data(said.append) == "data/mosi"  # imported once, then reused
+    assert "using the real MOSI imported in data/mosi" in said[1]

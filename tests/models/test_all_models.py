@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from mmcl.config import resolve_config
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.evaluation.baselines import constant_predictions
 from mmcl.evaluation.metrics import evaluate
-from mmcl.models.common import DataInfo
+from mmcl.models.base import DataInfo
 from mmcl.models.registry import MODELS, build_model, model_config
 from mmcl.models.self_mm import SelfMM
-from mmcl.training.config import resolve_config
 from mmcl.training.runs import train_run
 
 TINY = {
@@ -122,7 +122,7 @@ def test_output_bias_moves_every_prediction_by_the_same_offset(name):
     torch.testing.assert_close(after.preds - before.preds, (3.5 - old[0]).expand(8))
     unimodal_heads = model.heads if isinstance(model, SelfMM) else {}
     for i, m in enumerate(unimodal_heads, start=1):
-        shift = after.extras[f"pred.{m}"] - before.extras[f"pred.{m}"]
+        shift = after.unimodal_preds[m] - before.unimodal_preds[m]
         torch.testing.assert_close(shift, (3.5 - old[i]).expand(8))
 
 

@@ -5,7 +5,8 @@ import torch
 
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.models.common import DataInfo
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo
 from mmcl.models.mmcl import MMCL, MMCLConfig, csd_best_match, csd_pairwise
 
 E = math.e
@@ -122,7 +123,7 @@ def test_unaligned_and_utterance_level_inputs_run():
     }
     out = model(feats, masks)
     assert out.preds.shape == (4,) and torch.isfinite(out.preds).all()
-    with pytest.raises(ValueError, match="pairwise' needs equal sequence lengths"):
+    with pytest.raises(UserError, match="pairwise' needs equal sequence lengths"):
         MMCL(MMCLConfig(alignment="pairwise", d_model=8, n_heads=2), info)
 
 
@@ -163,7 +164,7 @@ def test_actor_is_trained_by_the_critic_and_not_the_reverse(synth_iemocap, varia
 
 
 def test_reward_is_true_class_probability_for_iemocap():
-    from mmcl.models.common import true_label_reward
+    from mmcl.models.base import true_label_reward
 
     logits = torch.zeros(1, 4, 2)
     logits[0, 0] = torch.tensor([0.0, math.log(3.0)])  # P(is Neutral) = 3/4

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmcl.evaluation.metrics import evaluate
-from mmcl.models.common import masked_mean
+from mmcl.models.base import masked_mean
 from mmcl.models.layers import coral_loss
 from mmcl.models.mmcl import csd_best_match, csd_pairwise
 

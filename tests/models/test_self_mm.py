@@ -4,7 +4,8 @@ import torch
 
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.models.common import DataInfo
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo
 from mmcl.models.layers import coral_loss, covariance
 from mmcl.models.self_mm import ULGM, SelfMM, SelfMMConfig
 from mmcl.models.shared_private_cov import SharedPrivateCov, SharedPrivateCovConfig, resolve_pairs
@@ -113,16 +114,16 @@ def test_self_mm_loss_is_multimodal_l1_while_labels_equal():
 
 def test_self_mm_refuses_classification_and_cov_checks_pairs():
     iemocap = make_synthetic(SynthConfig(task="iemocap", n_train=8, n_valid=4, n_test=4))
-    with pytest.raises(ValueError, match="needs a regression task"):
+    with pytest.raises(UserError, match="needs a regression task"):
         SelfMM(SelfMMConfig(), _info(iemocap))
     assert resolve_pairs(["av", "text-vision"], ["text", "audio", "vision"]) == [
         ("audio", "vision"),
         ("text", "vision"),
     ]
-    with pytest.raises(ValueError, match="'xz'"):
+    with pytest.raises(UserError, match="'xz'"):
         resolve_pairs(["xz"], ["text", "audio", "vision"])
     reg = make_synthetic(SynthConfig(n_train=8, n_valid=4, n_test=4))
-    with pytest.raises(ValueError, match="equal representation widths"):
+    with pytest.raises(UserError, match="equal representation widths"):
         SharedPrivateCov(SharedPrivateCovConfig(post_dims={"audio": 16}), _info(reg))
 
 
@@ -135,7 +136,7 @@ def test_cov_loss_enters_the_training_loss():
     batch = src.batch(torch.arange(8))
     out = model(batch.features, batch.masks)
     loss, logs = model.loss(batch, out)
-    expected = coral_loss(out.extras["feature.audio"], out.extras["feature.vision"])
+    expected = coral_loss(out.representations["audio"], out.representations["vision"])
     assert logs["cov_loss"] == pytest.approx(float(expected.detach()))
     with torch.no_grad():
         total = (out.preds - batch.labels).abs().mean() + 5.0 * expected

@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+from mmcl.config import resolve_config
 from mmcl.data.dataset import Dataset, make_split
 from mmcl.data.loader import load_dataset
 from mmcl.data.pickles import write_mmsa
 from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.models.text_encoder import load_tokenizer, resolve_text_model
-from mmcl.training.config import resolve_config
-from mmcl.training.runs import load_run, train_run
+from mmcl.errors import UserError
+from mmcl.pretrained import load_tokenizer, resolve_text_model
+from mmcl.run_folder import load_run
+from mmcl.training.runs import train_run
 
 SENTENCES = [
     "this movie was wonderful",
@@ -48,7 +50,7 @@ def with_tokens():
 def test_bundled_minilm_resolves_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert (resolve_text_model("") / "config.json").is_file()
-    with pytest.raises(ValueError, match="not a local Hugging Face model folder"):
+    with pytest.raises(UserError, match="not a local Hugging Face model folder"):
         resolve_text_model("/nonexistent/model")
 
 
@@ -71,9 +73,9 @@ def test_self_mm_fine_tunes_the_text_transformer_and_reloads(tmp_path, with_toke
     model, _, _ = load_run(tmp_path)
     fresh = load_run(tmp_path)[0]
     # the saved weights include the fine-tuned transformer: they differ from the pretrained ones
-    from mmcl.models.text_encoder import load_pretrained
+    from mmcl.pretrained import load_text_model
 
-    pretrained = load_pretrained("").state_dict()
+    pretrained = load_text_model("").state_dict()
     tuned = model.text_transformer.model.state_dict()
     assert any(not torch.equal(pretrained[k], tuned[k]) for k in pretrained if k in tuned)
     assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
@@ -86,7 +88,7 @@ def test_transformer_without_tokens_is_a_clear_error(tmp_path):
         epochs=1,
         overrides=['self_mm.text_encoder="transformer"', "train.diagnostics=false"],
     )
-    with pytest.raises(ValueError, match="needs token ids in the data"):
+    with pytest.raises(UserError, match="needs token ids in the data"):
         train_run(cfg, ds, tmp_path)
 
 

@@ -5,7 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mmcl.cli import app
-from mmcl.training.compare import parse_spec
+from mmcl.errors import UserError
+from mmcl.experiments.grid import parse_spec
 
 runner = CliRunner()
 TINY = ["--set", "train.batch_size=32", "--set", "train.diagnostics=false"]
@@ -21,7 +22,7 @@ def test_parse_spec():
         "shared_private_cov",
         ["shared_private_cov.lambda_cov=0", "train.lr=1e-3"],
     )
-    with pytest.raises(ValueError, match="unknown model 'nope'"):
+    with pytest.raises(UserError, match="unknown model 'nope'"):
         parse_spec("nope")
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmcl.config import resolve_config
 from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.training.config import resolve_config
 from mmcl.training.runs import train_run
 
 SEEDS = (0, 1, 2)

@@ -4,14 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from mmcl.config import resolve_config
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
+from mmcl.errors import UserError
+from mmcl.evaluation.predict import predict
+from mmcl.experiments.grid import ABLATION_GRID, load_grid, parse_spec
 from mmcl.models.registry import build_model
-from mmcl.training.ablation import GRID
-from mmcl.training.config import resolve_config
-from mmcl.training.runs import data_info, load_run, seed_everything, train_run
+from mmcl.run_folder import load_run
+from mmcl.training.runs import data_info, seed_everything, train_run
 from mmcl.training.state import load_state, save_state
-from mmcl.training.trainer import StopTraining, Trainer, predict
+from mmcl.training.trainer import StopTraining, Trainer
 
 TINY = [
     "mmcl.d_model=16",
@@ -31,10 +34,9 @@ def _cfg(model="mmcl", epochs=3, extra=()):
     return resolve_config(model=model, epochs=epochs, overrides=[*TINY, "train.patience=0", *extra])
 
 
-@pytest.mark.parametrize("name", list(GRID))
-def test_every_ablation_variant_trains(tmp_path, small, name):
-    model, options = GRID[name]
-    extra = [f'{model}.{k}="{v}"' for k, v in options.items()]
+@pytest.mark.parametrize("spec", load_grid(ABLATION_GRID).models)
+def test_every_ablation_variant_trains(tmp_path, small, spec):
+    model, extra = parse_spec(spec)
     cfg = _cfg(model, epochs=6, extra=[*extra, 'train.scheduler="none"'])
     train_run(cfg, small, tmp_path)
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
@@ -59,7 +61,7 @@ def test_checkpointed_run_reloads_and_predicts_identically(tmp_path, small):
     seed_everything(0)
     model = build_model("mmcl", cfg.model_cfg(), data_info(small))
     Trainer(model, small, cfg.train, tmp_path).fit()  # leaves the best weights loaded
-    from mmcl.training.runs import write_json
+    from mmcl.run_folder import write_json
 
     write_json(tmp_path / "config.json", {**cfg.to_dict(), "data_info": data_info(small).to_dict()})
     src = BatchSource(small.splits["test"])
@@ -102,13 +104,13 @@ def test_selection_uses_validation_not_test(tmp_path, small):
 
 
 def test_bad_overrides_are_named():
-    with pytest.raises(ValueError, match="unknown mmcl option"):
+    with pytest.raises(UserError, match="unknown mmcl option"):
         resolve_config(model="mmcl", overrides=["mmcl.dmodel=3"])
-    with pytest.raises(ValueError, match="mmcl.csd = 'maybe'"):
+    with pytest.raises(UserError, match="mmcl.csd = 'maybe'"):
         resolve_config(model="mmcl", overrides=['mmcl.csd="maybe"'])
-    with pytest.raises(ValueError, match="unknown train option"):
+    with pytest.raises(UserError, match="unknown train option"):
         resolve_config(overrides=["train.epoch=3"])
-    with pytest.raises(ValueError, match="no such file or shipped recipe"):
+    with pytest.raises(UserError, match="no such file or shipped recipe"):
         resolve_config(recipe="nope")
     cfg = resolve_config(recipe="iemocap_mmcl", overrides=["train.lr=1e-3"])
     assert (

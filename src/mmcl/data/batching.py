@@ -1,4 +1,5 @@
-"""Mini-batches of torch tensors with padding masks, drawn from a `Split`."""
+"""Mini-batches of torch tensors with padding masks, drawn from a `Split`: the `Batch` is
+what every model receives."""
 
 from __future__ import annotations
 
@@ -18,25 +19,11 @@ class Batch:
     masks: dict[str, torch.Tensor]  # m -> (B, L_m) bool, True on real (unpadded) steps
     labels: torch.Tensor  # (B,) float | (B, K) long | (B,) long
     index: torch.Tensor  # (B,) row numbers in the split (ULGM keeps per-sample memory)
-    unimodal_labels: dict[str, torch.Tensor] | None = None
     tokens: torch.Tensor | None = None  # (B, L_tok) word-piece ids, trimmed
     token_mask: torch.Tensor | None = None  # (B, L_tok) bool
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
-
-    def to(self, device: torch.device | str) -> Batch:
-        return Batch(
-            {m: x.to(device) for m, x in self.features.items()},
-            {m: x.to(device) for m, x in self.masks.items()},
-            self.labels.to(device),
-            self.index.to(device),
-            None
-            if self.unimodal_labels is None
-            else {m: y.to(device) for m, y in self.unimodal_labels.items()},
-            None if self.tokens is None else self.tokens.to(device),
-            None if self.token_mask is None else self.token_mask.to(device),
-        )
 
 
 class BatchSource:
@@ -55,11 +42,6 @@ class BatchSource:
             m: torch.from_numpy(np.asarray(x, dtype=np.int64)) for m, x in split.lengths.items()
         }
         self.labels = torch.from_numpy(np.asarray(split.labels))
-        self.unimodal = (
-            None
-            if split.unimodal_labels is None
-            else {m: torch.from_numpy(np.asarray(y)) for m, y in split.unimodal_labels.items()}
-        )
         self.tokens = None if split.tokens is None else torch.from_numpy(np.asarray(split.tokens))
         self.token_lengths = (
             None if split.tokens is None else torch.from_numpy(np.asarray(split.token_lengths))
@@ -80,23 +62,20 @@ class BatchSource:
             width = widths[x.shape[1]]
             feats[m] = x[index, :width]
             masks[m] = torch.arange(width)[None, :] < lens[:, None]
-        uni = None if self.unimodal is None else {m: y[index] for m, y in self.unimodal.items()}
         tokens = token_mask = None
         if self.tokens is not None:
             lens = self.token_lengths[index]
             tokens = self.tokens[index, : int(lens.max())]
             token_mask = torch.arange(tokens.shape[1])[None, :] < lens[:, None]
-        return Batch(feats, masks, self.labels[index], index, uni, tokens, token_mask)
+        return Batch(feats, masks, self.labels[index], index, tokens, token_mask)
 
     def batches(
         self,
         batch_size: int,
         shuffle: bool = False,
         generator: torch.Generator | None = None,
-        drop_last: bool = False,
     ) -> Iterator[Batch]:
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        stop = n - n % batch_size if drop_last and n >= batch_size else n
-        for start in range(0, stop, batch_size):
+        for start in range(0, n, batch_size):
             yield self.batch(order[start : start + batch_size])

@@ -13,11 +13,13 @@ from typing import Literal
 
 import numpy as np
 
+from mmcl.errors import UserError
+
 SPLITS = ("train", "valid", "test")
 TaskKind = Literal["regression", "multilabel", "multiclass"]
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A user's data file does not hold what it should. The message says where and what to do."""
 
 
@@ -29,11 +31,11 @@ class TaskSpec:
     multilabel: labels (N, K) in {0, 1}, one binary task per name in `label_names`
                 (IEMOCAP: Neutral, Happy, Sad, Angry).
     multiclass: labels (N,) int in [0, num_classes).
-    `metrics` names the metric set of `mmcl.evaluation.metrics.evaluate`.
+    `metric_set` names the metric set of `mmcl.evaluation.metrics.evaluate`.
     """
 
     kind: TaskKind
-    metrics: str
+    metric_set: str
     label_range: tuple[float, float] | None = None
     num_classes: int | None = None
     label_names: list[str] | None = None
@@ -50,7 +52,7 @@ class TaskSpec:
     def to_dict(self) -> dict:
         return {
             "kind": self.kind,
-            "metrics": self.metrics,
+            "metric_set": self.metric_set,
             "label_range": list(self.label_range) if self.label_range else None,
             "num_classes": self.num_classes,
             "label_names": self.label_names,
@@ -61,7 +63,8 @@ class TaskSpec:
         rng = d.get("label_range")
         return cls(
             kind=d["kind"],
-            metrics=d["metrics"],
+            # "metrics": its name in files written by earlier versions
+            metric_set=d["metric_set"] if "metric_set" in d else d["metrics"],
             label_range=tuple(rng) if rng else None,
             num_classes=d.get("num_classes"),
             label_names=d.get("label_names"),

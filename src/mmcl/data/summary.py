@@ -52,8 +52,8 @@ def describe(ds: Dataset) -> dict:
 def format_description(info: dict) -> str:
     lines = [
         f"source:  {info['source']}",
-        f"preset:  {info['preset'] or '(none detected; generic ' + info['task']['metrics'] + ')'}",
-        f"task:    {info['task']['kind']} (metrics: {info['task']['metrics']}"
+        "preset:  " + (info["preset"] or f"(none detected; generic {info['task']['metric_set']})"),
+        f"task:    {info['task']['kind']} (metrics: {info['task']['metric_set']}"
         + (f", range {info['task']['label_range']}" if info["task"]["label_range"] else "")
         + ")",
         "modalities:",

@@ -11,11 +11,13 @@ Gaussian noise; P_m, Q_m are random projections to D_m. Padding after the length
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from mmcl.data.dataset import Dataset, TaskSpec, check_dataset, make_split
 from mmcl.data.presets import IEMOCAP_EMOTIONS, get_preset
+from mmcl.errors import UserError
 
 MODALITY_ALIASES = {"t": "text", "a": "audio", "v": "vision"}
 
@@ -26,10 +28,10 @@ def parse_dims(spec: str) -> dict[str, int]:
     for part in filter(None, (p.strip() for p in spec.split(","))):
         name, sep, value = part.partition("=")
         if not sep or not value.strip().isdigit() or int(value) < 1:
-            raise ValueError(f"--dims: '{part}' is not NAME=WIDTH with a positive width.")
+            raise UserError(f"--dims: '{part}' is not NAME=WIDTH with a positive width.")
         dims[MODALITY_ALIASES.get(name.strip(), name.strip())] = int(value)
     if not dims:
-        raise ValueError("--dims: give at least one NAME=WIDTH.")
+        raise UserError("--dims: give at least one NAME=WIDTH.")
     return dims
 
 
@@ -59,13 +61,13 @@ def _task(cfg: SynthConfig) -> tuple[TaskSpec, str | None, int]:
         return get_preset("iemocap").task, "iemocap", len(IEMOCAP_EMOTIONS)
     if cfg.task == "classification":
         if cfg.num_classes < 2:
-            raise ValueError("--num-classes must be at least 2.")
+            raise UserError("--num-classes must be at least 2.")
         return (
             TaskSpec("multiclass", "classification", num_classes=cfg.num_classes),
             None,
             cfg.num_classes,
         )
-    raise ValueError(f"--task must be regression, iemocap or classification, not '{cfg.task}'.")
+    raise UserError(f"--task must be regression, iemocap or classification, not '{cfg.task}'.")
 
 
 def make_synthetic(cfg: SynthConfig | None = None) -> Dataset:
@@ -77,7 +79,7 @@ def make_synthetic(cfg: SynthConfig | None = None) -> Dataset:
     carriers = set(cfg.common_modalities or mods)
     unknown = carriers - set(mods)
     if unknown:
-        raise ValueError(f"common modalities {sorted(unknown)} are not among {mods}.")
+        raise UserError(f"common modalities {sorted(unknown)} are not among {mods}.")
     proj_c = {m: rng.normal(size=(k, d)) / np.sqrt(k) for m, d in cfg.dims.items()}
     proj_s = {m: rng.normal(size=(k, d)) / np.sqrt(k) for m, d in cfg.dims.items()}
     splits = {}
@@ -128,3 +130,32 @@ def _labels(task: str, score: np.ndarray) -> np.ndarray:
     if task == "iemocap":
         return np.eye(score.shape[1], dtype=np.int64)[cls]
     return cls.astype(np.int64)
+
+
+def parse_modalities(spec: str | None) -> list[str] | None:
+    """'a,v' -> ['audio', 'vision'] (None or '' -> None: every modality)."""
+    if not spec:
+        return None
+    return [MODALITY_ALIASES.get(c.strip(), c.strip()) for c in spec.split(",") if c.strip()]
+
+
+def write_synthetic(cfg: SynthConfig, out: str | Path, fmt: str, overwrite: bool = False) -> Path:
+    """Generate `cfg`'s data and write it as `fmt`: native (folder), mmsa or mult (pickle)."""
+    from mmcl.data.native import write_native
+    from mmcl.data.pickles import write_mmsa, write_mult
+
+    for name in ("n_train", "n_valid", "n_test", "seq_len"):
+        if getattr(cfg, name) < 1:
+            raise UserError(
+                f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}."
+            )
+    writers = {
+        "native": lambda d: write_native(d, out, overwrite),
+        "mmsa": lambda d: write_mmsa(d, out),
+        "mult": lambda d: write_mult(d, out),
+    }
+    if fmt not in writers:
+        raise UserError(f"--format must be one of {sorted(writers)}, not '{fmt}'.")
+    if fmt != "native" and Path(out).exists() and not overwrite:
+        raise UserError(f"{out} exists; pass --overwrite or choose another --out.")
+    return writers[fmt](make_synthetic(cfg))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmcl.data.dataset import TaskSpec
+from mmcl.data.dataset import Dataset, Split, TaskSpec
+from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate, higher_is_better
 
 
 def constant_predictions(train_labels: np.ndarray, task: TaskSpec, n: int) -> np.ndarray:
@@ -19,7 +20,7 @@ def constant_predictions(train_labels: np.ndarray, task: TaskSpec, n: int) -> np
     return np.broadcast_to(np.eye(len(counts))[counts.argmax()], (n, len(counts))).copy()
 
 
-def pooled_features(split) -> np.ndarray:  # noqa: ANN001
+def pooled_features(split: Split) -> np.ndarray:
     """Masked mean over steps of every modality, concatenated: (N, sum of widths)."""
     cols = []
     for m, x in split.features.items():
@@ -29,18 +30,17 @@ def pooled_features(split) -> np.ndarray:  # noqa: ANN001
     return np.concatenate(cols, axis=1)
 
 
-def linear_floor(ds) -> tuple[np.ndarray, dict]:  # noqa: ANN001
+def linear_floor(ds: Dataset) -> tuple[np.ndarray, dict]:
     """Ridge (regression) or logistic regression (classification) on pooled features, the
     regularisation chosen on the VALIDATION split; returns test predictions and the choice."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.preprocessing import StandardScaler
 
-    from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate
-
     tr, va, te = (ds.splits[s] for s in ("train", "valid", "test"))
     scaler = StandardScaler().fit(pooled_features(tr))
     x_tr, x_va, x_te = (scaler.transform(pooled_features(s)) for s in (tr, va, te))
-    metric, higher = SELECTION_METRIC[ds.task.metrics]
+    metric = SELECTION_METRIC[ds.task.metric_set]
+    higher = higher_is_better(metric)
     best = None
     for c in np.logspace(-3, 3, 13):
         if ds.task.kind == "regression":
@@ -55,11 +55,11 @@ def linear_floor(ds) -> tuple[np.ndarray, dict]:  # noqa: ANN001
                 for k in range(tr.labels.shape[1])
             ]
 
-            def predict(x, models=models):  # noqa: ANN001, ANN202
+            def predict(x: np.ndarray, models: list = models) -> np.ndarray:
                 scores = np.stack([m.decision_function(x) for m in models], 1)  # (N, K)
                 return np.stack([np.zeros_like(scores), scores], -1)  # logits of [not, is]
 
-        score = evaluate(ds.task.metrics, predict(x_va), va.labels)[metric]
+        score = evaluate(ds.task.metric_set, predict(x_va), va.labels)[metric]
         if best is None or (score > best[0] if higher else score < best[0]):
             best = (score, float(c), predict)
     return best[2](x_te), {"regularisation": best[1], f"valid_{metric}": best[0]}

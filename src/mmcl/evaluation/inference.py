@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,9 @@ from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import DataError, Dataset, TaskSpec
 from mmcl.data.loader import load_data
 from mmcl.evaluation.metrics import evaluate
-from mmcl.models.common import TaskModel
-from mmcl.training.runs import METRICS, load_run, seed_dirs, write_json
-from mmcl.training.trainer import predict
+from mmcl.evaluation.predict import predict
+from mmcl.models.base import TaskModel
+from mmcl.run_folder import best_seed_dir, load_run, seed_dirs, write_json, write_text
 
 
 def compatible_data(ds: Dataset, saved: dict, where: str) -> Dataset:
@@ -64,9 +63,9 @@ def evaluate_run(
     for d in seed_dirs(run_dir):
         model, saved, ds = load_for(d, data, preset, cache)
         if split not in ds.splits:
-            raise DataError(f"--split must be one of {sorted(ds.splits)}.")
+            raise DataError(f"--split must be one of {sorted(ds.splits)}, not '{split}'.")
         sp = ds.splits[split]
-        metrics = evaluate(ds.task.metrics, predict(model, BatchSource(sp)), sp.labels)
+        metrics = evaluate(ds.task.metric_set, predict(model, BatchSource(sp)), sp.labels)
         record = {
             "run": str(d),
             "data": ds.source,
@@ -77,24 +76,6 @@ def evaluate_run(
         write_json(d / f"eval-{split}.json", record)
         results.append(record)
     return results
-
-
-def best_seed_dir(run_dir: Path) -> Path:
-    """The seed folder with the best validation selection score (never the test score)."""
-    dirs = seed_dirs(run_dir)
-    if len(dirs) == 1:
-        return dirs[0]
-    scored = []
-    for d in dirs:
-        if not (d / METRICS).is_file():
-            continue
-        m = json.loads((d / METRICS).read_text())
-        sel = m["selection"]
-        value = m["valid"][sel["metric"]] if sel["metric"] != "loss" else m["valid"]["loss"]
-        scored.append((value if sel["higher_is_better"] else -value, d))
-    if not scored:
-        raise FileNotFoundError(f"{run_dir}: no finished seed (no {METRICS}).")
-    return max(scored, key=lambda t: t[0])[1]
 
 
 def predictions_csv(ds: Dataset, split: str, preds: np.ndarray) -> str:
@@ -145,15 +126,56 @@ def _label_strings(labels: np.ndarray, task: TaskSpec) -> list[str]:
 
 
 def predict_run(
-    run_dir: Path, data: str | None, split: str, preset: str | None = None
-) -> tuple[Path, str]:
-    """Predictions of the validation-best seed on `split`, as CSV text."""
+    run_dir: Path, data: str | None, split: str, out: Path, preset: str | None = None
+) -> tuple[Path, int]:
+    """Write the validation-best seed's predictions on `split` to the CSV file `out`;
+    returns the seed folder and the number of predictions."""
     d = best_seed_dir(run_dir)
     model, _, ds = load_for(d, data, preset)
     if split not in ds.splits:
-        raise DataError(f"--split must be one of {sorted(ds.splits)}.")
+        raise DataError(f"--split must be one of {sorted(ds.splits)}, not '{split}'.")
     preds = predict(model, BatchSource(ds.splits[split]))
-    return d, predictions_csv(ds, split, preds)
+    write_text(out, predictions_csv(ds, split, preds))
+    return d, len(preds)
+
+
+def predict_inputs(
+    run_dir: Path,
+    out: Path | None = None,
+    data: str | None = None,
+    split: str = "test",
+    preset: str | None = None,
+    text: str | None = None,
+    texts_csv: Path | None = None,
+    text_col: str = "text",
+    id_col: str = "id",
+    audio: Path | None = None,
+) -> tuple[Path, int, list[dict]]:
+    """Predict one transcript (`text`), a CSV of them (`texts_csv`) and/or a WAV file
+    (`audio`), written to the CSV file `out` when given; without raw inputs, predict the
+    dataset split into `out`. Returns the seed folder, the count and the raw-input records."""
+    texts = None
+    if text is not None:
+        texts, ids = [text], ["input"]
+    elif texts_csv is not None:
+        from mmcl.features.text import read_texts
+
+        texts, ids = read_texts(texts_csv, text_col, id_col)
+    elif audio is not None:
+        ids = [audio.stem]
+    elif out is None:
+        raise DataError("--out is required when predicting a dataset split.")
+    else:
+        return (*predict_run(run_dir, data, split, out, preset), [])
+    wavs = None if audio is None else [audio] * len(ids)
+    seed_dir, records = predict_raw(run_dir, ids, texts, wavs)
+    if out is not None and records:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+        write_text(out, buf.getvalue())
+    return seed_dir, len(records), records
 
 
 def predict_raw(
@@ -203,7 +225,7 @@ def predict_raw(
         dummy,
         np.array(ids),
         "input",
-        TaskSpec(task.kind, task.metrics, None, task.num_classes, task.label_names),
+        TaskSpec(task.kind, task.metric_set, None, task.num_classes, task.label_names),
         lengths=lengths,
         tokens=tokens,
         token_lengths=token_lengths,

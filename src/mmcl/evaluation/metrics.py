@@ -16,14 +16,22 @@ from mmcl.data.presets import IEMOCAP_EMOTIONS
 TASKS = ("mosi", "mosei", "sims", "iemocap", "regression", "classification")
 
 # The metric each set uses to pick the best epoch on validation data, and whether higher is better.
-SELECTION_METRIC: dict[str, tuple[str, bool]] = {
-    "mosi": ("Non0_acc_2", True),
-    "mosei": ("Non0_acc_2", True),
-    "sims": ("Mult_acc_2", True),
-    "iemocap": ("Mean_F1", True),
-    "regression": ("MAE", False),
-    "classification": ("F1_weighted", True),
+# the metric each metric set selects models by (on VALIDATION data)
+SELECTION_METRIC: dict[str, str] = {
+    "mosi": "Non0_acc_2",
+    "mosei": "Non0_acc_2",
+    "sims": "Mult_acc_2",
+    "iemocap": "Mean_F1",
+    "regression": "MAE",
+    "classification": "F1_weighted",
 }
+# errors and losses; every other metric (accuracies, F1, Corr) is better when higher
+LOWER_IS_BETTER = frozenset({"MAE", "RMSE", "loss"})
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether larger values of `metric` are better (the one place this is decided)."""
+    return not (metric in LOWER_IS_BETTER or metric.endswith("_loss"))
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:

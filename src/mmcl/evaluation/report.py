@@ -1,12 +1,15 @@
-"""Mean +- std tables over seeds, as Markdown and CSV."""
+"""Mean +- std tables over seeds (Markdown and CSV) and paired tests across seeds."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -52,3 +55,39 @@ def csv_table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
         n = next(iter(stats.values()))["n"] if stats else 0
         w.writerow([name, n] + [repr(stats[m][s]) for m in metrics for s in ("mean", "std")])
     return buf.getvalue()
+
+
+def paired_pvalues(first: list[dict], other: list[dict]) -> dict[str, float]:
+    """Paired t-test across seeds (same seed, same split) of each metric against `first`;
+    NaN with fewer than 2 seeds or identical values."""
+    out = {}
+    for k in first[0]:
+        a = np.array([r[k] for r in first], dtype=float)
+        b = np.array([r[k] for r in other], dtype=float)
+        if len(a) < 2 or np.allclose(a, b):
+            out[k] = float("nan")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[k] = float(scipy_stats.ttest_rel(b, a).pvalue)
+    return out
+
+
+def pvalue_table(first: str, pvalues: dict[str, dict[str, float]]) -> str:
+    """Markdown: one row per compared spec, one column per metric."""
+    if not pvalues:
+        return ""
+    metrics = list(next(iter(pvalues.values())))
+    lines = [f"| vs {first} | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for spec, ps in pvalues.items():
+        lines.append(f"| {spec} | " + " | ".join(f"{ps[m]:.3g}" for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def format_summary(summary: dict, written: Path) -> str:
+    """The console report of a multi-seed summary (as `training.runs.write_summary` makes)."""
+    lines = [f"selection: best validation {summary['selection']['metric']}"]
+    lines += [
+        f"  test {k:<14} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in summary["test"].items()
+    ]
+    return "\n".join([*lines, f"wrote {written}"])

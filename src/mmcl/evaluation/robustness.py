@@ -15,13 +15,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Split
 from mmcl.evaluation.metrics import evaluate
-from mmcl.models.common import TaskModel
+from mmcl.evaluation.plots import pyplot, save_figure
+from mmcl.evaluation.predict import predict
+from mmcl.models.base import TaskModel
 
 
 def zeroed(split: Split, m: str) -> Split:
@@ -61,8 +64,6 @@ def noisy(split: Split, sigma: float, seed: int = 0) -> Split:
 
 
 def _metrics(model: TaskModel, split: Split, metric_set: str) -> dict[str, float]:
-    from mmcl.training.trainer import predict
-
     return evaluate(metric_set, predict(model, BatchSource(split)), split.labels)
 
 
@@ -110,12 +111,8 @@ def report_markdown(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_report(rows: dict[str, dict[str, float]], metric: str, path) -> None:  # noqa: ANN001
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_report(rows: dict[str, dict[str, float]], metric: str, path: Path) -> None:
+    plt = pyplot()
     names = list(rows)
     values = [rows[n][metric] for n in names]
     fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(names)), 3.5))
@@ -124,5 +121,4 @@ def plot_report(rows: dict[str, dict[str, float]], metric: str, path) -> None:  
     ax.set_ylabel(metric)
     ax.set_title(f"robustness: {metric} under perturbations", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)

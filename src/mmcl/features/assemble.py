@@ -50,6 +50,17 @@ def _extraction(meta: dict) -> dict:
     return {"kind": "audio", **{k: meta[k] for k in keys}}
 
 
+def parse_tables(items: list[str]) -> dict[str, str]:
+    """['text=feat/text', 'audio=feat/audio'] -> {'text': 'feat/text', 'audio': 'feat/audio'}."""
+    tables = {}
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise DataError(f"--features '{item}': expected MODALITY=FOLDER, e.g. text=feat/text.")
+        tables[name] = folder
+    return tables
+
+
 def assemble(
     labels_csv: str | Path,
     tables: dict[str, str | Path],

@@ -29,6 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mmcl.data.io import atomic_folder
+from mmcl.errors import UserError
 
 KIND = "audio-features"
 SAMPLE_RATE = 16000
@@ -49,7 +50,7 @@ def frame_features(y: np.ndarray, sr: int, p: AudioParams) -> np.ndarray:
     if p.backend == "opensmile":
         return _egemaps(y, sr)
     if p.backend != "librosa":
-        raise ValueError(f"--backend must be librosa or opensmile, not '{p.backend}'.")
+        raise UserError(f"--backend must be librosa or opensmile, not '{p.backend}'.")
     import librosa
 
     if y.ndim > 1:
@@ -87,7 +88,7 @@ def _egemaps(y: np.ndarray, sr: int) -> np.ndarray:
     try:
         import opensmile
     except ImportError as e:
-        raise ValueError(
+        raise UserError(
             "--backend opensmile needs the opensmile package: pip install opensmile"
         ) from e
     if _SMILE is None:  # building the extractor is slow; one per process
@@ -118,7 +119,7 @@ def extract_audio(
     wav_dir, out = Path(wav_dir), Path(out)
     files = sorted(wav_dir.glob("*.wav"))
     if not files:
-        raise ValueError(f"--wav-dir {wav_dir}: no .wav files found.")
+        raise UserError(f"--wav-dir {wav_dir}: no .wav files found.")
     digest = _hash(files, params)
     manifest = out / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
@@ -128,7 +129,7 @@ def extract_audio(
         try:
             y, sr = sf.read(str(f), dtype="float32", always_2d=False)
         except RuntimeError as e:
-            raise ValueError(f"{f}: not a readable WAV file ({e}).") from e
+            raise UserError(f"{f}: not a readable WAV file ({e}).") from e
         if y.ndim > 1:
             y = y.T
         frames.append(frame_features(y, sr, params)[: params.max_frames])

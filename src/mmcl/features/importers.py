@@ -24,7 +24,7 @@ import numpy as np
 from mmcl.data.dataset import SPLITS, DataError, Dataset, check_dataset, make_split, random_split
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
-from mmcl.features.text import extract_text
+from mmcl.features.text import TextFeatures, extract_text
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -34,7 +34,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _text_table(rows: list[dict], id_key: str, text_key: str, out: Path, model: str, max_len: int):  # noqa: ANN202
+def _text_table(
+    rows: list[dict], id_key: str, text_key: str, out: Path, model: str, max_len: int
+) -> tuple[TextFeatures, dict[str, int], bool]:
     ids = [r[id_key] for r in rows]
     feats, cached = extract_text(
         [r[text_key] for r in rows], ids, out.with_name(out.name + ".text"), model, max_len

@@ -16,6 +16,7 @@ A rerun with the same texts, model and max_len finds the same content hash and d
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from mmcl.data.io import atomic_folder
-from mmcl.models.text_encoder import load_pretrained, load_tokenizer, resolve_text_model
+from mmcl.errors import UserError
+from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 
 KIND = "text-features"
 
@@ -58,7 +60,7 @@ def encode_texts(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(features (N, max_len, H), lengths (N,), pooled (N, H), tokens (N, max_len))."""
     tokenizer = load_tokenizer(model)
-    net = load_pretrained(model).eval()
+    net = load_text_model(model).eval()
     hidden = int(net.config.hidden_size)
     n = len(texts)
     feats = np.zeros((n, max_len, hidden), dtype=np.float32)
@@ -96,7 +98,7 @@ def extract_text(
     """Write a text feature table to `out`; returns it and whether the cache was used."""
     out = Path(out)
     if len(set(ids)) != len(ids):
-        raise ValueError("ids must be unique; found duplicates in the id column.")
+        raise UserError("ids must be unique; found duplicates in the id column.")
     digest = content_hash(texts, ids, model, max_len)
     manifest = out / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
@@ -127,13 +129,27 @@ def extract_text(
     return TextFeatures(np.asarray(ids, dtype=str), feats, lengths, pooled, tokens), False
 
 
+def read_texts(path: Path, text_col: str, id_col: str) -> tuple[list[str], list[str]]:
+    """(texts, ids) from a CSV file with a text and an id column."""
+    if not Path(path).is_file():
+        raise UserError(f"--in {path}: no such file.")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in (text_col, id_col) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(
+                f"{path}: no column(s) {missing}; columns are {reader.fieldnames}. "
+                "Use --text-col/--id-col."
+            )
+        rows = list(reader)
+    return [r[text_col] for r in rows], [r[id_col] for r in rows]
+
+
 def read_text_features(folder: str | Path) -> TextFeatures:
     folder = Path(folder)
     meta = json.loads((folder / "manifest.json").read_text())
     if meta.get("kind") != KIND:
-        raise ValueError(
-            f"{folder}: not a text feature table (manifest kind '{meta.get('kind')}')."
-        )
+        raise UserError(f"{folder}: not a text feature table (manifest kind '{meta.get('kind')}').")
 
     def load(name: str) -> np.ndarray:
         return np.load(folder / f"{name}.npy", allow_pickle=False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mmcl.models.common import DataInfo, ModelOutput, PredictionHead, TaskModel, shape_predictions
+from mmcl.models.base import DataInfo, ModelOutput, PredictionHead, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mmcl.models.common import (
+from mmcl.models.base import (
     DataInfo,
     ModelOutput,
     PredictionHead,

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from mmcl.models.common import masked_mean
+from mmcl.models.base import masked_mean
 
 
 class SequenceEncoder(nn.Module):

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mmcl.models.common import (
+from mmcl.data.batching import Batch
+from mmcl.errors import UserError
+from mmcl.models.base import (
     DataInfo,
     ModelOutput,
     PredictionHead,
@@ -38,7 +40,7 @@ class MISA(TaskModel):
     def __init__(self, cfg: MISAConfig, info: DataInfo) -> None:
         super().__init__()
         if len(info.modalities) < 2:
-            raise ValueError("MISA needs at least two modalities; use unimodal for one.")
+            raise UserError("MISA needs at least two modalities; use unimodal for one.")
         self.cfg, self.info = cfg, info
         h = cfg.hidden
         self.encoders = nn.ModuleDict({m: SequenceEncoder(d, h) for m, d in info.dims.items()})
@@ -64,12 +66,9 @@ class MISA(TaskModel):
         common, specific, losses = self.decouple(u, ones)
         tokens = torch.cat([*common.values(), *specific.values()], dim=1)  # (B, 2M, h)
         fused = self.fusion(tokens).flatten(1)
-        return ModelOutput(
-            shape_predictions(self.head(fused), self.info.task),
-            {f"misa_loss.{k}": v for k, v in losses.items()},
-        )
+        return ModelOutput(shape_predictions(self.head(fused), self.info.task), aux_losses=losses)
 
-    def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
+    def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
         pred = task_loss(out.preds, batch.labels, self.info.task)
         total, logs = pred, {"pred_loss": float(pred.detach())}
         for k, w in (
@@ -77,6 +76,6 @@ class MISA(TaskModel):
             ("diff", self.cfg.w_diff),
             ("recon", self.cfg.w_recon),
         ):
-            total = total + w * out.extras[f"misa_loss.{k}"]
-            logs[f"{k}_loss"] = float(out.extras[f"misa_loss.{k}"].detach())
+            total = total + w * out.aux_losses[k]
+            logs[f"{k}_loss"] = float(out.aux_losses[k].detach())
         return total, logs

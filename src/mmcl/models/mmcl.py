@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmcl.models.common import (
+from mmcl.data.batching import Batch
+from mmcl.errors import UserError
+from mmcl.models.base import (
     DataInfo,
     ModelOutput,
     PredictionHead,
@@ -81,9 +83,9 @@ class MMCLConfig:
     def validate(self) -> None:
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
-                raise ValueError(f"mmcl.{key} = '{getattr(self, key)}'; choose one of {allowed}.")
+                raise UserError(f"mmcl.{key} = '{getattr(self, key)}'; choose one of {allowed}.")
         if self.d_model % self.n_heads:
-            raise ValueError(
+            raise UserError(
                 f"mmcl.d_model ({self.d_model}) must be divisible by mmcl.n_heads ({self.n_heads})."
             )
 
@@ -253,12 +255,12 @@ class ReplayBuffer:
         return {k: v[idx] for k, v in self.data.items()}
 
     def state_dict(self) -> dict[str, object]:
-        return {"size": self.size, "ptr": self.ptr, **{f"buf.{k}": v for k, v in self.data.items()}}
+        return {"size": self.size, "ptr": self.ptr, "data": dict(self.data)}
 
     def load_state_dict(self, state: dict[str, object]) -> None:
         self.size, self.ptr = int(state["size"]), int(state["ptr"])
-        for k in self.data:
-            self.data[k].copy_(state[f"buf.{k}"])
+        for k, v in self.data.items():
+            v.copy_(state["data"][k])
 
 
 class Critic(nn.Module):
@@ -302,12 +304,12 @@ class MMCL(TaskModel):
         super().__init__()
         cfg.validate()
         if len(info.modalities) < 2:
-            raise ValueError("MMCL needs at least two modalities; use a unimodal model for one.")
+            raise UserError("MMCL needs at least two modalities; use a unimodal model for one.")
         self.cfg, self.info = cfg, info
         mods, d, h, ff = info.modalities, cfg.d_model, cfg.n_heads, cfg.ff_mult * cfg.d_model
         same_len = len(set(info.seq_lens.values())) == 1
         if cfg.alignment == "pairwise" and not same_len:
-            raise ValueError(
+            raise UserError(
                 f"mmcl.alignment = 'pairwise' needs equal sequence lengths; found {info.seq_lens}. "
                 "Use 'best_match' or 'auto'."
             )
@@ -358,8 +360,7 @@ class MMCL(TaskModel):
     ) -> ModelOutput:
         z = {m: self.proj[m](features[m]) * masks[m].unsqueeze(-1) for m in self.info.modalities}
         common, specific, weights, csd_losses = self.decouple(z, masks)
-        extras: dict[str, torch.Tensor] = {f"csd_weights.{m}": w for m, w in weights.items()}
-        extras.update({f"csd_loss.{k}": v for k, v in csd_losses.items()})
+        out = ModelOutput(preds=torch.empty(0), aux_losses=csd_losses, csd_weights=weights)
         embeddings = {m: self.cce[m](common[m], masks[m]) for m in z}  # (B, d)
         if self.cfg.csm != "none":
             gates = self._gates(specific, masks)
@@ -367,15 +368,14 @@ class MMCL(TaskModel):
                 gated = specific[m] * gates[m].unsqueeze(-1)
                 h = self.spec_enc[m](gated, src_key_padding_mask=~masks[m])
                 embeddings[m] = torch.cat([embeddings[m], masked_mean(h, masks[m])], dim=-1)
-                extras[f"gates.{m}"] = gates[m]
-                extras[f"specific.{m}"] = specific[m]
+            out.gates, out.specific = gates, specific
         if self.cfg.fusion == "gated_mean":
             weighted = [torch.sigmoid(self.fusion_gate[m](e)) * e for m, e in embeddings.items()]
             fused = torch.stack(weighted).mean(0)
         else:
             fused = torch.cat(list(embeddings.values()), dim=-1)
-        preds = shape_predictions(self.head(fused), self.info.task)
-        return ModelOutput(preds, extras)
+        out.preds = shape_predictions(self.head(fused), self.info.task)
+        return out
 
     def _gates(self, specific: dict, masks: dict) -> dict[str, torch.Tensor]:
         if self.cfg.csm == "fixed":
@@ -395,7 +395,7 @@ class MMCL(TaskModel):
         return gate
 
     # -- losses -------------------------------------------------------------------------
-    def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
+    def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
         pred = task_loss(out.preds, batch.labels, self.info.task)
         total = self.cfg.w_pred * pred
         logs = {"pred_loss": float(pred.detach())}
@@ -405,7 +405,7 @@ class MMCL(TaskModel):
                 ("diff", self.cfg.w_diff),
                 ("recon", self.cfg.w_recon),
             ):
-                value = out.extras[f"csd_loss.{k}"]
+                value = out.aux_losses[k]
                 total = total + w * value
                 logs[f"{k}_loss"] = float(value.detach())
         return total, logs
@@ -423,16 +423,18 @@ class MMCL(TaskModel):
         )
         return [p for p in self.parameters() if p.requires_grad and id(p) not in critic]
 
-    def extra_update(self, batch, out: ModelOutput, optimizers: dict) -> dict[str, float]:  # noqa: ANN001
+    def extra_update(
+        self, batch: Batch, out: ModelOutput, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, float]:
         """One critic step and one actor step on replayed transitions."""
         if self.cfg.csm != "actor_critic":
             return {}
         mods = self.info.modalities
         rows = {
             "reward": true_label_reward(out.preds.detach(), batch.labels, self.info.task),
-            **{f"state.{m}": out.extras[f"specific.{m}"].detach() for m in mods},
+            **{f"state.{m}": out.specific[m].detach() for m in mods},
             **{f"mask.{m}": batch.masks[m] for m in mods},
-            **{f"action.{m}": out.extras[f"gates.{m}"].detach() for m in mods},
+            **{f"action.{m}": out.gates[m].detach() for m in mods},
         }
         self._prev_gate = {m: rows[f"action.{m}"] for m in mods}
         if self.bootstrap:
@@ -491,16 +493,15 @@ class MMCL(TaskModel):
     def training_state(self) -> dict[str, object]:
         if self.cfg.csm != "actor_critic":
             return {}
-        state: dict[str, object] = {f"buffer.{k}": v for k, v in self.buffer.state_dict().items()}
+        state: dict[str, object] = {"buffer": self.buffer.state_dict()}
         for name, value in (("pending", self._pending), ("prev_gate", self._prev_gate)):
             if value is not None:
-                state.update({f"{name}.{k}": v for k, v in value.items()})
+                state[name] = dict(value)
         return state
 
     def load_training_state(self, state: dict[str, object]) -> None:
         if self.cfg.csm != "actor_critic":
             return
-        self.buffer.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("buffer.")})
-        for name in ("pending", "prev_gate"):
-            part = {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")}
-            setattr(self, f"_{name}", part or None)
+        self.buffer.load_state_dict(state["buffer"])
+        self._pending = state.get("pending")
+        self._prev_gate = state.get("prev_gate")

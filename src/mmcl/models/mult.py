@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mmcl.models.common import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 
 
 @dataclass
@@ -29,7 +30,7 @@ class MulTConfig:
 
     def validate(self) -> None:
         if self.d_model % self.n_heads:
-            raise ValueError(
+            raise UserError(
                 f"mult.d_model ({self.d_model}) must be divisible by mult.n_heads ({self.n_heads})."
             )
 
@@ -69,7 +70,7 @@ class MulT(TaskModel):
         super().__init__()
         cfg.validate()
         if len(info.modalities) < 2:
-            raise ValueError("MulT needs at least two modalities; use unimodal for one.")
+            raise UserError("MulT needs at least two modalities; use unimodal for one.")
         self.cfg, self.info = cfg, info
         d, mods = cfg.d_model, info.modalities
         self.proj = nn.ModuleDict(

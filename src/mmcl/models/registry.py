@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from mmcl.models.common import DataInfo, TaskModel
+from torch import nn
+
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo, TaskModel
 from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
 from mmcl.models.misa import MISA, MISAConfig
@@ -32,18 +35,29 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
 def model_config(name: str, values: dict[str, Any] | None = None) -> Any:
     """The named model's config dataclass, with `values` applied (unknown keys refused)."""
     if name not in MODELS:
-        raise ValueError(f"unknown model '{name}'; choose one of {sorted(MODELS)}.")
+        raise UserError(f"unknown model '{name}'; choose one of {sorted(MODELS)}.")
     cls = MODELS[name][0]
     known = {f.name: f for f in fields(cls)}
     values = dict(values or {})
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"unknown {name} option(s) {unknown}; known: {sorted(known)}.")
+        raise UserError(f"unknown {name} option(s) {unknown}; known: {sorted(known)}.")
     cfg = cls(**values)
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg
 
 
-def build_model(name: str, cfg: Any, info: DataInfo) -> TaskModel:
-    return MODELS[name][1](cfg, info)
+def text_model_path(cfg: Any) -> str | None:
+    """The local text model a model config fine-tunes (text_encoder = 'transformer'), or None.
+    The caller loads it (`mmcl.pretrained`) and hands it to `build_model`."""
+    return cfg.text_model if getattr(cfg, "text_encoder", "features") == "transformer" else None
+
+
+def build_model(
+    name: str, cfg: Any, info: DataInfo, text_backbone: nn.Module | None = None
+) -> TaskModel:
+    cls = MODELS[name][1]
+    if text_model_path(cfg) is None:
+        return cls(cfg, info)
+    return cls(cfg, info, text_backbone=text_backbone)

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from mmcl.models.common import DataInfo, ModelOutput, TaskModel, masked_mean
+from mmcl.data.batching import Batch
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, masked_mean
 from mmcl.models.layers import SequenceEncoder
 from mmcl.models.text_encoder import PretrainedTextEncoder
 
@@ -49,14 +51,16 @@ class SelfMMConfig:
     # per-modality learning rates / weight decay of the encoders (MMSA: audio and video 5e-3)
     modality_lr: dict[str, float] = field(default_factory=dict)
     modality_weight_decay: dict[str, float] = field(default_factory=dict)
-    H: float = 0.0  # unimodal label bound; 0: the task's largest |label| (3 MOSI, 1 SIMS)
+    # ULGM clips unimodal labels to +-label_bound (MMSA's H); 0: the task's largest |label|
+    # (3 for MOSI/MOSEI, 1 for SIMS)
+    label_bound: float = 0.0
     exclude_zero: bool = True  # MMSA's excludeZero: positive centre from labels > 0 (else >= 0)
 
     def validate(self) -> None:
         if self.text_pool not in ("mean", "cls"):
-            raise ValueError(f"text_pool = '{self.text_pool}'; choose mean or cls.")
+            raise UserError(f"text_pool = '{self.text_pool}'; choose mean or cls.")
         if self.text_encoder not in ("features", "transformer"):
-            raise ValueError(
+            raise UserError(
                 f"text_encoder = '{self.text_encoder}'; choose features or transformer."
             )
 
@@ -106,18 +110,14 @@ class ULGM:
                 if rows.any():  # an empty class keeps its previous centre (MMSA would give NaN)
                     self.centres[s][key] = f[rows].mean(0)
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        out = {f"features.{s}": v for s, v in self.features.items()}
-        out.update({f"labels.{s}": v for s, v in self.labels.items()})
-        for s, c in self.centres.items():
-            out.update({f"centre.{s}.pos": c["pos"], f"centre.{s}.neg": c["neg"]})
-        return out
+    def state_dict(self) -> dict[str, dict]:
+        return {"features": self.features, "labels": self.labels, "centres": self.centres}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+    def load_state_dict(self, state: dict[str, dict]) -> None:
         for s in self.features:
-            self.features[s] = state[f"features.{s}"].clone()
-            self.labels[s] = state[f"labels.{s}"].clone()
-            self.centres[s] = {k: state[f"centre.{s}.{k}"].clone() for k in ("pos", "neg")}
+            self.features[s] = state["features"][s].clone()
+            self.labels[s] = state["labels"][s].clone()
+            self.centres[s] = {k: v.clone() for k, v in state["centres"][s].items()}
 
 
 def _mlp_head(d_in: int, d_hidden: int) -> nn.Sequential:
@@ -125,11 +125,15 @@ def _mlp_head(d_in: int, d_hidden: int) -> nn.Sequential:
 
 
 class SelfMM(TaskModel):
-    def __init__(self, cfg: SelfMMConfig, info: DataInfo) -> None:
+    def __init__(
+        self, cfg: SelfMMConfig, info: DataInfo, text_backbone: nn.Module | None = None
+    ) -> None:
+        """`text_backbone`: the pretrained transformer to fine-tune, when
+        text_encoder = 'transformer' (the caller loads it; a model never reads files)."""
         super().__init__()
         cfg.validate()
         if info.task.kind != "regression":
-            raise ValueError(
+            raise UserError(
                 f"Self-MM generates signed unimodal labels and needs a regression task; this data "
                 f"is {info.task.kind}. Use mmcl, late_fusion or another model."
             )
@@ -139,8 +143,10 @@ class SelfMM(TaskModel):
         enc_dims = {}
         if cfg.text_encoder == "transformer":
             if not cfg.text_modality:
-                raise ValueError("text_encoder = 'transformer' needs a text_modality name.")
-            self.text_transformer = PretrainedTextEncoder(cfg.text_model, cfg.text_pool)
+                raise UserError("text_encoder = 'transformer' needs a text_modality name.")
+            if text_backbone is None:
+                raise TypeError("text_encoder = 'transformer' needs the loaded text_backbone.")
+            self.text_transformer = PretrainedTextEncoder(text_backbone, cfg.text_pool)
             enc_dims[cfg.text_modality] = self.text_transformer.out_dim
         for m, d in info.dims.items():
             if m == cfg.text_modality:
@@ -166,7 +172,7 @@ class SelfMM(TaskModel):
         )
         self.head_fusion = _mlp_head(cfg.post_fusion_dim, cfg.post_fusion_dim)
         lo, hi = info.task.label_range or (-3.0, 3.0)
-        self.bound = cfg.H or max(abs(lo), abs(hi))
+        self.bound = cfg.label_bound or max(abs(lo), abs(hi))
         self.ulgm: ULGM | None = None
         self.epoch = 1
 
@@ -176,7 +182,7 @@ class SelfMM(TaskModel):
         enc = self.encoders[m]
         return enc["out"](enc["lstm"](x, mask))
 
-    def run(self, batch) -> ModelOutput:  # noqa: ANN001
+    def run(self, batch: Batch) -> ModelOutput:
         return self(self.inputs(batch), batch.masks, batch.tokens, batch.token_mask)
 
     def forward(
@@ -190,7 +196,7 @@ class SelfMM(TaskModel):
         for m in self.branches:
             if m == self.cfg.text_modality and self.text_transformer is not None:
                 if tokens is None:
-                    raise ValueError(
+                    raise UserError(
                         "self_mm.text_encoder = 'transformer' needs token ids in the data (MMSA "
                         "text_bert, or `mmcl extract text`); this data has none. Use "
                         "text_encoder = 'features'."
@@ -201,12 +207,12 @@ class SelfMM(TaskModel):
         fused = torch.relu(
             self.post_fusion(self.dropout["fusion"](torch.cat(list(h.values()), dim=-1)))
         )
-        extras = {"feature.fusion": fused}
+        out = ModelOutput(self.head_fusion(fused).squeeze(-1), representations={"fusion": fused})
         for m, hm in h.items():
             f = torch.relu(self.post[m](self.dropout[m](hm)))
-            extras[f"feature.{m}"] = f
-            extras[f"pred.{m}"] = self.heads[m](f).squeeze(-1)
-        return ModelOutput(self.head_fusion(fused).squeeze(-1), extras)
+            out.representations[m] = f
+            out.unimodal_preds[m] = self.heads[m](f).squeeze(-1)
+        return out
 
     # -- training -------------------------------------------------------------------------
     def output_layers(self) -> list[nn.Linear]:
@@ -219,22 +225,24 @@ class SelfMM(TaskModel):
     def on_epoch_start(self, epoch: int) -> None:
         self.epoch = epoch + 1  # ULGM counts epochs from 1
 
-    def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
+    def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
         y_m = batch.labels.float()
         total = (out.preds - y_m).abs().mean()
         logs = {"pred_loss": float(total.detach())}
         for m in self.branches:
             y_s = self.ulgm.labels[m][batch.index] if self.ulgm is not None else y_m
             weight = torch.tanh((y_s - y_m).abs())
-            uni = (weight * (out.extras[f"pred.{m}"] - y_s).abs()).mean()
+            uni = (weight * (out.unimodal_preds[m] - y_s).abs()).mean()
             total = total + uni
             logs[f"{m}_loss"] = float(uni.detach())
         return total, logs
 
-    def extra_update(self, batch, out: ModelOutput, optimizers: dict) -> dict[str, float]:  # noqa: ANN001
+    def extra_update(
+        self, batch: Batch, out: ModelOutput, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, float]:
         if self.ulgm is None:
             return {}
-        feats = {s: out.extras[f"feature.{s}"].detach() for s in ["fusion", *self.branches]}
+        feats = {s: out.representations[s].detach() for s in ["fusion", *self.branches]}
         self.ulgm.update(feats, batch.index, self.epoch)
         y_m = self.ulgm.labels["fusion"]
         return {
@@ -272,10 +280,8 @@ class SelfMM(TaskModel):
         return [{"params": rest, "lr": lr, "weight_decay": weight_decay}, *groups]
 
     def training_state(self) -> dict[str, object]:
-        return (
-            {} if self.ulgm is None else {f"ulgm.{k}": v for k, v in self.ulgm.state_dict().items()}
-        )
+        return {} if self.ulgm is None else {"ulgm": self.ulgm.state_dict()}
 
     def load_training_state(self, state: dict[str, object]) -> None:
         if self.ulgm is not None and state:
-            self.ulgm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("ulgm.")})
+            self.ulgm.load_state_dict(state["ulgm"])

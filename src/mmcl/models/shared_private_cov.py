@@ -16,8 +16,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
-from mmcl.models.common import DataInfo, ModelOutput
+from mmcl.data.batching import Batch
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo, ModelOutput
 from mmcl.models.layers import coral_loss
 from mmcl.models.self_mm import SelfMM, SelfMMConfig
 
@@ -48,39 +51,40 @@ def resolve_pairs(specs: list[str], modalities: list[str]) -> list[tuple[str, st
                 )
                 continue
             if any(len(x) != 1 for x in matches):
-                raise ValueError(
+                raise UserError(
                     f"shared_private_cov.pairs: '{spec}' does not name two of {modalities} "
                     "by their first letters; write 'name-name'."
                 )
             a, b = matches[0][0], matches[1][0]
         else:
-            raise ValueError(f"shared_private_cov.pairs: '{spec}' is not 'xy' or 'name-name'.")
+            raise UserError(f"shared_private_cov.pairs: '{spec}' is not 'xy' or 'name-name'.")
         for m in (a, b):
             if m not in modalities:
-                raise ValueError(f"shared_private_cov.pairs: '{m}' is not among {modalities}.")
+                raise UserError(f"shared_private_cov.pairs: '{m}' is not among {modalities}.")
         if a == b:
-            raise ValueError(f"shared_private_cov.pairs: '{spec}' pairs a modality with itself.")
+            raise UserError(f"shared_private_cov.pairs: '{spec}' pairs a modality with itself.")
         pairs.append((a, b))
     return pairs
 
 
 class SharedPrivateCov(SelfMM):
-    def __init__(self, cfg: SharedPrivateCovConfig, info: DataInfo) -> None:
-        super().__init__(cfg, info)
+    def __init__(
+        self, cfg: SharedPrivateCovConfig, info: DataInfo, text_backbone: nn.Module | None = None
+    ) -> None:
+        super().__init__(cfg, info, text_backbone)
         self.pairs = resolve_pairs(cfg.pairs, self.branches)
         for a, b in self.pairs:
             if self.post_dims[a] != self.post_dims[b]:
-                raise ValueError(
+                raise UserError(
                     f"covariance alignment of {a} and {b} needs equal representation widths; "
                     f"post_dims give {self.post_dims[a]} and {self.post_dims[b]}."
                 )
 
-    def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
+    def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
         total, logs = super().loss(batch, out)
         if self.pairs and self.cfg.lambda_cov > 0:
             cov = sum(
-                coral_loss(out.extras[f"feature.{a}"], out.extras[f"feature.{b}"])
-                for a, b in self.pairs
+                coral_loss(out.representations[a], out.representations[b]) for a, b in self.pairs
             )
             total = total + self.cfg.lambda_cov * cov
             logs["cov_loss"] = float(cov.detach())

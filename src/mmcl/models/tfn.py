@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mmcl.models.common import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
 
 
@@ -26,7 +27,7 @@ class TFN(TaskModel):
         self.cfg, self.info = cfg, info
         fused = (cfg.hidden + 1) ** len(info.modalities)
         if fused > 2_000_000:
-            raise ValueError(
+            raise UserError(
                 f"tfn: (hidden + 1)^M = {fused} is too large for "
                 f"{len(info.modalities)} modalities; lower tfn.hidden."
             )

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from mmcl.models.common import DataInfo, ModelOutput, PredictionHead, TaskModel, shape_predictions
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo, ModelOutput, PredictionHead, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
 
 
@@ -21,7 +22,7 @@ class Unimodal(TaskModel):
     def __init__(self, cfg: UnimodalConfig, info: DataInfo) -> None:
         super().__init__()
         if len(info.modalities) != 1:
-            raise ValueError(
+            raise UserError(
                 f"unimodal sees one modality; the data has {info.modalities}. "
                 'Choose one with --set modalities=["text"].'
             )

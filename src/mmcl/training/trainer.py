@@ -10,22 +10,22 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
-from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from mmcl.config import TrainConfig
 from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Dataset
-from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate
-from mmcl.models.common import TaskModel, task_loss
-from mmcl.training.config import TrainConfig
+from mmcl.errors import UserError
+from mmcl.evaluation.metrics import SELECTION_METRIC, higher_is_better
+from mmcl.evaluation.predict import evaluate_split
+from mmcl.models.base import TaskModel
+from mmcl.run_folder import load_weights, save_weights
 from mmcl.training.state import load_state, save_state
 
-WEIGHTS = "model.safetensors"
 CHECKPOINT = "checkpoint"
 
 
@@ -33,34 +33,10 @@ class StopTraining(Exception):
     """Raised by a callback to end training early (tests use it to simulate a killed run)."""
 
 
-@dataclass
-class EvalResult:
-    preds: np.ndarray
-    loss: float
-    metrics: dict[str, float]
-
-
-@torch.no_grad()
-def predict(model: TaskModel, source: BatchSource, batch_size: int = 256) -> np.ndarray:
-    """Predictions for a whole split, in its order, with the model in eval mode."""
-    model.eval()
-    outs = [model.run(b).preds for b in source.batches(batch_size)]
-    return torch.cat(outs).cpu().numpy()
-
-
-def evaluate_split(model: TaskModel, source: BatchSource, metric_set: str) -> EvalResult:
-    preds = predict(model, source)
-    labels = source.labels
-    loss = float(task_loss(torch.from_numpy(preds), labels, model.info.task))
-    return EvalResult(preds, loss, evaluate(metric_set, preds, labels.numpy()))
-
-
 def selection_rule(cfg: TrainConfig, metric_set: str) -> tuple[str, bool]:
-    if cfg.selection_metric:
-        name = cfg.selection_metric
-        higher = not (name in ("MAE", "RMSE") or name.endswith("loss"))
-        return name, higher
-    return SELECTION_METRIC[metric_set]
+    """The validation metric that selects the epoch, and whether higher is better."""
+    name = cfg.selection_metric or SELECTION_METRIC[metric_set]
+    return name, higher_is_better(name)
 
 
 class Trainer:
@@ -69,7 +45,7 @@ class Trainer:
     ) -> None:
         self.model, self.ds, self.cfg = model, ds, cfg
         self.out = Path(out_dir)
-        self.metric_set = ds.task.metrics
+        self.metric_set = ds.task.metric_set
         self.metric, self.higher = selection_rule(cfg, self.metric_set)
         self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
         self.optimizer = torch.optim.Adam(model.param_groups(cfg.lr, cfg.weight_decay))
@@ -156,7 +132,7 @@ class Trainer:
             n += 1
         return {f"train_{k}": v / max(n, 1) for k, v in sums.items()}
 
-    def fit(self, resume: bool = False, on_epoch_end=None) -> dict:  # noqa: ANN001
+    def fit(self, resume: bool = False, on_epoch_end: Callable[[int], None] | None = None) -> dict:
         """Train, selecting the epoch with the best validation metric; returns the result."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.cfg.normalize:
@@ -171,7 +147,7 @@ class Trainer:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as e:
-                raise ValueError(
+                raise UserError(
                     "train.tensorboard = true needs the tensorboard package: "
                     "pip install tensorboard"
                 ) from e
@@ -199,16 +175,13 @@ class Trainer:
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             score = valid.loss if self.metric == "loss" else valid.metrics.get(self.metric)
             if score is None:
-                raise ValueError(
+                raise UserError(
                     f"train.selection_metric '{self.metric}' is not a {self.metric_set} metric; "
                     f"choose from {sorted(valid.metrics)} or 'loss'."
                 )
             if self._improved(score):
                 self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
-                save_file(
-                    {k: v.contiguous() for k, v in self.model.state_dict().items()},
-                    str(self.out / WEIGHTS),
-                )
+                save_weights(self.model, self.out)
             else:
                 self.bad_epochs += 1
             row["seconds"] = round(time.perf_counter() - start, 3)
@@ -240,9 +213,7 @@ class Trainer:
 
     def finish(self) -> dict:
         """Reload the validation-selected weights and evaluate them on valid and test."""
-        from safetensors.torch import load_file
-
-        self.model.load_state_dict(load_file(str(self.out / WEIGHTS)))
+        load_weights(self.model, self.out)
         result = {
             "selection": {"metric": self.metric, "higher_is_better": self.higher, "split": "valid"},
             "best_epoch": self.best_epoch,

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mmcl.errors import UserError
 from mmcl.models.registry import MODELS, model_config
 
 
@@ -48,11 +49,11 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError("train.epochs must be >= 1 and train.batch_size >= 2.")
+            raise UserError("train.epochs must be >= 1 and train.batch_size >= 2.")
         if self.scheduler not in ("plateau", "none"):
-            raise ValueError(f"train.scheduler = '{self.scheduler}'; choose plateau or none.")
+            raise UserError(f"train.scheduler = '{self.scheduler}'; choose plateau or none.")
         if self.lr <= 0:
-            raise ValueError("train.lr must be positive.")
+            raise UserError("train.lr must be positive.")
 
 
 @dataclass
@@ -82,17 +83,17 @@ class RunConfig:
         d = dict(d)
         model = d.pop("model", "mmcl")
         if model not in MODELS:
-            raise ValueError(f"unknown model '{model}'; choose one of {sorted(MODELS)}.")
+            raise UserError(f"unknown model '{model}'; choose one of {sorted(MODELS)}.")
         train = d.pop("train", {})
         options = d.pop(model, {})
         known = {f.name for f in fields(TrainConfig)}
         bad = sorted(set(train) - known)
         if bad:
-            raise ValueError(f"unknown train option(s) {bad}; known: {sorted(known)}.")
+            raise UserError(f"unknown train option(s) {bad}; known: {sorted(known)}.")
         top = {"data", "preset", "modalities"}
         stray = sorted(k for k in d if k not in top and k not in MODELS)
         if stray:
-            raise ValueError(
+            raise UserError(
                 f"unknown config key(s) {stray}; known: {sorted(top | {'train', model})}."
             )
         cfg = cls(
@@ -119,9 +120,7 @@ def recipe_path(name_or_path: str) -> Path:
     names = sorted(
         f.name[:-5] for f in resources.files("mmcl.recipes").iterdir() if f.name.endswith(".toml")
     )
-    raise ValueError(
-        f"--recipe '{name_or_path}': no such file or shipped recipe; shipped: {names}."
-    )
+    raise UserError(f"--recipe '{name_or_path}': no such file or shipped recipe; shipped: {names}.")
 
 
 def parse_value(text: str) -> Any:
@@ -135,13 +134,13 @@ def parse_value(text: str) -> Any:
 def apply_override(d: dict[str, Any], assignment: str) -> None:
     key, sep, value = assignment.partition("=")
     if not sep or not key.strip():
-        raise ValueError(f"--set '{assignment}': expected key=value, e.g. train.lr=1e-3.")
+        raise UserError(f"--set '{assignment}': expected key=value, e.g. train.lr=1e-3.")
     parts = key.strip().split(".")
     node = d
     for p in parts[:-1]:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
-            raise ValueError(f"--set '{assignment}': '{p}' is not a section.")
+            raise UserError(f"--set '{assignment}': '{p}' is not a section.")
     node[parts[-1]] = parse_value(value.strip())
 
 

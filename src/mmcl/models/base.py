@@ -1,4 +1,6 @@
-"""Layers and task plumbing shared by every model: masked pooling, heads, task losses."""
+"""The task-model base every model builds on: what a model knows of the data (`DataInfo`),
+what it hands back (`ModelOutput`), the contract the trainer relies on (`TaskModel`), and
+the pieces every model shares: masked pooling, the prediction head, task losses."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmcl.data.batching import Batch
 from mmcl.data.dataset import TaskSpec
 
 
@@ -33,8 +36,19 @@ class DataInfo:
 
 @dataclass
 class ModelOutput:
+    """What a model hands to its losses, the trainer and the diagnostics.
+
+    Every dict is keyed by modality (or, for `representations`, by space: "fusion" and the
+    modalities); a model fills only what it has.
+    """
+
     preds: torch.Tensor  # regression (B,); multilabel logits (B, K, 2); multiclass logits (B, C)
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> scalar
+    representations: dict[str, torch.Tensor] = field(default_factory=dict)  # space -> (B, d)
+    unimodal_preds: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B,)
+    csd_weights: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L, L) | (B, L)
+    gates: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L) policy gates
+    specific: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L, d)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -143,16 +157,16 @@ class TaskModel(nn.Module):
         self.input_norm = norm  # a submodule: its statistics are in the state dict
         return norm
 
-    def inputs(self, batch) -> dict[str, torch.Tensor]:  # noqa: ANN001
+    def inputs(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The batch's features as the model sees them (standardised when enabled)."""
         norm = self._modules.get("input_norm")
         return batch.features if norm is None else norm(batch.features, batch.masks)
 
-    def run(self, batch) -> ModelOutput:  # noqa: ANN001
+    def run(self, batch: Batch) -> ModelOutput:
         """Forward on a `Batch`; models that read more than features (token ids) override it."""
         return self(self.inputs(batch), batch.masks)
 
-    def loss(self, batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:  # noqa: ANN001
+    def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
         loss = task_loss(out.preds, batch.labels, self.info.task)
         return loss, {"pred_loss": float(loss.detach())}
 
@@ -170,9 +184,9 @@ class TaskModel(nn.Module):
 
     def extra_update(
         self,
-        batch,
+        batch: Batch,
         out: ModelOutput,
-        optimizers: dict[str, torch.optim.Optimizer],  # noqa: ANN001
+        optimizers: dict[str, torch.optim.Optimizer],
     ) -> dict[str, float]:
         return {}
 

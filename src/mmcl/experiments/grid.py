@@ -1,0 +1,290 @@
+"""The one grid runner: model specs x seeds on one dataset, then one table, paired tests
+across seeds, a plot and every resolved config. `mmcl compare`, `mmcl ablate` and
+scripts/make_results.py all run grids through `run_grid`.
+
+A grid is data: a TOML file next to the recipes (`recipes/grids/<name>.toml`) or any file:
+
+    title = "MMCL ablations"
+    seeds = 3                      # seeds 0..seeds-1
+    models = ["mmcl", "mmcl:variant=reference", "late_fusion"]   # the first is the reference
+    settings = ["train.lr=1e-3"]   # --set overrides for every row (optional)
+    recipe = "demo"                # optional; its [train] gives every row the same budget
+    epochs = 20                    # optional
+    data = "path/or/synthetic"     # optional; --data wins
+    grid = ["mmcl_ablation"]       # optional: start from other grids' fields (in order; own
+                                   # keys win, settings add up)
+
+A model spec is a registry name, optionally followed by ':'-separated items: a bare
+modality list selects modalities (`unimodal:text`, `late_fusion:audio+vision`), and
+`key=value` sets one of the model's options (`shared_private_cov:lambda_cov=0`) or, with a
+dot, any config field (`mmcl:train.lr=1e-3`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from mmcl.config import RunConfig, resolve_config
+from mmcl.data.dataset import Dataset
+from mmcl.data.loader import load_data
+from mmcl.errors import UserError
+from mmcl.evaluation.plots import plot_comparison
+from mmcl.evaluation.report import csv_table, markdown_table, paired_pvalues, pvalue_table
+from mmcl.experiments.defaults import default_data
+from mmcl.models.registry import MODELS
+from mmcl.run_folder import CONFIG, write_json, write_text
+from mmcl.training.runs import train_run, write_summary
+
+# the grid `mmcl ablate` runs
+ABLATION_GRID = "mmcl_ablation"
+
+
+@dataclass
+class Grid:
+    """Model specs x seeds; every field as in the module docstring."""
+
+    models: list[str]
+    seeds: int = 3
+    settings: list[str] = field(default_factory=list)
+    recipe: str | None = None
+    epochs: int | None = None
+    data: str | None = None
+    title: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "grid") -> Grid:
+        d = _with_bases(d)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}.")
+        if not d.get("models"):
+            raise UserError(f"{where}: 'models' must list at least one model spec.")
+        grid = cls(**d)
+        if len(set(grid.models)) != len(grid.models):
+            raise UserError(f"{where}: a model spec is listed twice in {grid.models}.")
+        if grid.seeds < 1:
+            raise UserError(f"{where}: seeds must be at least 1, got {grid.seeds}.")
+        for spec in grid.models:
+            parse_spec(spec)
+        return grid
+
+    def with_options(
+        self,
+        seeds: int | None = None,
+        epochs: int | None = None,
+        recipe: str | None = None,
+        only: str | None = None,
+    ) -> Grid:
+        """The grid with command-line choices applied (None keeps the grid's own); `only`
+        keeps the comma-separated rows it names, in the grid's order."""
+        grid = replace(
+            self,
+            seeds=seeds or self.seeds,
+            epochs=epochs or self.epochs,
+            recipe=recipe or self.recipe,
+        )
+        if only:
+            names = [n.strip() for n in only.split(",") if n.strip()]
+            unknown = [n for n in names if n not in self.models]
+            if unknown:
+                raise UserError(f"--only: {unknown} not in the grid; its rows are {self.models}.")
+            grid.models = [m for m in self.models if m in names]
+        return grid
+
+
+def grid_path(name_or_path: str) -> Path:
+    """A grid file, or the name of one shipped in mmcl/recipes/grids."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = resources.files("mmcl.recipes").joinpath("grids", f"{name_or_path}.toml")
+    if shipped.is_file():
+        return Path(str(shipped))
+    names = sorted(
+        f.name.removesuffix(".toml")
+        for f in resources.files("mmcl.recipes").joinpath("grids").iterdir()
+        if f.name.endswith(".toml")
+    )
+    raise UserError(f"--grid '{name_or_path}': no such file or shipped grid; shipped: {names}.")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML ({e}).") from e
+
+
+def _with_bases(d: dict[str, Any]) -> dict[str, Any]:
+    """`d` on top of the grids its `grid` key names (one name or a list, applied in order):
+    its own keys win, except `settings`, which add to the bases' settings."""
+    d = dict(d)
+    bases = d.pop("grid", [])
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        raw = _with_bases(_read_toml(grid_path(base)))
+        settings = [*merged.get("settings", []), *raw.get("settings", [])]
+        merged = {**merged, **raw, "settings": settings}
+    settings = [*merged.get("settings", []), *d.get("settings", [])]
+    return {**merged, **d, **({"settings": settings} if settings else {})}
+
+
+def load_grid(name_or_path: str) -> Grid:
+    path = grid_path(name_or_path)
+    return Grid.from_dict(_read_toml(path), str(path))
+
+
+def grid_from_options(models: str | None, grid: str | None) -> Grid:
+    """The grid of `mmcl compare`: --models 'a,b:x=1' or --grid NAME|FILE (not both)."""
+    if bool(models) == bool(grid):
+        raise UserError("give either --models (comma-separated specs) or --grid (a grid TOML).")
+    if grid:
+        return load_grid(grid)
+    return Grid.from_dict(
+        {"models": [m.strip() for m in models.split(",") if m.strip()]}, "--models"
+    )
+
+
+def parse_spec(spec: str) -> tuple[str, list[str]]:
+    """'unimodal:text' -> ('unimodal', ['modalities=["text"]'])."""
+    name, *items = [p.strip() for p in spec.split(":")]
+    if name not in MODELS:
+        raise UserError(
+            f"model spec '{spec}': unknown model '{name}'; choose from {sorted(MODELS)}."
+        )
+    overrides = []
+    for item in items:
+        if "=" in item:
+            key, _, value = item.partition("=")
+            overrides.append(f"{key if '.' in key else f'{name}.{key}'}={value}")
+        elif item:
+            mods = ", ".join(f'"{m}"' for m in item.split("+"))
+            overrides.append(f"modalities=[{mods}]")
+    return name, overrides
+
+
+def folder_name(spec: str) -> str:
+    """The run folder of a model spec: every character outside [A-Za-z0-9._-] becomes '_'."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)
+
+
+def check_fresh(out: Path, resume: bool) -> None:
+    """Refuse to mix new runs into a folder that holds runs, unless resuming them."""
+    if not resume and Path(out).exists() and any(Path(out).glob(f"**/{CONFIG}")):
+        raise UserError(
+            f"{out} already holds runs; pass --resume to continue them or choose another --out."
+        )
+
+
+def _train_job(cfg_dict: dict, data: Any, out: str) -> dict:
+    """One (model, seed) run in a worker process: it loads the data itself."""
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = RunConfig.from_dict(cfg_dict)
+    ds = data if isinstance(data, Dataset) else load_data(cfg.data, cfg.preset or None)
+    return train_run(cfg, ds, Path(out), resume=True)
+
+
+def run_grid_on(
+    grid: Grid,
+    data: str | None,
+    out: Path,
+    preset: str | None = None,
+    overrides: list[str] | None = None,
+    jobs: int = 1,
+    resume: bool = False,
+    say: Callable[[str], None] = print,
+) -> GridResult:
+    """`run_grid` on the dataset `data` names (a path or 'synthetic'; None: the default
+    data, see `mmcl.experiments.defaults`), read with `preset`."""
+    check_fresh(out, resume)
+    data = data or default_data(say)
+    ds = load_data(data, preset)
+    extra = [f'preset="{preset}"'] if preset else []
+    return run_grid(grid, ds, out, data, [*extra, *(overrides or [])], jobs, resume)
+
+
+@dataclass
+class GridResult:
+    rows: dict[str, dict[str, dict[str, float]]]  # spec -> metric -> mean, std, n
+    per_seed: dict[str, list[dict[str, float]]]  # spec -> per-seed test metrics
+    pvalues: dict[str, dict[str, float]]  # spec -> metric -> p against the first spec
+    markdown: str
+
+
+def run_grid(
+    grid: Grid,
+    ds: Dataset,
+    out: Path,
+    data: str,
+    overrides: list[str] | None = None,
+    jobs: int = 1,
+    resume: bool = False,
+) -> GridResult:
+    """Train every spec for every seed into out/<spec>/seed-<s>/ (finished runs are kept),
+    then write compare.{md,csv,json,png} and configs/<spec>.json. `data` is how `ds` was
+    named (a path or 'synthetic'); workers of `jobs` > 1 load it themselves."""
+    out = Path(out)
+    check_fresh(out, resume)
+    seeds = list(range(grid.seeds))
+    cfgs: dict[str, RunConfig] = {}
+    for spec in grid.models:
+        name, extra = parse_spec(spec)
+        # the recipe's [train] gives every model the same budget; a model section applies
+        # only to its own model
+        cfgs[spec] = resolve_config(
+            grid.recipe, name, data, grid.epochs, [*grid.settings, *(overrides or []), *extra]
+        )
+    points = [
+        (
+            spec,
+            replace(cfg, train=replace(cfg.train, seed=s)),
+            out / folder_name(spec) / f"seed-{s}",
+        )
+        for spec, cfg in cfgs.items()
+        for s in seeds
+    ]
+    if jobs > 1:
+        data_arg = ds if data == "synthetic" else data
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_train_job, c.to_dict(), data_arg, str(o)) for _, c, o in points]
+            results = [f.result() for f in futures]
+    else:
+        results = [train_run(c, ds, o, resume=True) for _, c, o in points]
+    per_run: dict[str, list[dict]] = {spec: [] for spec in grid.models}
+    for (spec, _, _), r in zip(points, results, strict=True):
+        per_run[spec].append(r)
+    rows, per_seed = {}, {}
+    for spec, rs in per_run.items():
+        rows[spec] = write_summary(out / folder_name(spec), rs, spec)["test"]
+        per_seed[spec] = [{k: v for k, v in r["test"].items() if k != "loss"} for r in rs]
+        write_json(out / "configs" / f"{folder_name(spec)}.json", cfgs[spec].to_dict())
+    first = grid.models[0]
+    pvalues = {spec: paired_pvalues(per_seed[first], per_seed[spec]) for spec in grid.models[1:]}
+    selection = per_run[first][0]["selection"]
+    text = (
+        f"# {grid.title or 'Model comparison'} on {ds.source}\n\n"
+        f"Test metrics of the epoch with the best validation {selection['metric']}, "
+        f"mean ± sample std over seeds {seeds}.\n\n"
+        + markdown_table(rows)
+        + f"\nPaired t-test p-values across seeds against {first} (NaN: fewer than 2 seeds or "
+        "identical values).\n\n" + pvalue_table(first, pvalues)
+    )
+    write_text(out / "compare.md", text)
+    write_text(out / "compare.csv", csv_table(rows))
+    write_json(
+        out / "compare.json",
+        {"rows": rows, "per_seed": per_seed, "pvalues": pvalues, "seeds": seeds},
+    )
+    plot_comparison(rows, out / "compare.png")
+    return GridResult(rows, per_seed, pvalues, text)

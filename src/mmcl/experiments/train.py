@@ -1,0 +1,38 @@
+"""`mmcl train`: resolve the config, pick the data, train K seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mmcl.config import resolve_config
+from mmcl.data.loader import load_data
+from mmcl.experiments.defaults import default_data
+from mmcl.experiments.grid import check_fresh
+from mmcl.training.runs import train_seeds
+
+
+def train_from_options(
+    recipe: str | None,
+    model: str | None,
+    data: str | None,
+    epochs: int | None,
+    overrides: list[str],
+    out: Path,
+    seeds: int,
+    resume: bool,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Defaults < recipe < options < overrides; without --data (and no data in the recipe)
+    the default data (`mmcl.experiments.defaults`). Returns the summary over seeds."""
+    cfg = resolve_config(recipe, model, data, epochs, overrides)
+    check_fresh(out, resume)
+    if data is None and cfg.data == "synthetic":  # neither --data nor the recipe chose
+        cfg = replace(cfg, data=default_data(say))
+    ds = load_data(cfg.data, cfg.preset or None)
+    say(
+        f"training {cfg.model} on {ds.source} ({ds.task.metric_set}), seeds 0..{seeds - 1} -> {out}"
+    )
+    return train_seeds(cfg, ds, out, list(range(seeds)), resume=resume)

@@ -1,0 +1,130 @@
+"""Run folders on disk: one per seed with its resolved config, weights and metrics.
+
+    DIR/seed-<s>/config.json        resolved config, seed, data description, package versions
+    DIR/seed-<s>/model.safetensors  the validation-selected weights
+    DIR/seed-<s>/metrics.json       valid and test metrics of those weights
+    DIR/seed-<s>/log.jsonl          one line per epoch
+    DIR/seed-<s>/checkpoint/        last-epoch state for --resume
+    DIR/summary.{json,md,csv}       mean and std over seeds
+
+The neutral home of run-folder I/O: training writes these folders, evaluation and the
+experiment runners read them. `load_run` rebuilds a model from its folder without the
+training code. Every write is atomic (a temporary file, then a rename).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from mmcl.config import RunConfig
+from mmcl.data.io import atomic_file
+from mmcl.errors import UserError
+from mmcl.models.base import DataInfo, TaskModel
+from mmcl.models.registry import build_model, text_model_path
+from mmcl.pretrained import load_text_model
+
+CONFIG, METRICS, WEIGHTS = "config.json", "metrics.json", "model.safetensors"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (a temp file in the same folder, then a rename)."""
+    with atomic_file(path) as f:
+        json.dump(obj, f, indent=2, default=float)
+        f.write("\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_file(path) as f:
+        f.write(text)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("mmcl", "torch", "numpy", "scikit-learn", "safetensors"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def build(cfg: RunConfig, info: DataInfo, pretrained_weights: bool = True) -> TaskModel:
+    """The configured model for data described by `info`. A text transformer it fine-tunes
+    is loaded here from its local folder; `pretrained_weights=False` builds its architecture
+    only (a trained run brings its own weights)."""
+    model_cfg = cfg.model_cfg()
+    path = text_model_path(model_cfg)
+    backbone = None if path is None else load_text_model(path, weights=pretrained_weights)
+    return build_model(cfg.model, model_cfg, info, backbone)
+
+
+def save_weights(model: torch.nn.Module, folder: Path) -> None:
+    """The model's weights as safetensors, written beside the target and renamed over it."""
+    target = Path(folder) / WEIGHTS
+    partial = target.with_name(f".{WEIGHTS}.partial")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(partial))
+    partial.replace(target)
+
+
+def load_weights(model: torch.nn.Module, folder: Path) -> None:
+    model.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
+
+
+def seed_dirs(run_dir: Path) -> list[Path]:
+    """The seed folders of a multi-seed run, or [run_dir] if it is one seed's folder."""
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG).is_file():
+        return [run_dir]
+    dirs = sorted(p for p in run_dir.glob("seed-*") if (p / CONFIG).is_file())
+    if not dirs:
+        raise UserError(f"{run_dir}: not a run folder (no {CONFIG}, no seed-*/{CONFIG}).")
+    return dirs
+
+
+def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
+    """Rebuild a trained model from a seed folder: config.json + model.safetensors."""
+    run_dir = Path(run_dir)
+    saved = read_json(run_dir / CONFIG)
+    if not (run_dir / WEIGHTS).is_file():
+        raise UserError(f"{run_dir}: no {WEIGHTS}; the run did not finish an epoch.")
+    core = {
+        k: saved[k]
+        for k in ("model", "data", "preset", "modalities", "train", saved["model"])
+        if k in saved
+    }
+    cfg = RunConfig.from_dict(core)
+    model = build(cfg, DataInfo.from_dict(saved["data_info"]), pretrained_weights=False)
+    if cfg.train.normalize:
+        model.enable_input_norm()  # its statistics come with the weights
+    load_weights(model, run_dir)
+    model.eval()
+    return model, cfg, saved
+
+
+def selection_score(metrics: dict) -> float:
+    """A finished seed's validation selection value, signed so that larger is better."""
+    sel = metrics["selection"]
+    value = metrics["valid"][sel["metric"]]
+    return value if sel["higher_is_better"] else -value
+
+
+def best_seed_dir(run_dir: Path) -> Path:
+    """The seed folder with the best validation selection score (never the test score)."""
+    dirs = seed_dirs(run_dir)
+    if len(dirs) == 1:
+        return dirs[0]
+    scored = [(selection_score(read_json(d / METRICS)), d) for d in dirs if (d / METRICS).is_file()]
+    if not scored:
+        raise UserError(f"{run_dir}: no finished seed (no {METRICS}).")
+    return max(scored, key=lambda t: t[0])[1]

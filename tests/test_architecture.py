@@ -1,0 +1,92 @@
+"""The package's layers import one way; each may use only the layers listed for it:
+
+    errors, pretrained          leaves: import nothing of ours but errors
+    data                        imports data and errors only
+    features                    data, errors, pretrained (feature extraction)
+    models                      data, errors and its own package (never files or weights)
+    config, run_folder          neutral: configs and run folders, used by training and
+                                evaluation alike
+    evaluation                  never training, experiments or cli
+    training                    never experiments or cli
+    experiments                 runners above training and evaluation; never cli
+    cli                         imported by nothing
+    recipes                     TOML files only
+
+The check parses every module's imports (also those inside functions) with `ast`.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mmcl"
+
+ALLOWED = {
+    "errors": set(),
+    "recipes": set(),
+    "pretrained": {"errors"},
+    "data": {"data", "errors"},
+    "features": {"data", "errors", "pretrained", "features"},
+    "models": {"data", "errors", "models"},
+    "config": {"errors", "models"},
+    "run_folder": {"config", "data", "errors", "models", "pretrained"},
+    "evaluation": {"config", "data", "errors", "evaluation", "features", "models", "run_folder"},
+    "training": {"config", "data", "errors", "evaluation", "models", "run_folder", "training"},
+    "experiments": {
+        "config",
+        "data",
+        "errors",
+        "evaluation",
+        "experiments",
+        "features",
+        "models",
+        "run_folder",
+        "training",
+    },
+    "cli": {"errors", "data", "evaluation", "experiments", "features"},
+}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def _imports(path: Path) -> list[str]:
+    """The first component below `mmcl` of every `mmcl.*` module the file imports."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        found += [n.split(".")[1] for n in names if n.startswith("mmcl.")]
+    return found
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if _layer(p) != "__init__")
+
+
+def test_every_module_belongs_to_a_known_layer():
+    assert {_layer(p) for p in MODULES} <= set(ALLOWED), sorted({_layer(p) for p in MODULES})
+    assert len(MODULES) > 30  # the walk found the package
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_one_way(path):
+    layer = _layer(path)
+    wrong = sorted(set(_imports(path)) - ALLOWED[layer])
+    assert not wrong, f"{path.relative_to(PACKAGE)} ({layer}) imports {wrong}"
+
+
+def test_the_check_sees_imports_inside_functions(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("def f():\n    from mmcl.training.runs import train_run\n    import mmcl.cli\n")
+    assert _imports(f) == ["training", "cli"]
+
+
+def test_nothing_imports_the_cli():
+    users = [p for p in MODULES if "cli" in _imports(p)]
+    assert not users
