@@ -15,7 +15,7 @@ class AudioMean(TaskModel):
         super().__init__()
         self.info = DataInfo({"text": 2, "audio": 2}, {"text": 4, "audio": 4}, TASK)
 
-    def forward(self, features, masks):  # noqa: ANN001, ANN201
+    def forward(self, features, masks):
         return ModelOutput(masked_mean(features["audio"], masks["audio"])[:, 0])
 
 

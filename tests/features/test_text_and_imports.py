@@ -54,7 +54,7 @@ def test_extract_text_cli_shapes_and_cache(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "no column(s) ['text', 'id']" in r.output
 
 
-def _subset_csv(src: Path, dst: Path, keep) -> None:  # noqa: ANN001
+def _subset_csv(src: Path, dst: Path, keep) -> None:
     with open(src, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         rows = [r for r in reader if keep(r)]
@@ -71,7 +71,7 @@ def _mosi_source(folder: Path, quota: dict[str, int]) -> Path:
     shutil.copy(SHARED / "mosi" / "audio_utterance73.npz", folder)
     seen: dict[str, int] = {}
 
-    def keep(r):  # noqa: ANN001, ANN202
+    def keep(r):
         seen[r["split"]] = seen.get(r["split"], 0) + 1
         return seen[r["split"]] <= quota[r["split"]]
 
