@@ -100,7 +100,12 @@ def test_model_runs_on_any_input_shape(name, case):
     expected = (6,) if task == "regression" else (6, 4, 2)
     assert tuple(out.preds.shape) == expected and torch.isfinite(out.preds).all()
     loss, _ = model.loss(batch, out)
+    assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
+    # the loss reaches the trainable parameters: finite gradients, not all zero
+    grads = [p.grad for p in model.main_parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

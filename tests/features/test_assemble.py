@@ -1,0 +1,71 @@
+"""`mmcl.features.assemble` called directly, on feature tables written in the test."""
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from mmcl.data.dataset import DataError
+from mmcl.data.loader import load_dataset
+from mmcl.features.assemble import assemble, parse_tables
+from mmcl.features.audio import KIND, AudioParams
+
+
+def _audio_table(folder, ids, dim=4, steps=5, seed=0):
+    """An audio feature table as `mmcl extract audio` writes it, with known contents."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    lengths = rng.integers(1, steps + 1, len(ids))
+    feats = rng.normal(size=(len(ids), steps, dim)).astype(np.float32)
+    feats[np.arange(steps)[None, :] >= lengths[:, None]] = 0
+    np.save(folder / "ids.npy", np.asarray(ids, dtype=str))
+    np.save(folder / "features.npy", feats)
+    np.save(folder / "lengths.npy", lengths.astype(np.int64))
+    meta = {"kind": KIND, **asdict(AudioParams()), "dim": dim, "count": len(ids)}
+    (folder / "manifest.json").write_text(json.dumps(meta))
+    return feats, lengths
+
+
+def test_parse_tables():
+    assert parse_tables(["text=feat/t", "audio=a=b"]) == {"text": "feat/t", "audio": "a=b"}
+    for bad in ("text", "=x", "text="):
+        with pytest.raises(DataError, match="MODALITY=FOLDER"):
+            parse_tables([bad])
+
+
+def test_assemble_joins_rows_by_id_and_keeps_the_csv_split(tmp_path):
+    ids = [f"u{i}" for i in range(12)]
+    feats, lengths = _audio_table(tmp_path / "audio", ids)
+    # the CSV lists the ids in another order than the table, with its own split
+    order = list(reversed(range(12)))
+    split = ["train"] * 6 + ["valid"] * 3 + ["test"] * 3
+    lines = ["id,label,split"] + [
+        f"{ids[i]},{(i - 6) / 3:.3f},{s}" for i, s in zip(order, split, strict=True)
+    ]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    ds = assemble(tmp_path / "labels.csv", {"audio": tmp_path / "audio"}, tmp_path / "out")
+    assert {s: len(sp) for s, sp in ds.splits.items()} == {"train": 6, "valid": 3, "test": 3}
+    back = load_dataset(tmp_path / "out")
+    test = back.splits["test"]
+    for row, sample_id in enumerate(test.ids):
+        i = ids.index(sample_id)
+        n = lengths[i]
+        np.testing.assert_array_equal(test.features["audio"][row, :n], feats[i, :n])
+        assert test.lengths["audio"][row] == n
+        assert test.labels[row] == pytest.approx((i - 6) / 3, abs=1e-3)
+    assert back.extraction["audio"]["kind"] == "audio"
+
+
+def test_assemble_without_a_split_column_makes_a_seeded_split(tmp_path):
+    ids = [f"u{i}" for i in range(40)]
+    _audio_table(tmp_path / "audio", ids)
+    (tmp_path / "labels.csv").write_text(
+        "id,label\n" + "".join(f"{i},{k % 5 - 2}\n" for k, i in enumerate(ids))
+    )
+    a = assemble(tmp_path / "labels.csv", {"audio": tmp_path / "audio"}, tmp_path / "a", seed=3)
+    b = assemble(tmp_path / "labels.csv", {"audio": tmp_path / "audio"}, tmp_path / "b", seed=3)
+    assert sum(len(sp) for sp in a.splits.values()) == 40
+    for s in a.splits:
+        assert list(a.splits[s].ids) == list(b.splits[s].ids)
+    assert len(a.splits["train"]) == 28  # 70 %
