@@ -21,6 +21,7 @@ import datetime
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tomllib
@@ -407,39 +408,55 @@ def summary_figure(tables: list[Table], path: Path) -> None:
 # ----------------------------------------------------------------------------- claims
 
 
+def _above_floor(t: Table, row: str, metric: str) -> bool:
+    mean, floor = t.values(row, metric).mean(), t.floors[FLOOR][metric]
+    return bool(mean > floor if higher_is_better(metric) else mean < floor)
+
+
+# claim kind -> whether it holds, given the table, row, other row and metric
+CLAIM_KINDS = {
+    # significantly better (paired t-test, p < ALPHA, better mean)
+    "better": lambda t, r, o, m: t.better(r, o, m),
+    # neither significantly better nor significantly worse
+    "same": lambda t, r, o, m: not t.better(r, o, m) and not t.better(o, r, m),
+    "not_worse": lambda t, r, o, m: not t.better(o, r, m),
+    # equal on every seed (e.g. two names of one model)
+    "identical": lambda t, r, o, m: bool(np.array_equal(t.values(r, m), t.values(o, m))),
+    "above_floor": lambda t, r, o, m: _above_floor(t, r, m),
+    "not_above_floor": lambda t, r, o, m: not _above_floor(t, r, m),
+    # every row of the table (row and other unused)
+    "none_above_floor": lambda t, r, o, m: not any(_above_floor(t, x, m) for x in t.rows),
+}
+
+
 def check_claims(tables: dict[str, Table]) -> list[str]:
-    """Every claim of docs/results-claims.toml checked against the tables; returns the
-    ones that do not hold (with the numbers that refute them)."""
+    """Every claim of docs/results-claims.toml checked against the tables, and every claim
+    the interpretation files cite ([claim: id]) known; returns what does not hold (with the
+    numbers that refute it)."""
     claims = tomllib.loads(CLAIMS.read_text())["claim"]
-    broken = []
+    known = {c["id"] for c in claims}
+    broken = [
+        f"{doc.name} cites [claim: {cited}], which {CLAIMS.name} does not define"
+        for doc in sorted(CLAIMS.parent.glob("results-interpretation-*.md"))
+        for cited in re.findall(r"\[claim: ([\w-]+)\]", doc.read_text())
+        if cited not in known
+    ]
     for c in claims:
         t = tables.get(c["table"])
         if t is None:
             broken.append(f"{c['id']}: table {c['table']} was not produced")
             continue
-        metric, row, other = c.get("metric", t.exp.key), c["row"], c.get("other")
-        kind = c["kind"]
-        if kind == "better":
-            ok = t.better(row, other, metric)
-        elif kind == "not_better":  # not significantly better (worse or within noise)
-            ok = not t.better(row, other, metric)
-        elif kind == "not_worse":
-            ok = not t.better(other, row, metric)
-        elif kind == "same":  # neither significantly better nor worse
-            ok = not t.better(row, other, metric) and not t.better(other, row, metric)
-        elif kind in ("above_floor", "not_above_floor"):
-            mean, floor = t.values(row, metric).mean(), t.floors[FLOOR][metric]
-            above = mean > floor if higher_is_better(metric) else mean < floor
-            ok = above == (kind == "above_floor")
-        else:
-            raise SystemExit(f"{CLAIMS}: claim {c['id']} has unknown kind '{kind}'")
-        if not ok:
-            detail = f"{row} {t.stat(row, metric)}"
-            if other:
-                detail += (
-                    f" vs {other} {t.stat(other, metric)}, {fmt_p(t.pvalue(row, other, metric))}"
-                )
-            broken.append(f"{c['id']} ({c['text']}): {metric} {detail}")
+        if c["kind"] not in CLAIM_KINDS:
+            raise SystemExit(f"{CLAIMS}: claim {c['id']} has unknown kind '{c['kind']}'")
+        metric, row, other = c.get("metric", t.exp.key), c.get("row"), c.get("other")
+        if CLAIM_KINDS[c["kind"]](t, row, other, metric):
+            continue
+        detail = f"{row} {t.stat(row, metric)}" if row else ""
+        if other:
+            detail += f" vs {other} {t.stat(other, metric)}, {fmt_p(t.pvalue(row, other, metric))}"
+        if t.floors:
+            detail += f" (linear floor {t.floors[FLOOR][metric]:.3f})"
+        broken.append(f"{c['id']} ({c['text']}): {metric} {detail}")
     return broken
 
 

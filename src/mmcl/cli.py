@@ -291,9 +291,9 @@ def ablate(
     resume: ResumeOpt = False,
 ) -> None:
     """Run the MMCL ablation grid (recipes/grids/mmcl_ablation.toml): table, tests, plot."""
-    from mmcl.experiments.grid import ABLATION_GRID, load_grid
+    from mmcl.experiments.grid import ablation_grid
 
-    grid = load_grid(ABLATION_GRID).with_options(seeds, epochs, recipe, only)
+    grid = ablation_grid().with_options(seeds, epochs, recipe, only)
     _grid_command(grid, data, out, preset=None, overrides=overrides, jobs=jobs, resume=resume)
 
 

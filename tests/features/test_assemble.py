@@ -69,3 +69,9 @@ def test_assemble_without_a_split_column_makes_a_seeded_split(tmp_path):
     for s in a.splits:
         assert list(a.splits[s].ids) == list(b.splits[s].ids)
     assert len(a.splits["train"]) == 28  # 70 %
+
+
+def test_a_missing_labels_file_is_a_data_error(tmp_path):
+    _audio_table(tmp_path / "audio", ["a", "b"])
+    with pytest.raises(DataError, match="--labels .*missing.csv: no such file"):
+        assemble(tmp_path / "missing.csv", {"audio": tmp_path / "audio"}, tmp_path / "out")

@@ -143,6 +143,11 @@ def load_grid(name_or_path: str) -> Grid:
     return Grid.from_dict(_read_toml(path), str(path))
 
 
+def ablation_grid() -> Grid:
+    """The MMCL ablation grid that `mmcl ablate` runs."""
+    return load_grid(ABLATION_GRID)
+
+
 def grid_from_options(models: str | None, grid: str | None) -> Grid:
     """The grid of `mmcl compare`: --models 'a,b:x=1' or --grid NAME|FILE (not both)."""
     if bool(models) == bool(grid):

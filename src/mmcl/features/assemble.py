@@ -74,6 +74,8 @@ def assemble(
     overwrite: bool = False,
 ) -> Dataset:
     labels_csv = Path(labels_csv)
+    if not labels_csv.is_file():
+        raise DataError(f"--labels {labels_csv}: no such file.")
     with open(labels_csv, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         rows = list(reader)

@@ -62,6 +62,8 @@ def import_mosi(
     src: Path, out: Path, model: str = "", max_len: int = 50, overwrite: bool = False
 ) -> Dataset:
     rows = _rows(src / "labels.csv")
+    if not (src / "audio_utterance73.npz").is_file():
+        raise DataError(f"{src / 'audio_utterance73.npz'}: missing; is SRC the right folder?")
     audio = np.load(src / "audio_utterance73.npz", allow_pickle=False)
     audio_index = {i: k for k, i in enumerate(audio["ids"])}
     text, index, _ = _text_table(rows, "segment_id", "text", out, model, max_len)
