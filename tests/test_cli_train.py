@@ -176,7 +176,8 @@ def test_evaluate_without_data_uses_the_runs_own_data_for_every_seed(tmp_path):
             *TINY,
         ]
     )
-    _ok(["evaluate", str(run)])
+    r = _ok(["evaluate", str(run)])
+    assert "seed 0:" in r.output and "seed 1:" in r.output and "test MAE" in r.output
     for seed in (0, 1):
         evaluated = json.loads((run / f"seed-{seed}" / "eval-test.json").read_text())["metrics"]
         trained = json.loads((run / f"seed-{seed}" / "metrics.json").read_text())["test"]

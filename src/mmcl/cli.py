@@ -241,10 +241,9 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate a trained run on a split; writes eval-<split>.json into each seed folder."""
     from mmcl.evaluation.inference import evaluate_run
+    from mmcl.evaluation.report import format_evaluation
 
-    for r in evaluate_run(run, data, split, preset):
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
-        say(f"seed {r['seed']}: {metrics}")
+    say(format_evaluation(evaluate_run(run, data, split, preset), split))
 
 
 @command(app, "predict")

@@ -91,3 +91,15 @@ def format_summary(summary: dict, written: Path) -> str:
         f"  test {k:<14} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in summary["test"].items()
     ]
     return "\n".join([*lines, f"wrote {written}"])
+
+
+def format_evaluation(records: list[dict], split: str) -> str:
+    """The console report of `evaluate_run`: each seed's metrics, then mean ± std."""
+    lines = [
+        f"seed {r['seed']}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
+        for r in records
+    ]
+    if len(records) > 1:
+        stats = summarize([r["metrics"] for r in records])
+        lines += [f"  {split} {k:<14} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in stats.items()]
+    return "\n".join(lines)
