@@ -75,6 +75,7 @@ ResumeOpt = Annotated[bool, Opt("--resume", help="Continue runs in --out; keep f
 JobsOpt = Annotated[int, Opt("--jobs", min=1, help="Parallel training processes.")]
 TextModelOpt = Annotated[str, Opt("--model", help="Local text model folder (default: MiniLM).")]
 OutFolder = Annotated[Path, Arg(help="Output folder (native format).")]
+LabelColOpt = Annotated[int | None, Opt("--label-column", min=0, help="Of multi-column labels.")]
 
 
 def _splits(ds: Any) -> str:
@@ -86,12 +87,13 @@ def data_inspect(
     path: Annotated[str, Arg(help="Dataset path, or 'synthetic'.")],
     preset: PresetOpt = None,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
+    label_column: LabelColOpt = None,
 ) -> None:
     """Splits, modalities with shapes and lengths, label statistics, cleaned values, preset."""
     from mmcl.data.loader import load_data
     from mmcl.data.summary import describe, format_description
 
-    info = describe(load_data(path, preset))
+    info = describe(load_data(path, preset, label_column))
     say(json.dumps(info, indent=2) if as_json else format_description(info))
 
 
@@ -101,12 +103,13 @@ def data_convert(
     out: OutFolder,
     preset: PresetOpt = None,
     overwrite: OverwriteOpt = False,
+    label_column: LabelColOpt = None,
 ) -> None:
     """Convert a dataset to the native format (safe, memory-mapped; later runs use it)."""
     from mmcl.data.loader import load_data
     from mmcl.data.native import write_native
 
-    ds = load_data(src, preset)
+    ds = load_data(src, preset, label_column)
     write_native(ds, out, overwrite=overwrite)
     say(f"wrote {out} ({_splits(ds)})")
 
@@ -341,7 +344,3 @@ def demo(
     from mmcl.experiments.demo import run_demo
 
     say(f"{run_demo(data, out, say)}\nruns, configs and CSD/gate heatmaps in {out}/")
-
-
-if __name__ == "__main__":
-    app()

@@ -27,7 +27,9 @@ def is_csd_folder(path: Path) -> bool:
 
 def _root(f: h5py.File, path: Path) -> h5py.Group:
     keys = list(f.keys())
-    if len(keys) != 1 or "data" not in f[keys[0]]:
+    # a Dataset at the root (an MFN file's 'd1') is not a sequence: `in` on it would compare
+    # values, not names
+    if len(keys) != 1 or not isinstance(f[keys[0]], h5py.Group) or "data" not in f[keys[0]]:
         raise DataError(
             f"{path}: not a computational sequence (expected one root group holding 'data'; "
             f"found {keys})."

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mmcl.data.csd import is_csd_folder, read_csd_folder
 from mmcl.data.dataset import DataError, Dataset, TaskSpec
+from mmcl.data.mfn import is_mfn_file, is_mfn_folder, read_mfn_folder
 from mmcl.data.native import is_native, read_native
 from mmcl.data.pickles import pickle_flavour, read_mmsa, read_mult
 from mmcl.data.presets import get_preset
@@ -15,16 +16,23 @@ _PICKLE_OPENERS = (b"\x80", b"(", b"]", b"}")
 
 
 def detect_format(path: Path) -> str:
-    """'native', 'csd' or 'pickle', decided by what the path holds, not by its name."""
+    """'native', 'csd', 'mfn' or 'pickle', decided by what the path holds, not its name."""
     if not path.exists():
         raise DataError(f"{path}: no such file or folder.")
     if is_native(path):
         return "native"
     if is_csd_folder(path):
         return "csd"
+    if is_mfn_folder(path):
+        return "mfn"
     if path.is_file():
         with open(path, "rb") as f:
             head = f.read(8)
+        if head.startswith(b"\x89HDF") and is_mfn_file(path):
+            raise DataError(
+                f"{path}: one array of an MFN/Graph-MFN feature folder (an HDF5 dataset 'd1'); "
+                "pass the folder holding {audio,video,text_emb,y}_{train,valid,test}.h5."
+            )
         if head.startswith(b"\x89HDF"):
             raise DataError(
                 f"{path}: a single HDF5/.csd file; put the label and feature .csd files in one "
@@ -34,14 +42,18 @@ def detect_format(path: Path) -> str:
             return "pickle"
     raise DataError(
         f"{path}: unrecognised data. Expected a native folder (with manifest.json), a folder of "
-        ".csd files, or an MMSA/MulT pickle."
+        ".csd files, an MFN feature folder (y_train.h5, ...), or an MMSA/MulT pickle."
     )
 
 
 def load_dataset(
-    path: str | Path, preset: str | None = None, csd_max_len: int | None = None
+    path: str | Path,
+    preset: str | None = None,
+    csd_max_len: int | None = None,
+    label_column: int | None = None,
 ) -> Dataset:
-    """Read any supported dataset; `preset` overrides the detected task and metric set."""
+    """Read any supported dataset; `preset` overrides the detected task and metric set;
+    `label_column` picks one column of multi-column labels (MFN folders)."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "native":
@@ -52,6 +64,8 @@ def load_dataset(
         return ds
     if fmt == "csd":
         return read_csd_folder(path, preset=preset, max_len=csd_max_len)
+    if fmt == "mfn":
+        return read_mfn_folder(path, preset=preset, label_column=label_column)
     obj = safe_load(path)
     flavour = pickle_flavour(obj)
     if flavour == "mmsa":
@@ -69,7 +83,9 @@ def load_dataset(
     )
 
 
-def load_data(spec: str | Path, preset: str | None = None) -> Dataset:
+def load_data(
+    spec: str | Path, preset: str | None = None, label_column: int | None = None
+) -> Dataset:
     """`spec` is a path, or 'synthetic' for the planted-signal data (`mmcl data synth`
     defaults, seed 0)."""
     if str(spec) == "synthetic":
@@ -80,4 +96,4 @@ def load_data(spec: str | Path, preset: str | None = None) -> Dataset:
             ds.preset = get_preset(preset).name
             ds.task = get_preset(preset).task
         return ds
-    return load_dataset(spec, preset=preset)
+    return load_dataset(spec, preset=preset, label_column=label_column)
