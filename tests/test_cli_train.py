@@ -254,5 +254,12 @@ def test_cross_dataset_evaluation_with_matching_dims(tmp_path):
         ]
     )
     _ok(["evaluate", str(run), "--data", str(b)])
-    record = json.loads((run / "seed-0" / "eval-test.json").read_text())
+    _ok(["evaluate", str(run), "--data", str(a)])  # the run's own data
+    files = sorted(p.name for p in (run / "seed-0").glob("eval-*.json"))
+    assert len(files) == 2 and "eval-test.json" in files  # both evaluations kept
+    other = next(f for f in files if f != "eval-test.json")
+    assert other.startswith("eval-test-b-")
+    record = json.loads((run / "seed-0" / other).read_text())
     assert record["data"] == str(b) and np.isfinite(record["metrics"]["MAE"])
+    own = json.loads((run / "seed-0" / "eval-test.json").read_text())
+    assert own["data"] == str(a) and own["metrics"] != record["metrics"]

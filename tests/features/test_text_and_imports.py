@@ -97,6 +97,8 @@ def test_import_mosi_subset(tmp_path):
     assert back.splits["train"].tokens[0, 0] == 101
     assert (tmp_path / "out" / "PROVENANCE.md").is_file()
     assert ds.seq_lens() == {"text": 12, "audio": 1}
+    # nothing written beside OUT (no feature cache, no temporary folder left)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mosi", "out"]
 
 
 @needs_shared
@@ -139,6 +141,7 @@ def test_import_iemocap_and_cmdc_subsets(tmp_path):
     assert sum(sizes) == 40 and sizes[0] > 2 * (sizes[1] + sizes[2]) / 2
     all_ids = np.concatenate([ds.splits[s].ids for s in ("train", "valid", "test")])
     assert len(set(all_ids)) == 40
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmdc", "cmdc_out", "iem", "iemocap"]
     manifest = json.loads((tmp_path / "cmdc_out" / "manifest.json").read_text())
     assert "seed 0" in manifest["source"] and "stratified by phq_level" in manifest["source"]
 

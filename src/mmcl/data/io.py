@@ -1,4 +1,7 @@
-"""Atomic writes: an interrupted write never leaves a half-written file or folder behind."""
+"""Atomic writes: an interrupted write never leaves a half-written file or folder behind.
+
+Temporary files and folders are created private (0600 / 0700); what is renamed into place
+gets the permissions the user's umask gives a new file or folder."""
 
 from __future__ import annotations
 
@@ -9,6 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -24,6 +33,7 @@ def atomic_folder(out: str | Path) -> Iterator[Path]:
         if out.exists():
             shutil.rmtree(old, ignore_errors=True)
             out.rename(old)
+        tmp.chmod(0o777 & ~_umask())
         tmp.rename(out)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -40,6 +50,7 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as f:
             yield f
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def load_for(
 def evaluate_run(
     run_dir: Path, data: str | None, split: str, preset: str | None = None
 ) -> list[dict]:
-    """Metrics of every seed folder under `run_dir` on `split`; writes eval-<split>.json."""
+    """Metrics of every seed folder under `run_dir` on `split`; writes eval-<split>.json
+    (the run's own data) or eval-<split>-<data>.json (other data: see `eval_file_name`)."""
     results, cache = [], {}
     for d in seed_dirs(run_dir):
         model, saved, ds = load_for(d, data, preset, cache)
@@ -73,9 +75,28 @@ def evaluate_run(
             "seed": saved.get("seed"),
             "metrics": metrics,
         }
-        write_json(d / f"eval-{split}.json", record)
+        write_json(d / eval_file_name(split, data, saved.get("data")), record)
         results.append(record)
     return results
+
+
+def eval_file_name(split: str, data: str | None, trained_on: str | None) -> str:
+    """eval-<split>.json on the data the run was trained on; on other data the name also
+    holds the data's folder name and a short hash of its full path, so that evaluating one
+    run on several sets keeps every result."""
+    if data is None or _same_data(data, trained_on):
+        return f"eval-{split}.json"
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(data).name)
+    digest = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:6]
+    return f"eval-{split}-{name}-{digest}.json"
+
+
+def _same_data(a: str, b: str | None) -> bool:
+    if b is None:
+        return False
+    if "synthetic" in (a, b):
+        return a == b
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def predictions_csv(ds: Dataset, split: str, preds: np.ndarray) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 from mmcl.data.dataset import SPLITS, DataError, Dataset, check_dataset, make_split, random_split
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
-from mmcl.features.text import TextFeatures, extract_text
+from mmcl.features.text import TextFeatures, encode_texts
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -35,14 +35,16 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _text_table(
-    rows: list[dict], id_key: str, text_key: str, out: Path, model: str, max_len: int
-) -> tuple[TextFeatures, dict[str, int], bool]:
+    rows: list[dict], id_key: str, text_key: str, model: str, max_len: int
+) -> tuple[TextFeatures, dict[str, int]]:
+    """MiniLM (or `model`) features of every row's text, in memory: an import writes only
+    inside its output folder, so it keeps no feature cache beside it."""
     ids = [r[id_key] for r in rows]
-    feats, cached = extract_text(
-        [r[text_key] for r in rows], ids, out.with_name(out.name + ".text"), model, max_len
-    )
-    index = {i: k for k, i in enumerate(feats.ids)}
-    return feats, index, cached
+    if len(set(ids)) != len(ids):
+        raise DataError(f"column '{id_key}': ids must be unique.")
+    feats, lengths, pooled, tokens = encode_texts([r[text_key] for r in rows], model, max_len)
+    text = TextFeatures(np.asarray(ids, dtype=str), feats, lengths, pooled, tokens)
+    return text, {i: k for k, i in enumerate(ids)}
 
 
 def text_extraction(model: str, max_len: int) -> dict:
@@ -66,7 +68,7 @@ def import_mosi(
         raise DataError(f"{src / 'audio_utterance73.npz'}: missing; is SRC the right folder?")
     audio = np.load(src / "audio_utterance73.npz", allow_pickle=False)
     audio_index = {i: k for k, i in enumerate(audio["ids"])}
-    text, index, _ = _text_table(rows, "segment_id", "text", out, model, max_len)
+    text, index = _text_table(rows, "segment_id", "text", model, max_len)
     task = get_preset("mosi").task
     splits = {}
     for s in SPLITS:
@@ -148,7 +150,7 @@ def _text_only(
     """A text-only dataset from CSV rows per split; keys = (id, text, label) columns."""
     id_key, text_key, label_key = keys
     rows = [r for part in parts.values() for r in part]
-    text, index, _ = _text_table(rows, id_key, text_key, out, model, max_len)
+    text, index = _text_table(rows, id_key, text_key, model, max_len)
     task = get_preset(preset).task
     splits = {}
     for s, part in parts.items():
@@ -219,4 +221,7 @@ def import_dataset(name: str, src: str | Path, out: str | Path, **kwargs: object
         )
     if name not in IMPORTERS:
         raise DataError(f"unknown dataset '{name}'; importable: {sorted(IMPORTERS)}.")
-    return IMPORTERS[name](Path(src), Path(out), **kwargs)
+    # options left unset (None) keep each importer's own default (e.g. its max_len)
+    return IMPORTERS[name](
+        Path(src), Path(out), **{k: v for k, v in kwargs.items() if v is not None}
+    )
