@@ -126,3 +126,50 @@ def test_a_user_mistake_is_one_line_and_exit_2(tmp_path):
     r = runner.invoke(app, ["data", "inspect", str(tmp_path / "missing")])
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert r.output.startswith("error:") and len(r.output.strip().splitlines()) == 1
+
+
+def _text_only(tmp_path):
+    out = tmp_path / "text"
+    args = ["data", "synth", "--out", str(out), "--n-train", "40", "--n-valid", "12"]
+    r = runner.invoke(app, [*args, "--n-test", "12", "--seq-len", "4", "--dims", "t=6"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_a_model_that_cannot_take_the_data_refuses_before_loading_it(tmp_path, monkeypatch):
+    import mmcl.experiments.train
+
+    data = _text_only(tmp_path)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the data was loaded")
+
+    monkeypatch.setattr(mmcl.experiments.train, "load_data", never)
+    r = runner.invoke(
+        app, ["train", "--data", str(data), "--model", "mmcl", "--out", str(tmp_path / "r")]
+    )
+    assert r.exit_code == 2, r.output
+    assert "mmcl needs at least 2 modalities" in r.output and "['text']" in r.output
+    takes = r.output.split("Models that take it: ")[1].split(".")[0].split(", ")
+    assert takes == ["ef_lstm", "late_fusion", "self_mm", "shared_private_cov", "tfn", "unimodal"]
+
+
+def test_text_only_data_trains_every_model_that_says_it_takes_it(tmp_path):
+    data = _text_only(tmp_path)
+    for model in ("self_mm", "shared_private_cov", "ef_lstm", "tfn", "late_fusion", "unimodal"):
+        out = tmp_path / model
+        args = ["train", "--data", str(data), "--model", model, "--epochs", "1", "--out", str(out)]
+        r = runner.invoke(
+            app, [*args, "--set", "train.batch_size=16", "--set", "train.diagnostics=false"]
+        )
+        assert r.exit_code == 0, (model, r.output)
+
+
+def test_a_grid_with_a_row_that_cannot_take_the_data_trains_nothing(tmp_path):
+    data = _text_only(tmp_path)
+    out = tmp_path / "grid"
+    r = runner.invoke(
+        app, ["compare", "--data", str(data), "--models", "late_fusion,mmcl", "--out", str(out)]
+    )
+    assert r.exit_code == 2 and "mmcl needs at least 2 modalities" in r.output
+    assert not out.exists() or not any(out.rglob("config.json"))

@@ -7,6 +7,7 @@ from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo
 from mmcl.models.layers import coral_loss, covariance
+from mmcl.models.registry import build_model
 from mmcl.models.self_mm import ULGM, SelfMM, SelfMMConfig
 from mmcl.models.shared_private_cov import SharedPrivateCov, SharedPrivateCovConfig, resolve_pairs
 
@@ -115,7 +116,7 @@ def test_self_mm_loss_is_multimodal_l1_while_labels_equal():
 def test_self_mm_refuses_classification_and_cov_checks_pairs():
     iemocap = make_synthetic(SynthConfig(task="iemocap", n_train=8, n_valid=4, n_test=4))
     with pytest.raises(UserError, match="needs a regression task"):
-        SelfMM(SelfMMConfig(), _info(iemocap))
+        build_model("self_mm", SelfMMConfig(), _info(iemocap))
     assert resolve_pairs(["av", "text-vision"], ["text", "audio", "vision"]) == [
         ("audio", "vision"),
         ("text", "vision"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mmcl.data.csd import is_csd_folder, read_csd_folder
@@ -81,6 +82,20 @@ def load_dataset(
         f"{path}: a pickle, but neither MMSA (split key 'regression_labels') nor MulT (split key "
         f"'labels'); train split keys: {keys}."
     )
+
+
+def peek_modalities(spec: str | Path) -> list[str] | None:
+    """The modalities a dataset holds, when that is known without loading it (native
+    folders, 'synthetic'); None otherwise."""
+    if str(spec) == "synthetic":
+        from mmcl.data.synthetic import SynthConfig
+
+        return list(SynthConfig().dims)
+    path = Path(spec)
+    if is_native(path):
+        manifest = json.loads((path / "manifest.json").read_text())
+        return list(manifest.get("modalities", {})) or None
+    return None
 
 
 def load_data(

@@ -38,7 +38,7 @@ from mmcl.errors import UserError
 from mmcl.evaluation.plots import plot_comparison
 from mmcl.evaluation.report import csv_table, markdown_table, paired_pvalues, pvalue_table
 from mmcl.experiments.defaults import default_data
-from mmcl.models.registry import MODELS
+from mmcl.models.registry import MODELS, check_fits
 from mmcl.run_folder import CONFIG, write_json, write_text
 from mmcl.training.runs import train_run, write_summary
 
@@ -250,6 +250,8 @@ def run_grid(
         cfgs[spec] = resolve_config(
             grid.recipe, name, data, grid.epochs, [*grid.settings, *(overrides or []), *extra]
         )
+        # every row must fit the data before the first one trains
+        check_fits(name, cfgs[spec].modalities or ds.modalities, ds.task.kind)
     points = [
         (
             spec,

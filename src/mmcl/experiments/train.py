@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from mmcl.config import resolve_config
-from mmcl.data.loader import load_data
+from mmcl.data.loader import load_data, peek_modalities
 from mmcl.experiments.defaults import default_data
 from mmcl.experiments.grid import check_fresh
+from mmcl.models.registry import check_fits
 from mmcl.training.runs import train_seeds
 
 
@@ -31,6 +32,9 @@ def train_from_options(
     check_fresh(out, resume)
     if data is None and cfg.data == "synthetic":  # neither --data nor the recipe chose
         cfg = replace(cfg, data=default_data(say))
+    modalities = cfg.modalities or peek_modalities(cfg.data)
+    if modalities:  # refuse a model that cannot take the data before loading it
+        check_fits(cfg.model, modalities)
     ds = load_data(cfg.data, cfg.preset or None)
     say(
         f"training {cfg.model} on {ds.source} ({ds.task.metric_set}), seeds 0..{seeds - 1} -> {out}"

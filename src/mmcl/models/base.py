@@ -150,6 +150,11 @@ class TaskModel(nn.Module):
     """
 
     info: DataInfo
+    # what data the model can take; `registry.check_fits` refuses other data before building
+    min_modalities: int = 1
+    max_modalities: int | None = None
+    regression_only = False  # e.g. ULGM needs signed labels
+    why: str = ""  # the reason behind the limits, for the refusal message
 
     def enable_input_norm(self) -> InputNorm:
         """Standardise inputs (train.normalize); fit it, or load it with the weights."""

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from mmcl.data.batching import Batch
-from mmcl.errors import UserError
 from mmcl.models.base import (
     DataInfo,
     ModelOutput,
@@ -37,10 +36,11 @@ class MISAConfig:
 
 
 class MISA(TaskModel):
+    min_modalities = 2
+    why = "its similarity loss pulls the modalities' shared parts together"
+
     def __init__(self, cfg: MISAConfig, info: DataInfo) -> None:
         super().__init__()
-        if len(info.modalities) < 2:
-            raise UserError("MISA needs at least two modalities; use unimodal for one.")
         self.cfg, self.info = cfg, info
         h = cfg.hidden
         self.encoders = nn.ModuleDict({m: SequenceEncoder(d, h) for m, d in info.dims.items()})

@@ -300,11 +300,12 @@ class Actors(nn.Module):
 
 
 class MMCL(TaskModel):
+    min_modalities = 2
+    why = "it splits each modality by its similarity to the others"
+
     def __init__(self, cfg: MMCLConfig, info: DataInfo) -> None:
         super().__init__()
         cfg.validate()
-        if len(info.modalities) < 2:
-            raise UserError("MMCL needs at least two modalities; use a unimodal model for one.")
         self.cfg, self.info = cfg, info
         mods, d, h, ff = info.modalities, cfg.d_model, cfg.n_heads, cfg.ff_mult * cfg.d_model
         same_len = len(set(info.seq_lens.values())) == 1

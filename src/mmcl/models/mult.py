@@ -66,11 +66,12 @@ class CrossmodalLayer(nn.Module):
 
 
 class MulT(TaskModel):
+    min_modalities = 2
+    why = "its crossmodal attention lets each modality attend to the others"
+
     def __init__(self, cfg: MulTConfig, info: DataInfo) -> None:
         super().__init__()
         cfg.validate()
-        if len(info.modalities) < 2:
-            raise UserError("MulT needs at least two modalities; use unimodal for one.")
         self.cfg, self.info = cfg, info
         d, mods = cfg.d_model, info.modalities
         self.proj = nn.ModuleDict(

@@ -54,9 +54,35 @@ def text_model_path(cfg: Any) -> str | None:
     return cfg.text_model if getattr(cfg, "text_encoder", "features") == "transformer" else None
 
 
+def check_fits(name: str, modalities: list[str], task_kind: str | None = None) -> None:
+    """Refuse, before anything is built or trained, data the model cannot take: too few or
+    too many modalities, or a classification task for a regression-only model."""
+    cls = MODELS[name][1]
+    n = len(modalities)
+    wrong = []
+    if n < cls.min_modalities:
+        wrong.append(f"needs at least {cls.min_modalities} modalities")
+    if cls.max_modalities is not None and n > cls.max_modalities:
+        wrong.append(f"takes at most {cls.max_modalities} modality")
+    if cls.regression_only and task_kind not in (None, "regression"):
+        wrong.append(f"needs a regression task (this data is {task_kind})")
+    if wrong:
+        fits = sorted(
+            m
+            for m, (_, c) in MODELS.items()
+            if c.min_modalities <= n <= (c.max_modalities or n)
+            and not (c.regression_only and task_kind not in (None, "regression"))
+        )
+        raise UserError(
+            f"{name} {' and '.join(wrong)}, because {cls.why}; the data has {modalities}. "
+            f"Models that take it: {', '.join(fits)}."
+        )
+
+
 def build_model(
     name: str, cfg: Any, info: DataInfo, text_backbone: nn.Module | None = None
 ) -> TaskModel:
+    check_fits(name, info.modalities, info.task.kind)
     cls = MODELS[name][1]
     if text_model_path(cfg) is None:
         return cls(cfg, info)

@@ -125,6 +125,9 @@ def _mlp_head(d_in: int, d_hidden: int) -> nn.Sequential:
 
 
 class SelfMM(TaskModel):
+    regression_only = True
+    why = "ULGM generates signed unimodal labels"
+
     def __init__(
         self, cfg: SelfMMConfig, info: DataInfo, text_backbone: nn.Module | None = None
     ) -> None:
@@ -132,11 +135,6 @@ class SelfMM(TaskModel):
         text_encoder = 'transformer' (the caller loads it; a model never reads files)."""
         super().__init__()
         cfg.validate()
-        if info.task.kind != "regression":
-            raise UserError(
-                f"Self-MM generates signed unimodal labels and needs a regression task; this data "
-                f"is {info.task.kind}. Use mmcl, late_fusion or another model."
-            )
         self.cfg, self.info = cfg, info
         self.encoders = nn.ModuleDict()
         self.text_transformer = None

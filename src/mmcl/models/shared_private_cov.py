@@ -45,8 +45,8 @@ def resolve_pairs(specs: list[str], modalities: list[str]) -> list[tuple[str, st
             matches = [[m for m in modalities if m.startswith(c)] for c in spec]
             if any(len(x) == 0 for x in matches) and spec in ("av", "ta", "tv", "at", "va", "vt"):
                 warnings.warn(
-                    f"shared_private_cov.pairs: '{spec}' names a modality the data lacks "
-                    f"({modalities}); no covariance term for it.",
+                    f"shared_private_cov.pairs: '{spec}' names a modality the data lacks (the "
+                    f"data has {modalities}); no covariance term for it.",
                     stacklevel=2,
                 )
                 continue

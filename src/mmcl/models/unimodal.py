@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import torch
 
-from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, PredictionHead, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
 
@@ -19,13 +18,11 @@ class UnimodalConfig:
 
 
 class Unimodal(TaskModel):
+    max_modalities = 1
+    why = 'it sees one modality: choose it with --set modalities=["text"] or unimodal:text'
+
     def __init__(self, cfg: UnimodalConfig, info: DataInfo) -> None:
         super().__init__()
-        if len(info.modalities) != 1:
-            raise UserError(
-                f"unimodal sees one modality; the data has {info.modalities}. "
-                'Choose one with --set modalities=["text"].'
-            )
         self.cfg, self.info = cfg, info
         self.modality = info.modalities[0]
         self.encoder = SequenceEncoder(info.dims[self.modality], cfg.hidden)
