@@ -1,6 +1,7 @@
 """The package's layers import one way; each may use only the layers listed for it:
 
-    errors, pretrained          leaves: import nothing of ours but errors
+    errors, progress,           leaves: import nothing of ours but errors
+    pretrained
     data                        imports data and errors only
     features                    data, errors, pretrained (feature extraction)
     models                      data, errors and its own package (never files or weights)
@@ -26,13 +27,23 @@ ALLOWED = {
     "errors": set(),
     "recipes": set(),
     "pretrained": {"errors"},
+    "progress": set(),
     "data": {"data", "errors"},
-    "features": {"data", "errors", "pretrained", "features"},
+    "features": {"data", "errors", "pretrained", "features", "progress"},
     "models": {"data", "errors", "models"},
     "config": {"errors", "models"},
     "run_folder": {"config", "data", "errors", "models", "pretrained"},
     "evaluation": {"config", "data", "errors", "evaluation", "features", "models", "run_folder"},
-    "training": {"config", "data", "errors", "evaluation", "models", "run_folder", "training"},
+    "training": {
+        "config",
+        "data",
+        "errors",
+        "evaluation",
+        "models",
+        "progress",
+        "run_folder",
+        "training",
+    },
     "experiments": {
         "config",
         "data",

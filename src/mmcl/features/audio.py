@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from mmcl.data.io import atomic_folder
 from mmcl.errors import UserError
+from mmcl.progress import progress
 
 KIND = "audio-features"
 SAMPLE_RATE = 16000
@@ -125,7 +125,7 @@ def extract_audio(
     if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
         return out, True
     frames = []
-    for f in tqdm(files, desc="audio features", unit="file", disable=None):
+    for f in progress(files, len(files), "audio features", "file"):
         try:
             y, sr = sf.read(str(f), dtype="float32", always_2d=False)
         except RuntimeError as e:

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from mmcl.data.io import atomic_folder
 from mmcl.errors import UserError
 from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
+from mmcl.progress import progress as progress_of
 
 KIND = "text-features"
 
@@ -68,9 +68,7 @@ def encode_texts(
     tokens = np.zeros((n, max_len), dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     starts = range(0, n, batch_size)
-    for start in tqdm(
-        starts, desc="text features", unit="batch", disable=None if progress else True
-    ):
+    for start in progress_of(starts, len(starts), "text features", "batch", show=progress):
         chunk = [t if t.strip() else "." for t in texts[start : start + batch_size]]
         enc = tokenizer(
             chunk, padding=True, truncation=True, max_length=max_len, return_tensors="pt"

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from mmcl.config import TrainConfig
 from mmcl.data.batching import BatchSource
@@ -23,6 +22,7 @@ from mmcl.errors import UserError
 from mmcl.evaluation.metrics import SELECTION_METRIC, higher_is_better
 from mmcl.evaluation.predict import evaluate_split
 from mmcl.models.base import TaskModel
+from mmcl.progress import Progress
 from mmcl.run_folder import load_weights, save_weights
 from mmcl.training.state import load_state, save_state
 
@@ -155,14 +155,7 @@ class Trainer:
         log_path = self.out / "log.jsonl"
         if not resume:
             log_path.unlink(missing_ok=True)
-        bar = tqdm(
-            total=self.cfg.epochs,
-            initial=self.epoch,
-            desc=self.out.name,
-            unit="epoch",
-            leave=False,
-            disable=None,
-        )
+        bar = Progress(self.cfg.epochs, f"training {self.out}", "epoch", initial=self.epoch)
         while self.epoch < self.cfg.epochs and not self._early_stop():
             start = time.perf_counter()
             row = {"epoch": self.epoch, **self.train_epoch()}
@@ -192,10 +185,7 @@ class Trainer:
                 for k, v in row.items():
                     self.writer.add_scalar(k, v, self.epoch)
             save_state(self._state(), self.out / CHECKPOINT)
-            bar.update(1)
-            bar.set_postfix(
-                {f"valid_{self.metric}": f"{score:.4f}", "best": f"{self.best_score:.4f}"}
-            )
+            bar.update(1, f"valid {self.metric} {score:.4f}, best {self.best_score:.4f}")
             if on_epoch_end is not None:
                 on_epoch_end(self.epoch)
         bar.close()

@@ -1,0 +1,31 @@
+import io
+
+from mmcl.progress import Progress, progress
+
+
+def test_without_a_terminal_progress_is_plain_lines():
+    log = io.StringIO()  # not a TTY, like a log file
+    p = Progress(4, "text features", "batch", stream=log, every=0)
+    for _ in range(4):
+        p.update(1, "loss 0.5")
+    p.close()
+    lines = log.getvalue().splitlines()
+    assert lines[0].startswith("text features: 0/4 batch (0%)") and lines[0].endswith("started")
+    assert "2/4 batch (50%), loss 0.5" in lines[2]
+    assert lines[-1].startswith("text features: 4/4 batch (100%)") and lines[-1].endswith("done")
+
+
+def test_lines_are_rate_limited():
+    log = io.StringIO()
+    p = Progress(1000, "step", stream=log, every=3600)
+    for _ in range(1000):
+        p.update()
+    p.close()
+    assert len(log.getvalue().splitlines()) == 2  # started and done only
+
+
+def test_progress_iterates_every_item_and_can_be_silent(capsys):
+    assert list(progress(range(3), 3, "x", show=False)) == [0, 1, 2]
+    assert capsys.readouterr().err == ""
+    assert list(progress(range(3), 3, "x")) == [0, 1, 2]
+    assert "x: 3/3 it (100%)" in capsys.readouterr().err
