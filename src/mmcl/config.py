@@ -62,6 +62,10 @@ class RunConfig:
     data: str = "synthetic"
     preset: str = ""
     modalities: list[str] = field(default_factory=list)  # empty: all the data has
+    # the text features the settings were chosen for: "bert" (768-d BERT states, e.g.
+    # MMSA's files), "minilm" (384-d, `mmcl extract text`), or "" (any); training warns
+    # when the data's text was made otherwise
+    text_features: str = ""
     train: TrainConfig = field(default_factory=TrainConfig)
     model_options: dict[str, Any] = field(default_factory=dict)
 
@@ -74,6 +78,7 @@ class RunConfig:
             "data": self.data,
             "preset": self.preset,
             "modalities": list(self.modalities),
+            "text_features": self.text_features,
             "train": asdict(self.train),
             self.model: asdict(self.model_cfg()),
         }
@@ -90,7 +95,7 @@ class RunConfig:
         bad = sorted(set(train) - known)
         if bad:
             raise UserError(f"unknown train option(s) {bad}; known: {sorted(known)}.")
-        top = {"data", "preset", "modalities"}
+        top = {"data", "preset", "modalities", "text_features"}
         stray = sorted(k for k in d if k not in top and k not in MODELS)
         if stray:
             raise UserError(
@@ -101,6 +106,7 @@ class RunConfig:
             data=str(d.get("data", "synthetic")),
             preset=str(d.get("preset", "") or ""),
             modalities=list(d.get("modalities", [])),
+            text_features=str(d.get("text_features", "") or ""),
             train=TrainConfig(**train),
             model_options=dict(options),
         )

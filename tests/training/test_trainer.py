@@ -150,3 +150,24 @@ def test_normalize_standardises_inputs_and_travels_with_the_weights(tmp_path, sm
     assert evaluate("mosi", predict(model, BatchSource(test)), test.labels)["MAE"] == pytest.approx(
         metrics["MAE"], rel=1e-6
     )
+
+
+def test_a_recipe_for_bert_text_warns_on_minilm_text(recwarn):
+    import warnings
+
+    from mmcl.training.runs import warn_on_text_features
+
+    def synth(width):
+        return make_synthetic(
+            SynthConfig(n_train=8, n_valid=4, n_test=4, seq_len=3, dims={"text": width, "audio": 2})
+        )
+
+    bert_recipe = resolve_config("self_mm_mosi")
+    assert bert_recipe.text_features == "bert"
+    with pytest.warns(UserWarning, match="assumes bert text features.*holds minilm"):
+        warn_on_text_features(bert_recipe, synth(384))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_on_text_features(bert_recipe, synth(768))  # BERT-sized: as assumed
+        warn_on_text_features(bert_recipe, synth(32))  # unknown: nothing to say
+        warn_on_text_features(resolve_config(model="self_mm"), synth(384))  # no assumption

@@ -130,6 +130,16 @@ class Dataset:
     def seq_lens(self) -> dict[str, int]:
         return {m: int(x.shape[1]) for m, x in self.splits["train"].features.items()}
 
+    def text_features(self) -> str | None:
+        """Which text features the data holds, as far as can be told: 'minilm' (recorded
+        by `mmcl extract text`/`data import`, or 384-d), 'bert' (768-d), or None."""
+        if "text" not in self.modalities:
+            return None
+        made_with = str(self.extraction.get("text", {}).get("model", "")).lower()
+        if made_with:
+            return "minilm" if "minilm" in made_with else made_with
+        return {768: "bert", 384: "minilm"}.get(self.dims()["text"])
+
     def select_modalities(self, names: list[str]) -> Dataset:
         missing = [m for m in names if m not in self.modalities]
         if missing:

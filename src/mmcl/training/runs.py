@@ -4,6 +4,7 @@ and their summary."""
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,19 @@ def data_info(ds: Dataset) -> DataInfo:
     return DataInfo(ds.dims(), ds.seq_lens(), ds.task)
 
 
+def warn_on_text_features(cfg: RunConfig, ds: Dataset) -> None:
+    """Warn when the config was chosen for other text features than the data holds."""
+    held = ds.text_features()
+    if cfg.text_features and held and held != cfg.text_features:
+        warnings.warn(
+            f"the config assumes {cfg.text_features} text features (text_features = "
+            f"'{cfg.text_features}'), but {ds.source or ds.name} holds {held} text features; "
+            "settings chosen for one (e.g. text_pool = 'cls', BERT's [CLS] step) can cost "
+            "accuracy on the other: prefer the model's defaults or a recipe made for them.",
+            stacklevel=2,
+        )
+
+
 def train_run(
     cfg: RunConfig,
     ds: Dataset,
@@ -46,6 +60,7 @@ def train_run(
         torch.set_num_threads(cfg.train.threads)
     if cfg.modalities:
         ds = ds.select_modalities(cfg.modalities)
+    warn_on_text_features(cfg, ds)
     seed_everything(cfg.train.seed)
     info = data_info(ds)
     model = build(cfg, info)
