@@ -75,6 +75,7 @@ ResumeOpt = Annotated[bool, Opt("--resume", help="Continue runs in --out; keep f
 JobsOpt = Annotated[int, Opt("--jobs", min=1, help="Parallel training processes.")]
 TextModelOpt = Annotated[str, Opt("--model", help="Local text model folder (default: MiniLM).")]
 OutFolder = Annotated[Path, Arg(help="Output folder (native format).")]
+IdColsOpt = Annotated[str, Opt("--id-col", "--id-cols", help="Id column(s): id, or a,b.")]
 LabelColOpt = Annotated[int | None, Opt("--label-column", min=0, help="Of multi-column labels.")]
 
 
@@ -135,7 +136,7 @@ def extract_text_cmd(
     inp: Annotated[Path, Opt("--in", help="CSV file with an id and a text column.")],
     out: Annotated[Path, Opt("--out", help="Output folder (text feature table).")],
     text_col: Annotated[str, Opt("--text-col")] = "text",
-    id_col: Annotated[str, Opt("--id-col")] = "id",
+    id_col: IdColsOpt = "id",
     model: TextModelOpt = "",
     max_len: Annotated[int, Opt("--max-len", min=2)] = 50,
     batch_size: Annotated[int, Opt("--batch-size", min=1)] = 64,
@@ -171,7 +172,7 @@ def data_assemble(
     labels: Annotated[Path, Opt("--labels", help="CSV with ids, labels and (optional) splits.")],
     features: Annotated[list[str], Opt("--features", help="MODALITY=FOLDER; repeat.")],
     out: Annotated[Path, Opt("--out", help="Output folder (native format).")],
-    id_col: Annotated[str, Opt("--id-col")] = "id",
+    id_col: IdColsOpt = "id",
     label_col: Annotated[str, Opt("--label-col")] = "label",
     split_col: Annotated[str, Opt("--split-col")] = "split",
     preset: PresetOpt = None,
@@ -259,7 +260,7 @@ def predict_cmd(
     text: Annotated[str | None, Opt("--text", help="Predict one raw transcript.")] = None,
     inp: Annotated[Path | None, Opt("--in", help="CSV of raw transcripts.")] = None,
     text_col: Annotated[str, Opt("--text-col")] = "text",
-    id_col: Annotated[str, Opt("--id-col")] = "id",
+    id_col: IdColsOpt = "id",
     audio: Annotated[Path | None, Opt("--audio", help="A WAV file (audio modality).")] = None,
 ) -> None:
     """Predict a dataset split (CSV), or raw transcripts (--text, --in) as the run was fed."""

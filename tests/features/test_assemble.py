@@ -75,3 +75,34 @@ def test_a_missing_labels_file_is_a_data_error(tmp_path):
     _audio_table(tmp_path / "audio", ["a", "b"])
     with pytest.raises(DataError, match="--labels .*missing.csv: no such file"):
         assemble(tmp_path / "missing.csv", {"audio": tmp_path / "audio"}, tmp_path / "out")
+
+
+def test_ids_from_two_columns_join_the_feature_table(tmp_path):
+    ids = [f"v{v}_{c}" for v in range(4) for c in range(5)]  # video_clip, as a table's ids
+    _audio_table(tmp_path / "audio", ids)
+    lines = ["video_id,clip_id,label"] + [
+        f"v{v},{c},{(v - c) / 2}" for v in range(4) for c in range(5)
+    ]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    tables = {"audio": tmp_path / "audio"}
+    ds = assemble(tmp_path / "labels.csv", tables, tmp_path / "out", id_col="video_id,clip_id")
+    got = sorted(i for sp in ds.splits.values() for i in sp.ids)
+    assert got == sorted(ids)
+
+
+def test_duplicate_ids_are_counted_with_examples(tmp_path):
+    _audio_table(tmp_path / "audio", ["v0", "v1"])
+    rows = ["video_id,clip_id,label", "v0,1,0.5", "v0,2,0.1", "v0,3,0.2", "v1,1,1.0", "v1,2,0"]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"2 ids occur more than once \(5 rows\), e.g. 'v0' x3"):
+        assemble(tmp_path / "labels.csv", {"audio": tmp_path / "audio"}, tmp_path / "o", "video_id")
+
+
+def test_labels_that_are_not_a_csv_name_the_file(tmp_path):
+    _audio_table(tmp_path / "audio", ["a"])
+    (tmp_path / "labels.pkl").write_bytes(b"\x80\x04\x95\xff\xfe\x00binary")
+    with pytest.raises(DataError, match=r"--labels .*labels.pkl: not a CSV text file"):
+        assemble(tmp_path / "labels.pkl", {"audio": tmp_path / "audio"}, tmp_path / "o")
+    (tmp_path / "other.csv").write_text("name,score\nx,1\n")
+    with pytest.raises(DataError, match=r"no column\(s\) \['id', 'label'\]; columns are"):
+        assemble(tmp_path / "other.csv", {"audio": tmp_path / "audio"}, tmp_path / "o")

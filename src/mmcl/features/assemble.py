@@ -9,7 +9,6 @@ Rows without a split column value are refused; a CSV without a split column gets
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from mmcl.data.dataset import (
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
 from mmcl.features.audio import KIND as AUDIO_KIND
+from mmcl.features.tables import id_columns, read_csv_rows, row_ids
 from mmcl.features.text import KIND as TEXT_KIND
 
 
@@ -74,27 +74,22 @@ def assemble(
     overwrite: bool = False,
 ) -> Dataset:
     labels_csv = Path(labels_csv)
-    if not labels_csv.is_file():
-        raise DataError(f"--labels {labels_csv}: no such file.")
-    with open(labels_csv, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        columns = reader.fieldnames or []
-    for col in (id_col, label_col):
-        if col not in columns:
-            raise DataError(f"{labels_csv}: no column '{col}'; columns are {columns}.")
-    if split_col in columns:
+    cols = id_columns(id_col)
+    rows = read_csv_rows(labels_csv, [*cols, label_col], "--labels")
+    ids = row_ids(rows, cols, f"--labels {labels_csv}")  # rows[k]'s id is ids[k]
+    if rows and split_col in rows[0]:
         bad = sorted({r[split_col] for r in rows} - set(SPLITS) - {"dev"})
         if bad:
             raise DataError(
                 f"{labels_csv}: column '{split_col}' has values {bad}; use train/valid/test."
             )
-        split_of = {r[id_col]: "valid" if r[split_col] == "dev" else r[split_col] for r in rows}
+        split_of = [{"dev": "valid"}.get(r[split_col], r[split_col]) for r in rows]
         split_note = f"splits from column '{split_col}'"
     else:
-        split_of = {
-            rows[i][id_col]: s for s, idx in random_split(len(rows), seed).items() for i in idx
-        }
+        split_of = [""] * len(rows)
+        for s, idx in random_split(len(rows), seed).items():
+            for k in idx:
+                split_of[k] = s
         split_note = f"random 70/15/15 split, seed {seed}"
     if preset:
         spec = get_preset(preset).task
@@ -108,7 +103,7 @@ def assemble(
     loaded = {m: _table(Path(p)) for m, p in tables.items()}
     index = {m: {str(i): k for k, i in enumerate(arrs["ids"])} for m, (_, arrs) in loaded.items()}
     for m, idx in index.items():
-        missing = [r[id_col] for r in rows if r[id_col] not in idx]
+        missing = [i for i in ids if i not in idx]
         if missing:
             raise DataError(
                 f"{tables[m]}: {len(missing)} labelled ids have no {m} features, "
@@ -116,20 +111,20 @@ def assemble(
             )
     splits = {}
     for s in SPLITS:
-        part = [r for r in rows if split_of[r[id_col]] == s]
+        part = [k for k in range(len(rows)) if split_of[k] == s]
         if not part:
             raise DataError(f"{labels_csv}: split '{s}' is empty.")
         feats, lens, tokens, token_lengths = {}, {}, None, None
         for m, (meta, arrs) in loaded.items():
-            rows_idx = np.array([index[m][r[id_col]] for r in part])
+            rows_idx = np.array([index[m][ids[k]] for k in part])
             feats[m], lens[m] = arrs["features"][rows_idx], arrs["lengths"][rows_idx]
             if meta["kind"] == TEXT_KIND:
                 tokens, token_lengths = arrs["tokens"][rows_idx], arrs["lengths"][rows_idx]
         dtype = np.float32 if spec.kind == "regression" else np.int64
         splits[s] = make_split(
             feats,
-            np.array([float(r[label_col]) for r in part]).astype(dtype),
-            np.array([r[id_col] for r in part]),
+            np.array([float(rows[k][label_col]) for k in part]).astype(dtype),
+            np.array([ids[k] for k in part]),
             f"{labels_csv} [{s}]",
             spec,
             lengths=lens,

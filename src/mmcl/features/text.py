@@ -16,7 +16,6 @@ A rerun with the same texts, model and max_len finds the same content hash and d
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch
 
 from mmcl.data.io import atomic_folder
 from mmcl.errors import UserError
+from mmcl.features.tables import id_columns, read_csv_rows, row_ids
 from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 from mmcl.progress import progress as progress_of
 
@@ -96,7 +96,7 @@ def extract_text(
     """Write a text feature table to `out`; returns it and whether the cache was used."""
     out = Path(out)
     if len(set(ids)) != len(ids):
-        raise UserError("ids must be unique; found duplicates in the id column.")
+        row_ids([{"id": i} for i in ids], ["id"], "extract_text")  # raises, with examples
     digest = content_hash(texts, ids, model, max_len)
     manifest = out / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
@@ -127,20 +127,11 @@ def extract_text(
     return TextFeatures(np.asarray(ids, dtype=str), feats, lengths, pooled, tokens), False
 
 
-def read_texts(path: Path, text_col: str, id_col: str) -> tuple[list[str], list[str]]:
-    """(texts, ids) from a CSV file with a text and an id column."""
-    if not Path(path).is_file():
-        raise UserError(f"--in {path}: no such file.")
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in (text_col, id_col) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UserError(
-                f"{path}: no column(s) {missing}; columns are {reader.fieldnames}. "
-                "Use --text-col/--id-col."
-            )
-        rows = list(reader)
-    return [r[text_col] for r in rows], [r[id_col] for r in rows]
+def read_texts(path: Path, text_col: str, id_cols: str) -> tuple[list[str], list[str]]:
+    """(texts, ids) from a CSV file with a text column and id column(s) ('a,b': joined)."""
+    cols = id_columns(id_cols)
+    rows = read_csv_rows(path, [text_col, *cols], "--in")
+    return [r[text_col] for r in rows], row_ids(rows, cols, f"--in {path}")
 
 
 def read_text_features(folder: str | Path) -> TextFeatures:

@@ -1,0 +1,52 @@
+"""Rows of a user's CSV file (transcripts, labels) and the ids that join them to features."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+from mmcl.data.dataset import DataError
+
+
+def read_csv_rows(path: Path, required: list[str], option: str) -> list[dict[str, str]]:
+    """Every row of the CSV file `path` (given as `option`), which must hold `required`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{option} {path}: no such file.")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            columns = reader.fieldnames or []
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{option} {path}: not a CSV text file ({e}).") from e
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise DataError(
+            f"{option} {path}: no column(s) {missing}; columns are {columns}. "
+            "Name the right ones (e.g. --id-cols video_id,clip_id)."
+        )
+    return rows
+
+
+def id_columns(spec: str) -> list[str]:
+    """'video_id,clip_id' -> ['video_id', 'clip_id']."""
+    cols = [c.strip() for c in spec.split(",") if c.strip()]
+    if not cols:
+        raise DataError("--id-cols: name at least one column.")
+    return cols
+
+
+def row_ids(rows: list[dict[str, str]], cols: list[str], where: str) -> list[str]:
+    """Each row's id: its id columns joined by '_' (e.g. 'vid3_12'); ids must be unique."""
+    ids = ["_".join(r[c] for c in cols) for r in rows]
+    repeated = [(i, n) for i, n in Counter(ids).items() if n > 1]
+    if repeated:
+        examples = ", ".join(f"'{i}' x{n}" for i, n in repeated[:5])
+        raise DataError(
+            f"{where}: {len(repeated)} ids occur more than once ({sum(n for _, n in repeated)} "
+            f"rows), e.g. {examples}. Ids must be unique: add columns with --id-cols, e.g. "
+            "--id-cols video_id,clip_id."
+        )
+    return ids
