@@ -18,6 +18,7 @@ from rich.console import Console
 from typer import Argument as Arg
 from typer import Option as Opt
 
+from mmcl.data.csd import MAX_LEN
 from mmcl.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal sentiment toolkit.")
@@ -79,10 +80,6 @@ IdColsOpt = Annotated[str, Opt("--id-col", "--id-cols", help="Id column(s): id, 
 LabelColOpt = Annotated[int | None, Opt("--label-column", min=0, help="Of multi-column labels.")]
 
 
-def _splits(ds: Any) -> str:
-    return ", ".join(f"{s} {len(sp)}" for s, sp in ds.splits.items())
-
-
 @command(data_app, "inspect")
 def data_inspect(
     path: Annotated[str, Arg(help="Dataset path, or 'synthetic'.")],
@@ -105,14 +102,15 @@ def data_convert(
     preset: PresetOpt = None,
     overwrite: OverwriteOpt = False,
     label_column: LabelColOpt = None,
+    csd_max_len: Annotated[int, Opt("--csd-max-len", min=1, help="Frames per segment.")] = MAX_LEN,
 ) -> None:
     """Convert a dataset to the native format (safe, memory-mapped; later runs use it)."""
     from mmcl.data.loader import load_data
     from mmcl.data.native import write_native
 
-    ds = load_data(src, preset, label_column)
+    ds = load_data(src, preset, label_column, csd_max_len)
     write_native(ds, out, overwrite=overwrite)
-    say(f"wrote {out} ({_splits(ds)})")
+    say(f"wrote {out} ({ds.sizes()})")
 
 
 @command(data_app, "import")
@@ -128,7 +126,7 @@ def data_import(
     from mmcl.features.importers import import_dataset
 
     ds = import_dataset(name, src, out, overwrite=overwrite, model=model, max_len=max_len)
-    say(f"wrote {out}: {_splits(ds)}, modalities {ds.dims()}")
+    say(f"wrote {out}: {ds.sizes()}, modalities {ds.dims()}")
 
 
 @command(extract_app, "text")
@@ -185,7 +183,7 @@ def data_assemble(
 
     tables = parse_tables(features)
     ds = assemble(labels, tables, out, id_col, label_col, split_col, preset, task, seed, overwrite)
-    say(f"wrote {out}: {_splits(ds)}")
+    say(f"wrote {out}: {ds.sizes()}")
 
 
 @command(data_app, "synth")

@@ -100,3 +100,15 @@ def test_csd_folder_of_unknown_videos_needs_folds(tmp_path, write_csd):
     write_csd(tmp_path / "f.csd", "FACET", seq)
     with pytest.raises(UserError, match="folds.json"):
         load_dataset(tmp_path)
+
+
+def test_csd_segments_are_capped_with_a_warning_unless_asked(csd_folder):
+    full = load_dataset(csd_folder, csd_max_len=None)
+    frames = full.seq_lens()["audio"]
+    assert frames > 5  # the fixture's segments hold more frames than the cap below
+    with pytest.warns(UserWarning, match=f"segments longer than 5 frames \\(up to {frames}\\)"):
+        capped = load_dataset(csd_folder, csd_max_len=5)
+    assert capped.seq_lens()["audio"] == 5
+    np.testing.assert_array_equal(
+        capped.splits["train"].features["audio"], full.splits["train"].features["audio"][:, :5]
+    )

@@ -161,6 +161,9 @@ def test_assemble_errors_name_the_problem(tmp_path):
 
 
 def test_opensmile_egemaps_backend(tmp_path):
+    pytest.importorskip(
+        "opensmile", reason="opensmile is an optional extra (research licence): mmcl[opensmile]"
+    )
     wavs = tmp_path / "wavs"
     wavs.mkdir()
     _tone(wavs / "a.wav", 200.0)
@@ -170,7 +173,22 @@ def test_opensmile_egemaps_backend(tmp_path):
     assert feats.shape[2] == 25 and 90 <= int(lengths[0]) <= 100  # 10 ms frames over 1 s
     meta = json.loads((out / "manifest.json").read_text())
     assert meta["backend"] == "opensmile"
+
+
+def test_unknown_audio_backend_and_absent_opensmile_are_clear_errors(tmp_path, monkeypatch):
+    import sys
+
+    wavs = tmp_path / "wavs"
+    wavs.mkdir()
+    _tone(wavs / "a.wav", 200.0)
+    out = tmp_path / "feat"
     r = runner.invoke(
         app, ["extract", "audio", "--wav-dir", str(wavs), "--out", str(out), "--backend", "praat"]
     )
     assert r.exit_code == 2 and "--backend must be librosa or opensmile" in r.output
+    monkeypatch.setitem(sys.modules, "opensmile", None)  # as if not installed
+    r = runner.invoke(
+        app,
+        ["extract", "audio", "--wav-dir", str(wavs), "--out", str(out), "--backend", "opensmile"],
+    )
+    assert r.exit_code == 2 and "pip install opensmile" in r.output

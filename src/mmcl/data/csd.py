@@ -11,6 +11,7 @@ otherwise a `folds.json` (`{"train": [video ids], "valid": [...], "test": [...]}
 from __future__ import annotations
 
 import json
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -74,10 +75,16 @@ def _folds_for(path: Path, videos: set[str]) -> dict[str, list[str]]:
     )
 
 
+# frames kept per segment unless asked otherwise: one long segment at a frame rate of
+# 100 Hz must not pad every sample of the split to its length (and exhaust memory)
+MAX_LEN = 1000
+
+
 def read_csd_folder(
-    path: str | Path, preset: str | None = None, max_len: int | None = None
+    path: str | Path, preset: str | None = None, max_len: int | None = MAX_LEN
 ) -> Dataset:
-    """Read every `.csd` in `path`; `max_len` truncates long segments (keeping the start)."""
+    """Read every `.csd` in `path`; segments longer than `max_len` frames keep their first
+    `max_len` (a warning counts them); `max_len=None` keeps every frame."""
     path = Path(path)
     label_file, modal_files = None, {}
     for f in sorted(path.glob("*.csd")):
@@ -155,8 +162,14 @@ def _align(
             inside = (iv[:, 0] <= start) & (iv[:, 1] >= end)
         rows.append(x[inside].reshape(-1, dim))
     length = max(1, max(len(r) for r in rows))
-    if max_len:
-        length = min(length, max_len)
+    if max_len and length > max_len:
+        cut = sum(len(r) > max_len for r in rows)
+        warnings.warn(
+            f"{where}: {cut} segments longer than {max_len} frames (up to {length}) keep their "
+            f"first {max_len}; raise the cap with --csd-max-len.",
+            stacklevel=2,
+        )
+        length = max_len
     feats = np.zeros((len(rows), length, dim), dtype=np.float32)
     lens = np.zeros(len(rows), dtype=np.int64)
     for i, r in enumerate(rows):

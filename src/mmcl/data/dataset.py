@@ -130,6 +130,10 @@ class Dataset:
     def seq_lens(self) -> dict[str, int]:
         return {m: int(x.shape[1]) for m, x in self.splits["train"].features.items()}
 
+    def sizes(self) -> str:
+        """'train 60, valid 20, test 20'."""
+        return ", ".join(f"{s} {len(sp)}" for s, sp in self.splits.items())
+
     def text_features(self) -> str | None:
         """Which text features the data holds, as far as can be told: 'minilm' (recorded
         by `mmcl extract text`/`data import`, or 384-d), 'bert' (768-d), or None."""

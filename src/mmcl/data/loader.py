@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mmcl.data.csd import is_csd_folder, read_csd_folder
+from mmcl.data.csd import MAX_LEN, is_csd_folder, read_csd_folder
 from mmcl.data.dataset import DataError, Dataset, TaskSpec
 from mmcl.data.mfn import is_mfn_file, is_mfn_folder, read_mfn_folder
 from mmcl.data.native import is_native, read_native
@@ -50,11 +50,12 @@ def detect_format(path: Path) -> str:
 def load_dataset(
     path: str | Path,
     preset: str | None = None,
-    csd_max_len: int | None = None,
+    csd_max_len: int | None = MAX_LEN,
     label_column: int | None = None,
 ) -> Dataset:
     """Read any supported dataset; `preset` overrides the detected task and metric set;
-    `label_column` picks one column of multi-column labels (MFN folders)."""
+    `label_column` picks one column of multi-column labels (MFN folders); `csd_max_len`
+    caps the frames per segment of .csd folders (None: no cap)."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "native":
@@ -99,7 +100,10 @@ def peek_modalities(spec: str | Path) -> list[str] | None:
 
 
 def load_data(
-    spec: str | Path, preset: str | None = None, label_column: int | None = None
+    spec: str | Path,
+    preset: str | None = None,
+    label_column: int | None = None,
+    csd_max_len: int | None = MAX_LEN,
 ) -> Dataset:
     """`spec` is a path, or 'synthetic' for the planted-signal data (`mmcl data synth`
     defaults, seed 0)."""
@@ -111,4 +115,4 @@ def load_data(
             ds.preset = get_preset(preset).name
             ds.task = get_preset(preset).task
         return ds
-    return load_dataset(spec, preset=preset, label_column=label_column)
+    return load_dataset(spec, preset, csd_max_len, label_column)
