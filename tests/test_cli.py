@@ -173,3 +173,12 @@ def test_a_grid_with_a_row_that_cannot_take_the_data_trains_nothing(tmp_path):
     )
     assert r.exit_code == 2 and "mmcl needs at least 2 modalities" in r.output
     assert not out.exists() or not any(out.rglob("config.json"))
+
+
+def test_a_value_of_the_wrong_type_is_a_one_line_error(tmp_path):
+    r = runner.invoke(
+        app,
+        ["train", "--data", "synthetic", "--out", str(tmp_path / "r"), "--set", "train.lr=fast"],
+    )
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "train.lr = 'fast' (str): expected float" in r.output

@@ -15,13 +15,13 @@ Overrides use the same dotted names: `--set train.lr=1e-3 --set mmcl.variant=ref
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mmcl.errors import UserError
-from mmcl.models.registry import MODELS, model_config
+from mmcl.models.registry import MODELS, model_config, typed_values
 
 
 @dataclass
@@ -54,6 +54,16 @@ class TrainConfig:
             raise UserError(f"train.scheduler = '{self.scheduler}'; choose plateau or none.")
         if self.lr <= 0:
             raise UserError("train.lr must be positive.")
+
+
+@dataclass
+class _TopLevel:
+    """The types of a config's top-level keys (for their check)."""
+
+    data: str
+    preset: str
+    modalities: list[str]
+    text_features: str
 
 
 @dataclass
@@ -91,23 +101,23 @@ class RunConfig:
             raise UserError(f"unknown model '{model}'; choose one of {sorted(MODELS)}.")
         train = d.pop("train", {})
         options = d.pop(model, {})
-        known = {f.name for f in fields(TrainConfig)}
-        bad = sorted(set(train) - known)
-        if bad:
-            raise UserError(f"unknown train option(s) {bad}; known: {sorted(known)}.")
+        for section, value in (("train", train), (model, options)):
+            if not isinstance(value, dict):
+                raise UserError(f"'{section}' is a section of options, not {value!r}.")
         top = {"data", "preset", "modalities", "text_features"}
         stray = sorted(k for k in d if k not in top and k not in MODELS)
         if stray:
             raise UserError(
                 f"unknown config key(s) {stray}; known: {sorted(top | {'train', model})}."
             )
+        given = typed_values(_TopLevel, {k: d[k] for k in top if k in d}, "config")
         cfg = cls(
             model=model,
-            data=str(d.get("data", "synthetic")),
-            preset=str(d.get("preset", "") or ""),
-            modalities=list(d.get("modalities", [])),
-            text_features=str(d.get("text_features", "") or ""),
-            train=TrainConfig(**train),
+            data=given.get("data", "synthetic"),
+            preset=given.get("preset", ""),
+            modalities=list(given.get("modalities", [])),
+            text_features=given.get("text_features", ""),
+            train=TrainConfig(**typed_values(TrainConfig, train, "train")),
             model_options=dict(options),
         )
         cfg.train.validate()

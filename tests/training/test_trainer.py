@@ -112,6 +112,18 @@ def test_bad_overrides_are_named():
         resolve_config(overrides=["train.epoch=3"])
     with pytest.raises(UserError, match="no such file or shipped recipe"):
         resolve_config(recipe="nope")
+    # values of the wrong type name the option, the value and the expected type
+    for override, message in (
+        ("train.lr=abc", r"train.lr = 'abc' \(str\): expected float"),
+        ("train.epochs=2.5", r"train.epochs = 2.5 \(float\): expected int"),
+        ("train.normalize=1", r"train.normalize = 1 \(int\): expected bool"),
+        ("mmcl.d_model=wide", r"mmcl.d_model = 'wide' \(str\): expected int"),
+        ("modalities=[1]", r"config.modalities = \[1\] \(list\): expected list\[str\]"),
+        ("train=5", "'train' is a section of options"),
+    ):
+        with pytest.raises(UserError, match=message):
+            resolve_config(model="mmcl", overrides=[override])
+    assert resolve_config(overrides=["train.lr=1"]).train.lr == 1.0  # an int is a fine float
     cfg = resolve_config(recipe="iemocap_mmcl", overrides=["train.lr=1e-3"])
     assert (
         cfg.train.lr == 1e-3 and cfg.model_cfg().variant == "reference" and cfg.preset == "iemocap"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
+import types
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from torch import nn
 
@@ -32,17 +32,57 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
 }
 
 
+def _matches(value: Any, tp: Any) -> bool:
+    """Whether a value read from TOML or --set has the annotated type `tp`."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp in (int, float):  # an int is a fine float (TOML `lr = 1`); a bool is neither
+        return isinstance(value, int if tp is int else int | float) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
+        )
+    return True  # anything else is left to the config's own validate()
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is None and hasattr(tp, "__name__"):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def typed_values(cls: type, values: dict[str, Any], section: str) -> dict[str, Any]:
+    """`values` for the dataclass `cls`, each checked against its field's type; unknown
+    keys and wrong types are refused naming `section.key`, what was given and what is
+    expected."""
+    hints = get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise UserError(f"unknown {section} option(s) {unknown}; known: {sorted(hints)}.")
+    for key, value in values.items():
+        if not _matches(value, hints[key]):
+            raise UserError(
+                f"{section}.{key} = {value!r} ({type(value).__name__}): expected "
+                f"{_type_name(hints[key])}."
+            )
+    return {k: float(v) if hints[k] is float else v for k, v in values.items()}
+
+
 def model_config(name: str, values: dict[str, Any] | None = None) -> Any:
     """The named model's config dataclass, with `values` applied (unknown keys refused)."""
     if name not in MODELS:
         raise UserError(f"unknown model '{name}'; choose one of {sorted(MODELS)}.")
     cls = MODELS[name][0]
-    known = {f.name: f for f in fields(cls)}
-    values = dict(values or {})
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise UserError(f"unknown {name} option(s) {unknown}; known: {sorted(known)}.")
-    cfg = cls(**values)
+    cfg = cls(**typed_values(cls, dict(values or {}), name))
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg
