@@ -31,6 +31,7 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
+    on_nonfinite: str = "stop"  # NaN/inf loss or gradient: stop (named, exit 2) | skip the batch
     patience: int = 10  # epochs without validation improvement before stopping; 0: never
     scheduler: str = "plateau"  # plateau (ReduceLROnPlateau on validation loss) | none
     plateau_patience: int = 5
@@ -50,6 +51,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise UserError("train.epochs must be >= 1 and train.batch_size >= 2.")
+        if self.on_nonfinite not in ("stop", "skip"):
+            raise UserError(f"train.on_nonfinite = '{self.on_nonfinite}'; choose stop or skip.")
         if self.scheduler not in ("plateau", "none"):
             raise UserError(f"train.scheduler = '{self.scheduler}'; choose plateau or none.")
         if self.lr <= 0:

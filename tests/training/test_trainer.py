@@ -183,3 +183,52 @@ def test_a_recipe_for_bert_text_warns_on_minilm_text(recwarn):
         warn_on_text_features(bert_recipe, synth(768))  # BERT-sized: as assumed
         warn_on_text_features(bert_recipe, synth(32))  # unknown: nothing to say
         warn_on_text_features(resolve_config(model="self_mm"), synth(384))  # no assumption
+
+
+def _nan_at(model, epoch_step):
+    """Make `model.loss` return NaN at the (epoch, step) given; every other step is real."""
+    real = model.loss
+    calls = {"epoch": -1, "step": 0}
+    start = model.on_epoch_start
+
+    def on_epoch_start(epoch):
+        calls["epoch"], calls["step"] = epoch, 0
+        start(epoch)
+
+    def loss(batch, out):
+        total, logs = real(batch, out)
+        hit = (calls["epoch"], calls["step"]) == epoch_step
+        calls["step"] += 1
+        return (total * float("nan"), logs) if hit else (total, logs)
+
+    model.on_epoch_start, model.loss = on_epoch_start, loss
+
+
+@pytest.mark.parametrize("model_name", ["late_fusion", "mmcl"])
+def test_a_nan_loss_stops_the_run_naming_it_and_keeps_the_last_checkpoint(
+    tmp_path, small, model_name
+):
+    from mmcl.training.trainer import NonFiniteLoss
+
+    cfg = _cfg(model_name, epochs=3)
+    seed_everything(0)
+    model = build_model(model_name, cfg.model_cfg(), data_info(small))
+    _nan_at(model, (1, 2))
+    with pytest.raises(NonFiniteLoss, match=r"loss = nan, gradient norm = nan at epoch 1, step 2"):
+        Trainer(model, small, cfg.train, tmp_path).fit()
+    state = load_state(tmp_path / "checkpoint")
+    assert state["progress"]["epoch"] == 1  # epoch 0's checkpoint, untouched
+    assert (tmp_path / "model.safetensors").is_file()
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1
+
+
+def test_skip_drops_the_bad_batch_and_counts_it(tmp_path, small):
+    cfg = _cfg("late_fusion", epochs=3, extra=['train.on_nonfinite="skip"'])
+    seed_everything(0)
+    model = build_model("late_fusion", cfg.model_cfg(), data_info(small))
+    _nan_at(model, (1, 0))
+    result = Trainer(model, small, cfg.train, tmp_path).fit()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [row.get("skipped_steps", 0) for row in log] == [0, 1, 0]
+    assert all(np.isfinite(row["train_loss"]) for row in log)
+    assert np.isfinite(result["test"]["MAE"])

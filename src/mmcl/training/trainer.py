@@ -33,6 +33,10 @@ class StopTraining(Exception):
     """Raised by a callback to end training early (tests use it to simulate a killed run)."""
 
 
+class NonFiniteLoss(UserError):
+    """A loss or gradient became NaN or infinite (train.on_nonfinite = "stop")."""
+
+
 def selection_rule(cfg: TrainConfig, metric_set: str) -> tuple[str, bool]:
     """The validation metric that selects the epoch, and whether higher is better."""
     name = cfg.selection_metric or SELECTION_METRIC[metric_set]
@@ -109,28 +113,53 @@ class Trainer:
         self.model.train()
         self.model.on_epoch_start(self.epoch)
         sums: dict[str, float] = {}
-        n = 0
-        for batch in self.sources["train"].batches(
+        n = skipped = 0
+        batches = self.sources["train"].batches(
             self.cfg.batch_size, shuffle=True, generator=self.generator
-        ):
+        )
+        for step, batch in enumerate(batches):
             if len(batch) < 2:  # BatchNorm cannot normalise a single sample
                 continue
             out = self.model.run(batch)
             loss, logs = self.model.loss(batch, out)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            params = self.model.main_parameters()
             if self.cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.main_parameters(), self.cfg.grad_clip)
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+            else:
+                grad_norm = torch.nn.utils.get_total_norm(
+                    [p.grad for p in params if p.grad is not None]
+                )
+            logs = {"loss": float(loss.detach()), **logs}
+            if self._nonfinite({**logs, "gradient norm": float(grad_norm)}, step):
+                skipped += 1
+                continue
             self.optimizer.step()
-            logs = {
-                "loss": float(loss.detach()),
-                **logs,
-                **self.model.extra_update(batch, out, self.extra_optimizers),
-            }
-            for k, v in logs.items():
+            extra = self.model.extra_update(batch, out, self.extra_optimizers)
+            self._nonfinite(extra, step, skip_allowed=False)
+            for k, v in {**logs, **extra}.items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
-        return {f"train_{k}": v / max(n, 1) for k, v in sums.items()}
+        row = {f"train_{k}": v / max(n, 1) for k, v in sums.items()}
+        return {**row, "skipped_steps": skipped} if skipped else row
+
+    def _nonfinite(self, values: dict[str, float], step: int, skip_allowed: bool = True) -> bool:
+        """Whether a step must be skipped: a NaN/inf value stops the run (train.on_nonfinite
+        = "stop", the default) with a message naming it, or has the step skipped ("skip";
+        steps after the main update, e.g. the actor-critic's, cannot be undone: they stop)."""
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if not bad:
+            return False
+        if self.cfg.on_nonfinite == "skip" and skip_allowed:
+            self.optimizer.zero_grad(set_to_none=True)
+            return True
+        raise NonFiniteLoss(
+            f"{self.out}: {', '.join(f'{k} = {values[k]}' for k in bad)} at epoch {self.epoch}, "
+            f"step {step}; the last good checkpoint (epoch {self.epoch - 1}) and the best "
+            "weights are kept. Lower train.lr, set train.grad_clip, or train.on_nonfinite = "
+            '"skip" to drop such batches.'
+        )
 
     def fit(self, resume: bool = False, on_epoch_end: Callable[[int], None] | None = None) -> dict:
         """Train, selecting the epoch with the best validation metric; returns the result."""
