@@ -182,3 +182,17 @@ def test_a_value_of_the_wrong_type_is_a_one_line_error(tmp_path):
     )
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "train.lr = 'fast' (str): expected float" in r.output
+
+
+def test_two_trainings_into_one_folder_do_not_interleave(tmp_path):
+    import json
+    import os
+    import socket
+
+    out = tmp_path / "runs"
+    out.mkdir()
+    # this process holds the folder, as a training running beside this one would
+    (out / ".mmcl.lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    r = runner.invoke(app, ["train", "--data", "synthetic", "--out", str(out), "--epochs", "1"])
+    assert r.exit_code == 2 and f"in use by process {os.getpid()}" in r.output
+    assert sorted(p.name for p in out.iterdir()) == [".mmcl.lock"]

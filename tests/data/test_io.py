@@ -3,7 +3,8 @@ import stat
 
 import pytest
 
-from mmcl.data.io import atomic_file, atomic_folder
+from mmcl.data.io import LOCK, atomic_file, atomic_folder, folder_lock
+from mmcl.errors import UserError
 
 
 @pytest.fixture
@@ -38,3 +39,50 @@ def test_a_failed_write_leaves_the_old_content(tmp_path):
         raise RuntimeError("killed")
     assert (tmp_path / "f.txt").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def _lock_of(folder, pid):
+    import json
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / LOCK).write_text(
+        json.dumps({"pid": pid, "host": socket.gethostname(), "started": "t"})
+    )
+
+
+def test_a_folder_in_use_is_refused_naming_its_owner(tmp_path):
+    import subprocess
+    import sys
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        _lock_of(tmp_path / "runs", owner.pid)
+        with (
+            pytest.raises(UserError, match=f"in use by process {owner.pid}"),
+            folder_lock(tmp_path / "runs"),
+        ):
+            pass
+        assert (tmp_path / "runs" / LOCK).is_file()  # the owner's lock is left alone
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def test_a_stale_lock_is_taken_over_and_every_lock_is_released(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    _lock_of(tmp_path / "runs", int(gone.stdout))
+    with (
+        pytest.warns(UserWarning, match="which is gone; taking it over"),
+        folder_lock(tmp_path / "runs") as lock,
+    ):
+        assert f'"pid": {os.getpid()}' in lock.read_text()
+    assert not (tmp_path / "runs" / LOCK).exists()
+    with pytest.raises(RuntimeError), folder_lock(tmp_path / "runs"):
+        raise RuntimeError("failed run")
+    assert not (tmp_path / "runs" / LOCK).exists()

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from mmcl.errors import UserError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -55,3 +57,60 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+LOCK = ".mmcl.lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@contextmanager
+def folder_lock(folder: str | Path) -> Iterator[Path]:
+    """Hold `folder/.mmcl.lock` (the owner's pid, host and start time) while writing into
+    `folder`, so that two processes never interleave their files there. A lock whose process
+    is gone (same host) is stale: it is taken over with a warning."""
+    import json
+    import socket
+    import time
+    import warnings
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.ctime()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = json.loads(lock.read_text())
+            except (OSError, ValueError):
+                owner = {}
+            same_host = owner.get("host") == me["host"]
+            if same_host and isinstance(owner.get("pid"), int) and not _alive(owner["pid"]):
+                warnings.warn(
+                    f"{lock}: left by process {owner['pid']}, which is gone; taking it over.",
+                    stacklevel=3,
+                )
+                lock.unlink(missing_ok=True)
+                continue
+            raise UserError(
+                f"{folder} is in use by process {owner.get('pid', '?')} on "
+                f"{owner.get('host', '?')} (since {owner.get('started', '?')}); wait for it to "
+                f"finish, or remove {lock} if that process is gone."
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        break
+    try:
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)

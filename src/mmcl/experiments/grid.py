@@ -33,6 +33,7 @@ from typing import Any
 
 from mmcl.config import RunConfig, resolve_config
 from mmcl.data.dataset import Dataset
+from mmcl.data.io import folder_lock
 from mmcl.data.loader import load_data
 from mmcl.errors import UserError
 from mmcl.evaluation.plots import plot_comparison
@@ -261,13 +262,31 @@ def run_grid(
         for spec, cfg in cfgs.items()
         for s in seeds
     ]
-    if jobs > 1:
-        data_arg = ds if data == "synthetic" else data
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_train_job, c.to_dict(), data_arg, str(o)) for _, c, o in points]
-            results = [f.result() for f in futures]
-    else:
-        results = [train_run(c, ds, o, resume=True) for _, c, o in points]
+    with folder_lock(out):  # one process writes into `out` at a time
+        results = _train_points(points, ds, data, jobs)
+        return _report(grid, ds, out, cfgs, points, results)
+
+
+def _train_points(points: list, ds: Dataset, data: str, jobs: int) -> list[dict]:
+    """Every (spec, config, folder) point trained (or read back when finished)."""
+    if jobs <= 1:
+        return [train_run(c, ds, o, resume=True) for _, c, o in points]
+    data_arg = ds if data == "synthetic" else data
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_train_job, c.to_dict(), data_arg, str(o)) for _, c, o in points]
+        return [f.result() for f in futures]
+
+
+def _report(
+    grid: Grid,
+    ds: Dataset,
+    out: Path,
+    cfgs: dict[str, RunConfig],
+    points: list,
+    results: list[dict],
+) -> GridResult:
+    """The grid's table, paired tests, plot and configs, written into `out`."""
+    seeds = list(range(grid.seeds))
     per_run: dict[str, list[dict]] = {spec: [] for spec in grid.models}
     for (spec, _, _), r in zip(points, results, strict=True):
         per_run[spec].append(r)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mmcl.config import resolve_config
+from mmcl.data.io import folder_lock
 from mmcl.data.loader import load_data, peek_modalities
 from mmcl.experiments.defaults import default_data
 from mmcl.experiments.grid import check_fresh
@@ -39,4 +40,5 @@ def train_from_options(
     say(
         f"training {cfg.model} on {ds.source} ({ds.task.metric_set}), seeds 0..{seeds - 1} -> {out}"
     )
-    return train_seeds(cfg, ds, out, list(range(seeds)), resume=resume)
+    with folder_lock(out):
+        return train_seeds(cfg, ds, out, list(range(seeds)), resume=resume)
