@@ -260,11 +260,14 @@ def predict_cmd(
     text_col: Annotated[str, Opt("--text-col")] = "text",
     id_col: IdColsOpt = "id",
     audio: Annotated[Path | None, Opt("--audio", help="A WAV file (audio modality).")] = None,
+    missing: Annotated[
+        str | None, Opt("--missing", help="zero|mean for an absent modality.")
+    ] = None,
 ) -> None:
     """Predict a dataset split (CSV), or raw transcripts (--text, --in) as the run was fed."""
     from mmcl.evaluation.inference import predict_inputs
 
-    args = (out, data, split, preset, text, inp, text_col, id_col, audio)
+    args = (out, data, split, preset, text, inp, text_col, id_col, audio, missing)
     seed_dir, n, records = predict_inputs(run, *args)
     for r in records if out is None else []:
         say(json.dumps(r, ensure_ascii=False))

@@ -229,6 +229,16 @@ def test_predict_raw_text_refuses_a_run_that_needs_audio(tmp_path, mosi_subset):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["predict", str(run), "--text", "fine"])
     assert r.exit_code == 2 and "the input lacks {'audio': 'source'}" in r.output
+    assert "--missing zero|mean" in r.output  # the refusal shows the way out
+    outs = {}
+    for missing in ("zero", "mean"):
+        r = runner.invoke(app, ["predict", str(run), "--text", "fine", "--missing", missing])
+        assert r.exit_code == 0, r.output
+        assert f"the input has no audio: fed {missing} features" in r.output
+        record = json.loads(r.output.strip().splitlines()[-1])
+        assert record["missing"] == f"audio={missing}"
+        outs[missing] = record["score"]
+    assert outs["zero"] != outs["mean"]  # the training mean of audio is not zero
 
 
 def test_default_data_without_a_mosi_source_says_it_uses_synthetic(tmp_path, monkeypatch):

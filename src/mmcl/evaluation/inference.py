@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,7 @@ def predict_inputs(
     text_col: str = "text",
     id_col: str = "id",
     audio: Path | None = None,
+    missing: str | None = None,
 ) -> tuple[Path, int, list[dict]]:
     """Predict one transcript (`text`), a CSV of them (`texts_csv`) and/or a WAV file
     (`audio`), written to the CSV file `out` when given; without raw inputs, predict the
@@ -189,7 +191,7 @@ def predict_inputs(
     else:
         return (*predict_run(run_dir, data, split, out, preset), [])
     wavs = None if audio is None else [audio] * len(ids)
-    seed_dir, records = predict_raw(run_dir, ids, texts, wavs)
+    seed_dir, records = predict_raw(run_dir, ids, texts, wavs, missing)
     if out is not None and records:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(records[0]))
@@ -200,11 +202,17 @@ def predict_inputs(
 
 
 def predict_raw(
-    run_dir: Path, ids: list[str], texts: list[str] | None = None, wavs: list[Path] | None = None
+    run_dir: Path,
+    ids: list[str],
+    texts: list[str] | None = None,
+    wavs: list[Path] | None = None,
+    missing: str | None = None,
 ) -> tuple[Path, list[dict]]:
     """Predict from raw transcripts and/or WAV files with the feature extraction the run's
     data recorded (MiniLM text features, librosa audio features). A modality the run needs
-    but the input cannot provide is a clear error naming it."""
+    but the input cannot provide is a clear error naming it, unless `missing` says what to
+    feed instead: "zero" (one zero step) or "mean" (one step of the training split's mean
+    features), with a warning; the records say so."""
     from mmcl.data.dataset import make_split
 
     d = best_seed_dir(run_dir)
@@ -214,15 +222,28 @@ def predict_raw(
     can = {"text-transformer": texts is not None, "audio": wavs is not None}
     lacking = {m: extraction.get(m, {}).get("kind", "unknown") for m in dims}
     lacking = {m: k for m, k in lacking.items() if not can.get(k, False)}
-    if lacking:
+    if lacking and missing is None:
         raise DataError(
             f"{d}: the run was trained on modalities {list(dims)}; the input lacks {lacking} "
             "(raw input can give text-transformer features from --text/--in and audio "
-            'features from --audio). Train on what you can give, e.g. --set modalities=["text"].'
+            "features from --audio). Pass --missing zero|mean to feed a neutral value for it, "
+            'or train on what you can give, e.g. --set modalities=["text"].'
         )
+    if missing not in (None, "zero", "mean"):
+        raise DataError(f"--missing must be zero or mean, not '{missing}'.")
     features, lengths, tokens, token_lengths = {}, {}, None, None
+    n = len(ids)
     for m in dims:
-        spec = extraction[m]
+        spec = extraction.get(m, {})
+        if m in lacking:
+            features[m] = _neutral(saved, m, missing, n, d)
+            lengths[m] = np.ones(n, dtype=np.int64)
+            warnings.warn(
+                f"the input has no {m}: fed {missing} features for it (--missing {missing}); "
+                "predictions rest on the other modalities only.",
+                stacklevel=2,
+            )
+            continue
         if spec["kind"] == "text-transformer":
             from mmcl.features.text import encode_texts
 
@@ -233,7 +254,6 @@ def predict_raw(
             feats, lens = _audio_inputs(wavs, spec)
         features[m], lengths[m] = feats, lens
     task = TaskSpec.from_dict(saved["data_info"]["task"])
-    n = len(ids)
     dummy = (
         np.zeros(n, np.float32)
         if task.kind == "regression"
@@ -253,7 +273,26 @@ def predict_raw(
     )
     preds = predict(model, BatchSource(split))
     shown = texts or [str(w) for w in wavs]
-    return d, [_prediction_record(i, t, p, task) for i, t, p in zip(ids, shown, preds, strict=True)]
+    records = [_prediction_record(i, t, p, task) for i, t, p in zip(ids, shown, preds, strict=True)]
+    if lacking:
+        for r in records:
+            r["missing"] = ";".join(f"{m}={missing}" for m in lacking)
+    return d, records
+
+
+def _neutral(saved: dict, m: str, missing: str, n: int, run: Path) -> np.ndarray:
+    """(n, 1, D) features of modality m for input that lacks it: zeros, or the training
+    split's mean features (recorded in config.json by training)."""
+    dim = saved["data_info"]["dims"][m]
+    if missing == "zero":
+        return np.zeros((n, 1, dim), dtype=np.float32)
+    means = saved.get("feature_means", {}).get(m)
+    if means is None:
+        raise DataError(
+            f"{run}: no training mean of {m} recorded (trained by an earlier version); "
+            "use --missing zero."
+        )
+    return np.broadcast_to(np.asarray(means, dtype=np.float32), (n, 1, dim)).copy()
 
 
 def _audio_inputs(wavs: list[Path], spec: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from mmcl.config import RunConfig
-from mmcl.data.dataset import Dataset
+from mmcl.data.dataset import Dataset, Split
 from mmcl.evaluation.diagnostics import write_diagnostics
 from mmcl.evaluation.report import csv_table, markdown_table, summarize
 from mmcl.models.base import DataInfo
@@ -30,6 +30,23 @@ def seed_everything(seed: int) -> None:
 
 def data_info(ds: Dataset) -> DataInfo:
     return DataInfo(ds.dims(), ds.seq_lens(), ds.task)
+
+
+def feature_means(split: Split) -> dict[str, list[float]]:
+    """Per modality, the mean feature vector over the split's unpadded steps."""
+    means = {}
+    for m, x in split.features.items():
+        total = np.zeros(x.shape[2])
+        count = 0
+        for start in range(0, len(x), 1024):  # in chunks: the features may be memory-mapped
+            chunk = np.asarray(x[start : start + 1024], dtype=np.float64)
+            valid = (
+                np.arange(chunk.shape[1])[None, :] < split.lengths[m][start : start + 1024, None]
+            )
+            total += chunk[valid].sum(0)
+            count += int(valid.sum())
+        means[m] = (total / max(count, 1)).astype(np.float32).tolist()
+    return means
 
 
 def warn_on_text_features(cfg: RunConfig, ds: Dataset) -> None:
@@ -73,6 +90,8 @@ def train_run(
             "data_source": ds.source,
             "data_preset": ds.preset,
             "data_extraction": ds.extraction,
+            # what `mmcl predict --missing mean` feeds for a modality the input lacks
+            "feature_means": feature_means(ds.splits["train"]),
             "versions": versions(),
         },
     )
