@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ from mmcl.evaluation.metrics import SELECTION_METRIC, higher_is_better
 from mmcl.evaluation.predict import evaluate_split
 from mmcl.models.base import TaskModel
 from mmcl.progress import Progress
-from mmcl.run_folder import load_weights, save_weights
+from mmcl.run_folder import load_weights, save_weights, write_text
 from mmcl.training.state import load_state, save_state
 
 CHECKPOINT = "checkpoint"
@@ -103,10 +104,24 @@ class Trainer:
         self.best_epoch, self.bad_epochs = p["best_epoch"], p["bad_epochs"]
 
     def resume_if_possible(self) -> bool:
-        if (self.out / CHECKPOINT / "state.json").is_file():
+        """Continue from the last complete checkpoint. What a killed process left half-way
+        (temporary checkpoint folders and weight files, epochs logged after the checkpoint
+        or a log line cut short) is removed, so the resumed run writes exactly what an
+        uninterrupted one writes."""
+        for partial in [*self.out.glob(f".{CHECKPOINT}.*"), *self.out.glob(".*.partial")]:
+            if partial.is_dir():
+                shutil.rmtree(partial)
+            else:
+                partial.unlink()
+        resumed = (self.out / CHECKPOINT / "state.json").is_file()
+        if resumed:
             self._load(load_state(self.out / CHECKPOINT))
-            return True
-        return False
+        log = self.out / "log.jsonl"
+        if log.is_file():
+            lines = log.read_text().splitlines(keepends=True)[: self.epoch]
+            complete = [line for line in lines if line.endswith("\n")]
+            write_text(log, "".join(complete))
+        return resumed
 
     # -- loop -------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
