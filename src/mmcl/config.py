@@ -174,9 +174,13 @@ def resolve_config(
     """Defaults <- base dict <- recipe <- explicit options <- --set overrides."""
     d: dict[str, Any] = dict(base or {})
     if recipe:
-        with open(recipe_path(recipe), "rb") as f:
-            for k, v in tomllib.load(f).items():
-                d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) else v
+        path = recipe_path(recipe)
+        try:
+            loaded = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"--recipe {path}: not valid TOML ({e}).") from e
+        for k, v in loaded.items():
+            d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) else v
     if model:
         d["model"] = model
     if data:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmcl.config import RunConfig
@@ -46,7 +47,11 @@ def write_text(path: Path, text: str) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file of a run folder; a damaged one is a UserError naming it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: JSON or UTF-8 decoding
+        raise UserError(f"{path}: not a readable JSON file ({e}).") from e
 
 
 def versions() -> dict[str, str]:
@@ -78,7 +83,13 @@ def save_weights(model: torch.nn.Module, folder: Path) -> None:
 
 
 def load_weights(model: torch.nn.Module, folder: Path) -> None:
-    model.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
+    """The weights file into `model`; a damaged file, or weights of another architecture,
+    is a UserError naming the file."""
+    path = Path(folder) / WEIGHTS
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except (SafetensorError, RuntimeError, OSError) as e:
+        raise UserError(f"{path}: weights that do not fit this run's model ({e}).") from e
 
 
 def seed_dirs(run_dir: Path) -> list[Path]:
@@ -98,18 +109,41 @@ def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
     saved = read_json(run_dir / CONFIG)
     if not (run_dir / WEIGHTS).is_file():
         raise UserError(f"{run_dir}: no {WEIGHTS}; the run did not finish an epoch.")
+    if not isinstance(saved, dict) or not isinstance(saved.get("model"), str):
+        raise UserError(f"{run_dir / CONFIG}: not a run config (no model name).")
     core = {
         k: saved[k]
         for k in ("model", "data", "preset", "modalities", "train", saved["model"])
         if k in saved
     }
     cfg = RunConfig.from_dict(core)
-    model = build(cfg, DataInfo.from_dict(saved["data_info"]), pretrained_weights=False)
+    model = build(cfg, data_info_of(saved, run_dir / CONFIG), pretrained_weights=False)
     if cfg.train.normalize:
         model.enable_input_norm()  # its statistics come with the weights
     load_weights(model, run_dir)
     model.eval()
     return model, cfg, saved
+
+
+def data_info_of(saved: dict, where: Path) -> DataInfo:
+    """The `data_info` of a saved config, checked: modality widths and lengths, task."""
+    info = saved.get("data_info")
+    try:
+        parsed = DataInfo.from_dict(info)
+        task = parsed.task
+        ok = (
+            parsed.dims.keys() == parsed.seq_lens.keys()
+            and all(
+                type(v) is int and v > 0 for v in [*parsed.dims.values(), *parsed.seq_lens.values()]
+            )
+            and task.kind in ("regression", "multilabel", "multiclass")
+            and task.output_dim > 0
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise UserError(f"{where}: 'data_info' is damaged (widths, lengths or task); retrain.")
+    return parsed
 
 
 def selection_score(metrics: dict) -> float:

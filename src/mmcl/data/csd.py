@@ -38,19 +38,43 @@ def _root(f: h5py.File, path: Path) -> h5py.Group:
     return f[keys[0]]
 
 
+# values one sequence may hold: a declared shape beyond this is refused before reading
+MAX_VALUES = 500_000_000
+
+
 def _read_sequences(path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise DataError(f"{path}: not a readable HDF5 file ({e}).") from e
-    with f:
-        root = _root(f, path)
-        seqs = {}
-        for vid, g in root["data"].items():
-            if "features" not in g or "intervals" not in g:
-                raise DataError(f"{path}: video '{vid}' lacks 'features' or 'intervals'.")
-            seqs[vid] = (np.asarray(g["features"]), np.asarray(g["intervals"], dtype=np.float64))
-        return root.name.strip("/"), seqs
+        with h5py.File(path, "r") as f:
+            return _sequences(f, path)
+    except DataError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as e:
+        # h5py reports damaged files as any of these, at any step of the walk
+        raise DataError(f"{path}: not a readable computational sequence ({e}).") from e
+
+
+def _sequences(f: h5py.File, path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    root = _root(f, path)
+    data = root["data"]
+    if not isinstance(data, h5py.Group):
+        raise DataError(f"{path}: 'data' is not a group of videos.")
+    seqs = {}
+    for vid, g in data.items():
+        if not isinstance(g, h5py.Group) or "features" not in g or "intervals" not in g:
+            raise DataError(f"{path}: video '{vid}' lacks 'features' or 'intervals'.")
+        feats, iv = g["features"], g["intervals"]
+        for name, d in (("features", feats), ("intervals", iv)):
+            if not isinstance(d, h5py.Dataset) or d.ndim != 2:
+                raise DataError(f"{path}: video '{vid}': '{name}' is not a 2-d array.")
+            if int(np.prod(d.shape, dtype=np.int64)) > MAX_VALUES:
+                raise DataError(f"{path}: video '{vid}': '{name}' {d.shape} is too large to load.")
+        if iv.shape[1] != 2 or iv.shape[0] != feats.shape[0]:
+            raise DataError(
+                f"{path}: video '{vid}': intervals {iv.shape} do not pair with features "
+                f"{feats.shape} (expected ({feats.shape[0]}, 2))."
+            )
+        seqs[vid] = (np.asarray(feats), np.asarray(iv, dtype=np.float64))
+    return root.name.strip("/"), seqs
 
 
 def mosi_folds() -> dict[str, list[str]]:

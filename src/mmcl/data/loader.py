@@ -94,8 +94,11 @@ def peek_modalities(spec: str | Path) -> list[str] | None:
         return list(SynthConfig().dims)
     path = Path(spec)
     if is_native(path):
-        manifest = json.loads((path / "manifest.json").read_text())
-        return list(manifest.get("modalities", {})) or None
+        try:
+            modalities = json.loads((path / "manifest.json").read_text())["modalities"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged manifest: loading the data will say what is wrong
+        return list(modalities) if isinstance(modalities, dict) and modalities else None
     return None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +81,10 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
     path = Path(path)
     try:
         manifest = json.loads((path / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # also JSON and UTF-8 decoding errors
         raise DataError(f"{path / 'manifest.json'}: unreadable manifest ({e}).") from e
+    if not isinstance(manifest, dict):
+        raise DataError(f"{path / 'manifest.json'}: not a JSON object.")
     if manifest.get("format") != FORMAT:
         raise DataError(f"{path / 'manifest.json'}: 'format' is not '{FORMAT}'.")
     for key in ("task", "modalities"):
@@ -104,7 +107,14 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
                 if required:
                     raise DataError(f"{path}: split '{s}' lacks '{name}'.")
                 return None
-            return np.load(f, mmap_mode=mode, allow_pickle=False)
+            try:
+                return np.load(f, mmap_mode=mode, allow_pickle=False)
+            except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as e:
+                # a truncated or altered .npy (header, length, or a pickled-object dtype)
+                raise DataError(
+                    f"{f}: not a readable array ({e}); the native folder is damaged: "
+                    "convert or import it again."
+                ) from e
 
         feats = {m: load(f"features.{m}.npy") for m in manifest["modalities"]}
         lens = {m: load(f"lengths.{m}.npy") for m in manifest["modalities"]}

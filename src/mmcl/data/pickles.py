@@ -49,6 +49,27 @@ def pickle_flavour(obj: object) -> str | None:
     return None
 
 
+def _numeric(value: object, where: str, key: str, ndims: tuple[int, ...]) -> np.ndarray:
+    """`value` as a numeric array with one of `ndims` dimensions, else a DataError naming
+    the split and key (checked before any shape is read from it)."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{where}: key '{key}' is not an array ({e}).") from e
+    if arr.dtype.kind not in "biuf" or arr.ndim not in ndims:
+        raise DataError(
+            f"{where}: key '{key}' must be a numeric array with {' or '.join(map(str, ndims))} "
+            f"dimensions; found {arr.dtype} with shape {arr.shape}."
+        )
+    return arr
+
+
+def _steps(value: object) -> int | None:
+    """The step count (axis 1) of a (N, L, D) feature array, None for anything else."""
+    shape = np.shape(value) if isinstance(value, np.ndarray) else ()
+    return shape[1] if len(shape) == 3 else None
+
+
 def _modalities_of(sp: dict, s: str, path: Path) -> dict[str, object]:
     feats = {m: sp[m] for m in MODALITIES if m in sp}
     if not feats:
@@ -64,9 +85,14 @@ def read_mmsa(obj: dict, path: Path, preset: str | None = None) -> Dataset:
     train = splits["train"]
     uni_keys = {m: f"regression_labels_{m[0].upper()}" for m in MODALITIES}
     has_uni = all(k in train for k in uni_keys.values())
+    labels = {}
+    for s, sp in splits.items():
+        if "regression_labels" not in sp:
+            raise DataError(f"{path} [{s}]: key 'regression_labels' is missing.")
+        labels[s] = _numeric(sp["regression_labels"], f"{path} [{s}]", "regression_labels", (1, 2))
     if preset is None:
-        sizes = tuple(len(np.asarray(splits[s]["regression_labels"])) for s in SPLITS)
-        preset = detect_regression_preset(sizes, np.asarray(train["regression_labels"]))
+        sizes = tuple(len(labels[s]) for s in SPLITS)
+        preset = detect_regression_preset(sizes, labels["train"])
     task = get_preset(preset).task if preset else TaskSpec("regression", "regression")
     cleaned: dict[str, int] = {}
     out = {}
@@ -77,26 +103,22 @@ def read_mmsa(obj: dict, path: Path, preset: str | None = None) -> Dataset:
         tokens = token_lengths = None
         if "text_bert" in sp:
             # text_bert is (N, 3, L): word-piece ids, attention mask, segment ids
-            bert = np.asarray(sp["text_bert"])
+            bert = _numeric(sp["text_bert"], where, "text_bert", (3,))
+            if bert.shape[1] < 2 or not np.isfinite(bert).all():
+                raise DataError(f"{where}: 'text_bert' must be (N, 3, L) finite ids and mask.")
             tokens, token_lengths = bert[:, 0, :].astype(np.int64), bert[:, 1, :].sum(axis=1)
-            if "text" in feats and np.asarray(feats["text"]).shape[1] == bert.shape[2]:
+            if "text" in feats and _steps(feats["text"]) == bert.shape[2]:
                 lengths["text"] = token_lengths
         for m in ("audio", "vision"):
             if f"{m}_lengths" in sp:
                 lengths[m] = sp[f"{m}_lengths"]
-            elif (
-                m in feats
-                and "text" in lengths
-                and np.asarray(feats[m]).shape[1] == np.asarray(feats["text"]).shape[1]
-            ):
+            elif m in feats and "text" in lengths and _steps(feats[m]) == _steps(feats["text"]):
                 # aligned files: audio and vision share the text's word steps and padding
                 lengths[m] = lengths["text"]
-        if "regression_labels" not in sp:
-            raise DataError(f"{where}: key 'regression_labels' is missing.")
         uni = {m: sp[k] for m, k in uni_keys.items() if k in sp} if has_uni else None
         out[s] = make_split(
             feats,
-            sp["regression_labels"],
+            labels[s],
             sp.get("id"),
             where,
             task,
@@ -114,10 +136,11 @@ def read_mmsa(obj: dict, path: Path, preset: str | None = None) -> Dataset:
 
 def read_mult(obj: dict, path: Path, preset: str | None = None) -> Dataset:
     splits = _split_dicts(obj, path)
-    labels = {s: np.asarray(sp.get("labels")) for s, sp in splits.items()}
-    for s, y in labels.items():
-        if y.ndim == 0:
+    labels = {}
+    for s, sp in splits.items():
+        if "labels" not in sp:
             raise DataError(f"{path} [{s}]: key 'labels' is missing.")
+        labels[s] = _numeric(sp["labels"], f"{path} [{s}]", "labels", (1, 2, 3))
     if preset is None:
         if labels["train"].ndim == 3 and labels["train"].shape[1:] == (4, 2):
             preset = "iemocap"

@@ -99,6 +99,9 @@ def detect_regression_preset(sizes: tuple[int, ...], labels: np.ndarray) -> str 
     for p in PRESETS.values():
         if p.split_sizes == sizes and p.task.kind == "regression":
             return p.name
+    labels = np.asarray(labels, dtype=float)
+    if labels.size == 0 or not np.isfinite(labels).all():
+        return None  # nothing to tell by; the split checks will say what is wrong
     lo, hi = float(np.min(labels)), float(np.max(labels))
     if lo >= -1.0 and hi <= 1.0:
         return "sims"
