@@ -145,7 +145,7 @@ def test_a_native_array_declaring_a_huge_shape_is_refused_without_allocating(tmp
     shutil.copytree(sources / "native", work)
     f = work / "train" / "features.text.npy"
     header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 1, 1), np.float32))
-    header["shape"] = (10**9, 1000, 1000)  # 4 exabytes declared, a few bytes present
+    header["shape"] = (10**9, 1000, 1000)  # 4 PB declared, a few bytes present
     with open(f, "wb") as out:
         np.lib.format.write_array_header_1_0(out, header)
     with pytest.raises(UserError, match="features.text.npy"):
