@@ -181,12 +181,13 @@ def random_split(n: int, seed: int, strata: list | None = None) -> dict[str, np.
     return {s: np.sort(np.concatenate(chunks)) for s, chunks in parts.items()}
 
 
-def clean_features(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Replace NaN and +-inf by 0 (MulT audio holds them); return the array and the count."""
-    bad = ~np.isfinite(x)
-    n_bad = int(bad.sum())
+def clean_features(x: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, int]:
+    """Replace NaN and +-inf by 0 (MulT audio holds them); return the array and the count.
+    Counted in chunks of samples, so a memory-mapped array is never held in memory whole;
+    only an array that has such values is copied."""
+    n_bad = sum(int((~np.isfinite(x[i : i + chunk])).sum()) for i in range(0, len(x), chunk))
     if n_bad:
-        x = np.where(bad, 0.0, x).astype(x.dtype, copy=False)
+        x = np.where(np.isfinite(x), x, 0.0).astype(x.dtype, copy=False)
     return x, n_bad
 
 

@@ -38,10 +38,10 @@ def feature_means(split: Split) -> dict[str, list[float]]:
     for m, x in split.features.items():
         total = np.zeros(x.shape[2])
         count = 0
-        for start in range(0, len(x), 1024):  # in chunks: the features may be memory-mapped
-            chunk = np.asarray(x[start : start + 1024], dtype=np.float64)
+        for start in range(0, len(x), 256):  # in chunks: the features may be memory-mapped
+            chunk = np.asarray(x[start : start + 256], dtype=np.float64)
             valid = (
-                np.arange(chunk.shape[1])[None, :] < split.lengths[m][start : start + 1024, None]
+                np.arange(chunk.shape[1])[None, :] < split.lengths[m][start : start + 256, None]
             )
             total += chunk[valid].sum(0)
             count += int(valid.sum())
