@@ -291,14 +291,17 @@ def markdown(t: Table) -> str:
 def describe_data(out: Path, exp: Experiment) -> str:
     ds = load_data(data_path(out, exp.data))
     sizes = ", ".join(f"{s} {len(sp)}" for s, sp in ds.splits.items())
-    mods = ", ".join(f"{m} {d}-d × {ds.seq_lens()[m]} steps" for m, d in ds.dims().items())
+    steps = {m: f"{n} step{'s' if n > 1 else ''}" for m, n in ds.seq_lens().items()}
+    mods = ", ".join(f"{m} {d}-d × {steps[m]}" for m, d in ds.dims().items())
     task = ds.task
     labels = (
         f"labels in {list(task.label_range)}"
         if task.label_range
         else f"{task.num_classes or len(task.label_names or [])} classes"
     )
-    return f"Data: {ds.source}; {sizes}; {mods}; {task.kind}, {labels}."
+    where = Path(ds.source)
+    where = where.relative_to(ROOT) if where.is_relative_to(ROOT) else ds.source
+    return f"Data: `{where}`; {sizes}; {mods}; {task.kind}, {labels}."
 
 
 def describe_budget(exp: Experiment, seeds: int | None) -> str:
