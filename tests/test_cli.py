@@ -76,10 +76,10 @@ def test_synth_rejects_bad_options(tmp_path):
     assert not (tmp_path / "y").exists()
 
 
-def _tiny_data(tmp_path):
-    out = tmp_path / "tiny"
+def _tiny_data(tmp_path, dims="t=6,a=3,v=3"):
+    out = tmp_path / f"tiny-{dims}"
     args = ["data", "synth", "--out", str(out), "--n-train", "40", "--n-valid", "12"]
-    r = runner.invoke(app, [*args, "--n-test", "12", "--seq-len", "4", "--dims", "t=6,a=3,v=3"])
+    r = runner.invoke(app, [*args, "--n-test", "12", "--seq-len", "4", "--dims", dims])
     assert r.exit_code == 0, r.output
     return out
 
@@ -128,18 +128,10 @@ def test_a_user_mistake_is_one_line_and_exit_2(tmp_path):
     assert r.output.startswith("error:") and len(r.output.strip().splitlines()) == 1
 
 
-def _text_only(tmp_path):
-    out = tmp_path / "text"
-    args = ["data", "synth", "--out", str(out), "--n-train", "40", "--n-valid", "12"]
-    r = runner.invoke(app, [*args, "--n-test", "12", "--seq-len", "4", "--dims", "t=6"])
-    assert r.exit_code == 0, r.output
-    return out
-
-
 def test_a_model_that_cannot_take_the_data_refuses_before_loading_it(tmp_path, monkeypatch):
     import mmcl.experiments.train
 
-    data = _text_only(tmp_path)
+    data = _tiny_data(tmp_path, "t=6")
 
     def never(*args, **kwargs):
         raise AssertionError("the data was loaded")
@@ -155,7 +147,7 @@ def test_a_model_that_cannot_take_the_data_refuses_before_loading_it(tmp_path, m
 
 
 def test_text_only_data_trains_every_model_that_says_it_takes_it(tmp_path):
-    data = _text_only(tmp_path)
+    data = _tiny_data(tmp_path, "t=6")
     for model in ("self_mm", "shared_private_cov", "ef_lstm", "tfn", "late_fusion", "unimodal"):
         out = tmp_path / model
         args = ["train", "--data", str(data), "--model", model, "--epochs", "1", "--out", str(out)]
@@ -166,7 +158,7 @@ def test_text_only_data_trains_every_model_that_says_it_takes_it(tmp_path):
 
 
 def test_a_grid_with_a_row_that_cannot_take_the_data_trains_nothing(tmp_path):
-    data = _text_only(tmp_path)
+    data = _tiny_data(tmp_path, "t=6")
     out = tmp_path / "grid"
     r = runner.invoke(
         app, ["compare", "--data", str(data), "--models", "late_fusion,mmcl", "--out", str(out)]

@@ -64,6 +64,18 @@ def _numeric(value: object, where: str, key: str, ndims: tuple[int, ...]) -> np.
     return arr
 
 
+def _labels(
+    splits: dict[str, dict], path: Path, key: str, ndims: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """Every split's labels under `key`, checked numeric with one of `ndims` dimensions."""
+    labels = {}
+    for s, sp in splits.items():
+        if key not in sp:
+            raise DataError(f"{path} [{s}]: key '{key}' is missing.")
+        labels[s] = _numeric(sp[key], f"{path} [{s}]", key, ndims)
+    return labels
+
+
 def _steps(value: object) -> int | None:
     """The step count (axis 1) of a (N, L, D) feature array, None for anything else."""
     shape = np.shape(value) if isinstance(value, np.ndarray) else ()
@@ -85,11 +97,7 @@ def read_mmsa(obj: dict, path: Path, preset: str | None = None) -> Dataset:
     train = splits["train"]
     uni_keys = {m: f"regression_labels_{m[0].upper()}" for m in MODALITIES}
     has_uni = all(k in train for k in uni_keys.values())
-    labels = {}
-    for s, sp in splits.items():
-        if "regression_labels" not in sp:
-            raise DataError(f"{path} [{s}]: key 'regression_labels' is missing.")
-        labels[s] = _numeric(sp["regression_labels"], f"{path} [{s}]", "regression_labels", (1, 2))
+    labels = _labels(splits, path, "regression_labels", (1, 2))
     if preset is None:
         sizes = tuple(len(labels[s]) for s in SPLITS)
         preset = detect_regression_preset(sizes, labels["train"])
@@ -136,11 +144,7 @@ def read_mmsa(obj: dict, path: Path, preset: str | None = None) -> Dataset:
 
 def read_mult(obj: dict, path: Path, preset: str | None = None) -> Dataset:
     splits = _split_dicts(obj, path)
-    labels = {}
-    for s, sp in splits.items():
-        if "labels" not in sp:
-            raise DataError(f"{path} [{s}]: key 'labels' is missing.")
-        labels[s] = _numeric(sp["labels"], f"{path} [{s}]", "labels", (1, 2, 3))
+    labels = _labels(splits, path, "labels", (1, 2, 3))
     if preset is None:
         if labels["train"].ndim == 3 and labels["train"].shape[1:] == (4, 2):
             preset = "iemocap"

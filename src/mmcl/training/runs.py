@@ -40,9 +40,7 @@ def feature_means(split: Split) -> dict[str, list[float]]:
         count = 0
         for start in range(0, len(x), 256):  # in chunks: the features may be memory-mapped
             chunk = np.asarray(x[start : start + 256], dtype=np.float64)
-            valid = (
-                np.arange(chunk.shape[1])[None, :] < split.lengths[m][start : start + 256, None]
-            )
+            valid = np.arange(chunk.shape[1])[None, :] < split.lengths[m][start : start + 256, None]
             total += chunk[valid].sum(0)
             count += int(valid.sum())
         means[m] = (total / max(count, 1)).astype(np.float32).tolist()
