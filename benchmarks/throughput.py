@@ -1,0 +1,147 @@
+"""Training and inference throughput of every model, at the MMCL reference code's IEMOCAP
+configuration: synthetic IEMOCAP-shaped data (L = 20; text 300, audio 74, vision 35),
+d = 128, 4 heads, batch 128 (Self-MM and its covariance variant, which need a regression
+task, get the same shapes with regression labels).
+
+    .venv/bin/python benchmarks/throughput.py [--models mmcl:reference,late_fusion]
+        [--steps 10] [--precision fp32] [--device cpu] [--json]
+
+Per model, in a fresh process (so that peak memory is the model's own):
+- train_samples_per_s: full optimisation steps of the one trainer (forward, losses,
+  backward, optimiser, the actor-critic update and its replay buffer, data batching), one
+  warm-up epoch of --steps batches, then a timed epoch of --steps batches;
+- infer_samples_per_s: batch 256, no grad, the model in eval mode;
+- latency_ms_p50 / p95: one sample at a time;
+- peak_rss_mb: the process's peak resident memory.
+Prints a table; with --json the last line is {"models": {name: {...}}}. Run it on a quiet
+machine and compare numbers from one run: absolute figures vary between machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+# name -> (registry model, options, task)
+MODELS: dict[str, tuple[str, dict, str]] = {
+    "mmcl:reference": ("mmcl", {"variant": "reference", "d_model": 128, "n_heads": 4}, "iemocap"),
+    "mmcl:corrected": ("mmcl", {"variant": "corrected", "d_model": 128, "n_heads": 4}, "iemocap"),
+    "mmcl:corrected:ffn512": (
+        "mmcl",
+        {"variant": "corrected", "d_model": 128, "n_heads": 4, "ff_mult": 4},
+        "iemocap",
+    ),
+    "self_mm": ("self_mm", {}, "regression"),
+    "shared_private_cov": ("shared_private_cov", {}, "regression"),
+    "late_fusion": ("late_fusion", {}, "iemocap"),
+    "ef_lstm": ("ef_lstm", {}, "iemocap"),
+    "tfn": ("tfn", {}, "iemocap"),
+    "mult": ("mult", {}, "iemocap"),
+    "misa": ("misa", {}, "iemocap"),
+    "unimodal": ("unimodal", {}, "iemocap"),
+}
+BATCH = 128
+DIMS = {"text": 300, "audio": 74, "vision": 35}
+
+
+def measure(name: str, steps: int) -> dict[str, float]:
+    """One model's numbers, in this process."""
+    import numpy as np
+    import torch
+
+    from mmcl.config import resolve_config
+    from mmcl.data.batching import BatchSource
+    from mmcl.data.synthetic import SynthConfig, make_synthetic
+    from mmcl.evaluation.predict import predict
+    from mmcl.models.registry import build_model
+    from mmcl.training.runs import data_info
+    from mmcl.training.trainer import Trainer
+
+    model_name, options, task = MODELS[name]
+    ds = make_synthetic(
+        SynthConfig(
+            task=task, n_train=BATCH * steps, n_valid=256, n_test=256, seq_len=20, dims=DIMS
+        )
+    )
+    if model_name == "unimodal":
+        ds = ds.select_modalities(["text"])
+    overrides = [f"{model_name}.{k}={json.dumps(v)}" for k, v in options.items()]
+    overrides += [f"train.batch_size={BATCH}", "train.diagnostics=false", "train.patience=0"]
+    cfg = resolve_config(model=model_name, epochs=2, overrides=overrides)
+    torch.manual_seed(0)
+    model = build_model(model_name, cfg.model_cfg(), data_info(ds))
+    trainer = Trainer(model, ds, cfg.train, "/tmp/mmcl-throughput")
+    model.on_fit_start(trainer.sources["train"].labels)
+    trainer.train_epoch()  # warm-up
+    start = time.perf_counter()
+    trainer.train_epoch()
+    train_rate = BATCH * steps / (time.perf_counter() - start)
+
+    test = ds.splits["test"]
+    source = BatchSource(test)
+    predict(model, source)  # warm-up
+    start = time.perf_counter()
+    predict(model, source, batch_size=256)
+    infer_rate = len(test) / (time.perf_counter() - start)
+    latencies = []
+    model.eval()
+    with torch.no_grad():
+        for i in range(60):
+            batch = source.batch(torch.tensor([i % len(test)]))
+            start = time.perf_counter()
+            model.run(batch)
+            latencies.append(1000 * (time.perf_counter() - start))
+    latencies = np.array(latencies[10:])
+    return {
+        "train_samples_per_s": round(train_rate, 1),
+        "infer_samples_per_s": round(infer_rate, 1),
+        "latency_ms_p50": round(float(np.percentile(latencies, 50)), 2),
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated names")
+    ap.add_argument("--steps", type=int, default=10, help="batches per timed epoch")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--json", action="store_true", help="print the JSON object last")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one model, print JSON
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.steps)))
+        return
+    if args.precision != "fp32" or args.device not in ("cpu", "auto"):
+        raise SystemExit(
+            "only --precision fp32 --device cpu is measured so far: train.precision and "
+            "train.device do not exist yet (issue 12)."
+        )
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise SystemExit(f"--models: unknown {unknown}; known: {list(MODELS)}")
+    results = {}
+    print(f"{'model':<24}{'train/s':>10}{'infer/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}")
+    for name in names:
+        cmd = [sys.executable, __file__, "--one", name, "--steps", str(args.steps)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
+        r = results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"{name:<24}{r['train_samples_per_s']:>10}{r['infer_samples_per_s']:>10}"
+            f"{r['latency_ms_p50']:>9}{r['latency_ms_p95']:>9}{r['peak_rss_mb']:>9}",
+            flush=True,
+        )
+    if args.json:
+        print(json.dumps({"models": results}))
+
+
+if __name__ == "__main__":
+    main()
