@@ -86,3 +86,18 @@ def test_a_stale_lock_is_taken_over_and_every_lock_is_released(tmp_path):
     with pytest.raises(RuntimeError), folder_lock(tmp_path / "runs"):
         raise RuntimeError("failed run")
     assert not (tmp_path / "runs" / LOCK).exists()
+
+
+def test_a_dataset_folder_being_written_refuses_a_second_writer(tmp_path):
+    from mmcl.data.native import write_native
+    from mmcl.data.synthetic import SynthConfig, make_synthetic
+
+    ds = make_synthetic(SynthConfig(n_train=4, n_valid=2, n_test=2, seq_len=2))
+    _lock_of(tmp_path, os.getpid())  # this process: alive, as an import in progress would be
+    (tmp_path / LOCK).rename(tmp_path / ".data.lock")  # the lock beside OUT = tmp_path/data
+    with pytest.raises(UserError, match=f"data is in use by process {os.getpid()}"):
+        write_native(ds, tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+    (tmp_path / ".data.lock").unlink()
+    write_native(ds, tmp_path / "data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no lock left behind

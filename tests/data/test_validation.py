@@ -146,3 +146,46 @@ def test_cli_reports_data_errors_without_traceback(tmp_path):
     assert result.exit_code == 2
     assert "error:" in result.output and "split 'test' is missing" in result.output
     assert "Traceback" not in result.output
+
+
+class _Reduce:
+    """A pickle that calls `func(*args)` when loaded (if anything lets it)."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+def _hostile_payloads(marker):
+    import builtins
+    import os
+    import subprocess
+
+    touch = f"open({str(marker)!r}, 'w').write('ran')"
+    return {
+        "os.system": _Reduce(os.system, f"touch {marker}"),
+        "subprocess.Popen": _Reduce(subprocess.Popen, ["touch", str(marker)]),
+        "builtins.eval": _Reduce(builtins.eval, touch),
+        "builtins.exec": _Reduce(builtins.exec, touch),
+        "import trick": _Reduce(builtins.__import__, "os"),
+        # nested: the call hides inside an allowed container and an array's state
+        "nested in a split": {
+            "train": {"labels": [np.zeros(2), {"x": _Reduce(os.system, "true")}]}
+        },
+    }
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+@pytest.mark.parametrize("name", list(_hostile_payloads("m")))
+def test_hostile_pickles_are_refused_before_anything_runs(tmp_path, protocol, name):
+    marker = tmp_path / "RAN"
+    payload = _hostile_payloads(marker)[name]
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(payload, protocol=protocol))
+    with pytest.raises(DataError, match="refused to load this pickle: it references"):
+        safe_load(path)
+    with pytest.raises(DataError):
+        load_dataset(path)
+    assert not marker.exists()

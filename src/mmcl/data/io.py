@@ -25,9 +25,15 @@ def _umask() -> int:
 @contextmanager
 def atomic_folder(out: str | Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside `out`; on success it replaces `out`
-    (the old one is removed only after the rename), on failure it is deleted."""
+    (the old one is removed only after the rename), on failure it is deleted. A lock file
+    beside `out` refuses a second writer of the same folder while this one works."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(out.with_name(f".{out.name}.lock"), out):
+        yield from _replace_folder(out)
+
+
+def _replace_folder(out: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         yield tmp
@@ -74,17 +80,24 @@ def _alive(pid: int) -> bool:
 
 @contextmanager
 def folder_lock(folder: str | Path) -> Iterator[Path]:
-    """Hold `folder/.mmcl.lock` (the owner's pid, host and start time) while writing into
-    `folder`, so that two processes never interleave their files there. A lock whose process
+    """Hold `folder/.mmcl.lock` while writing into `folder` (see `file_lock`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with file_lock(folder / LOCK, folder) as lock:
+        yield lock
+
+
+@contextmanager
+def file_lock(lock: Path, target: Path) -> Iterator[Path]:
+    """Create `lock` (the owner's pid, host and start time) for as long as `target` is being
+    written, so that two processes never interleave their files there. A lock whose process
     is gone (same host) is stale: it is taken over with a warning."""
     import json
     import socket
     import time
     import warnings
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / LOCK
+    folder = target
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.ctime()}
     for _ in range(2):
         try:
