@@ -223,8 +223,10 @@ class Trainer:
                 self.bad_epochs += 1
             row["seconds"] = round(time.perf_counter() - start, 3)
             self.epoch += 1
-            with open(log_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            # rewritten whole through a temporary file (a few KB): a kill never leaves a
+            # line cut short
+            logged = log_path.read_text() if log_path.is_file() else ""
+            write_text(log_path, logged + json.dumps(row) + "\n")
             if self.writer:
                 for k, v in row.items():
                     self.writer.add_scalar(k, v, self.epoch)
