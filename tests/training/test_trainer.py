@@ -232,3 +232,24 @@ def test_skip_drops_the_bad_batch_and_counts_it(tmp_path, small):
     assert [row.get("skipped_steps", 0) for row in log] == [0, 1, 0]
     assert all(np.isfinite(row["train_loss"]) for row in log)
     assert np.isfinite(result["test"]["MAE"])
+
+
+def test_a_selected_constant_predictor_is_flagged(tmp_path, small):
+    from mmcl.experiments.grid import constant_note
+    from mmcl.training.trainer import is_constant
+
+    assert is_constant(np.full((5,), 0.3)) and not is_constant(np.array([0.3, 0.4]))
+    assert is_constant(np.ones((4, 2, 2))) and not is_constant(np.zeros(1) + [0.0])
+    cfg = _cfg("late_fusion", epochs=2)
+    model = build_model("late_fusion", cfg.model_cfg(), data_info(small))
+    (last,) = model.output_layers()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with torch.no_grad():
+        last.weight.zero_()  # the output no longer depends on the input ...
+    last.bias.requires_grad_(True)  # ... and training moves only its constant
+    with pytest.warns(UserWarning, match="predicts the same value for every valid and test"):
+        result = Trainer(model, small, cfg.train, tmp_path).fit()
+    assert result["constant_predictions"] == ["valid", "test"]
+    note = constant_note({"late_fusion": [{**result, "seed": 0}], "mmcl": [{"seed": 0}]})
+    assert "late_fusion: seeds [0]" in note and "mmcl" not in note

@@ -220,6 +220,27 @@ def run_grid_on(
     return run_grid(grid, ds, out, data, [*extra, *(overrides or [])], jobs, resume)
 
 
+def constant_seeds(per_run: dict[str, list[dict]]) -> dict[str, list[int]]:
+    """Per spec, the seeds whose selected model predicts one value for every test sample."""
+    found = {
+        spec: [r["seed"] for r in rs if "test" in r.get("constant_predictions", [])]
+        for spec, rs in per_run.items()
+    }
+    return {spec: seeds for spec, seeds in found.items() if seeds}
+
+
+def constant_note(per_run: dict[str, list[dict]]) -> str:
+    """A line under the table flagging constant predictors, or nothing."""
+    found = constant_seeds(per_run)
+    if not found:
+        return ""
+    listed = "; ".join(f"{spec}: seeds {seeds}" for spec, seeds in found.items())
+    return (
+        "\nConstant predictors (the selected model predicts one value for every test "
+        f"sample): {listed}.\n"
+    )
+
+
 @dataclass
 class GridResult:
     rows: dict[str, dict[str, dict[str, float]]]  # spec -> metric -> mean, std, n
@@ -304,13 +325,19 @@ def _report(
         f"mean ± sample std over seeds {seeds}.\n\n"
         + markdown_table(rows)
         + f"\nPaired t-test p-values across seeds against {first} (NaN: fewer than 2 seeds or "
-        "identical values).\n\n" + pvalue_table(first, pvalues)
+        "identical values).\n\n" + pvalue_table(first, pvalues) + constant_note(per_run)
     )
     write_text(out / "compare.md", text)
     write_text(out / "compare.csv", csv_table(rows))
     write_json(
         out / "compare.json",
-        {"rows": rows, "per_seed": per_seed, "pvalues": pvalues, "seeds": seeds},
+        {
+            "rows": rows,
+            "per_seed": per_seed,
+            "pvalues": pvalues,
+            "seeds": seeds,
+            "constant_predictions": constant_seeds(per_run),
+        },
     )
     plot_comparison(rows, out / "compare.png")
     return GridResult(rows, per_seed, pvalues, text)

@@ -11,9 +11,11 @@ import json
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from mmcl.config import TrainConfig
@@ -36,6 +38,12 @@ class StopTraining(Exception):
 
 class NonFiniteLoss(UserError):
     """A loss or gradient became NaN or infinite (train.on_nonfinite = "stop")."""
+
+
+def is_constant(preds: np.ndarray, tol: float = 1e-6) -> bool:
+    """Whether every sample got the same prediction (up to `tol`)."""
+    preds = np.asarray(preds, dtype=np.float64).reshape(len(preds), -1)
+    return bool(len(preds) > 1 and np.ptp(preds, axis=0).max() <= tol)
 
 
 def selection_rule(cfg: TrainConfig, metric_set: str) -> tuple[str, bool]:
@@ -255,7 +263,18 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "epochs_run": self.epoch,
         }
+        constant = []
         for split in ("valid", "test"):
             r = evaluate_split(self.model, self.sources[split], self.metric_set)
             result[split] = {"loss": r.loss, **r.metrics}
+            if is_constant(r.preds):
+                constant.append(split)
+        # a selected model that predicts one value for every sample learned nothing usable
+        result["constant_predictions"] = constant
+        if constant:
+            warnings.warn(
+                f"{self.out}: the selected model (epoch {self.best_epoch}) predicts the same "
+                f"value for every {' and '.join(constant)} sample: a constant predictor.",
+                stacklevel=2,
+            )
         return result
