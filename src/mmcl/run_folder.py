@@ -46,6 +46,11 @@ def write_text(path: Path, text: str) -> None:
         f.write(text)
 
 
+def safe_name(text: str) -> str:
+    """`text` as a file name: every character outside [A-Za-z0-9._-] becomes '_'."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
 def read_json(path: Path) -> Any:
     """A JSON file of a run folder; a damaged one is a UserError naming it."""
     try:

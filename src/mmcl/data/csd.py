@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import h5py
 import numpy as np
 
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
 from mmcl.data.presets import detect_regression_preset, get_preset
+
+T = TypeVar("T")
 
 
 def is_csd_folder(path: Path) -> bool:
@@ -42,15 +46,27 @@ def _root(f: h5py.File, path: Path) -> h5py.Group:
 MAX_VALUES = 500_000_000
 
 
-def _read_sequences(path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def read_hdf5(path: Path, read: Callable[[h5py.File, Path], T], what: str) -> T:
+    """`read(file, path)` on the HDF5 file `path`; a damaged file is a DataError saying it
+    is not a readable `what`."""
     try:
         with h5py.File(path, "r") as f:
-            return _sequences(f, path)
+            return read(f, path)
     except DataError:
         raise
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as e:
-        # h5py reports damaged files as any of these, at any step of the walk
-        raise DataError(f"{path}: not a readable computational sequence ({e}).") from e
+        # h5py reports damaged files as any of these, at any step of a read
+        raise DataError(f"{path}: not a readable {what} ({e}).") from e
+
+
+def check_size(d: h5py.Dataset, limit: int, where: str) -> None:
+    """Refuse a dataset whose declared shape holds more than `limit` values, before reading."""
+    if int(np.prod(d.shape, dtype=np.int64)) > limit:
+        raise DataError(f"{where} {d.shape} is too large to load.")
+
+
+def _read_sequences(path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    return read_hdf5(path, _sequences, "computational sequence")
 
 
 def _sequences(f: h5py.File, path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -66,8 +82,7 @@ def _sequences(f: h5py.File, path: Path) -> tuple[str, dict[str, tuple[np.ndarra
         for name, d in (("features", feats), ("intervals", iv)):
             if not isinstance(d, h5py.Dataset) or d.ndim != 2:
                 raise DataError(f"{path}: video '{vid}': '{name}' is not a 2-d array.")
-            if int(np.prod(d.shape, dtype=np.int64)) > MAX_VALUES:
-                raise DataError(f"{path}: video '{vid}': '{name}' {d.shape} is too large to load.")
+            check_size(d, MAX_VALUES, f"{path}: video '{vid}': '{name}'")
         if iv.shape[1] != 2 or iv.shape[0] != feats.shape[0]:
             raise DataError(
                 f"{path}: video '{vid}': intervals {iv.shape} do not pair with features "

@@ -97,7 +97,6 @@ def file_lock(lock: Path, target: Path) -> Iterator[Path]:
     import time
     import warnings
 
-    folder = target
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.ctime()}
     for _ in range(2):
         try:
@@ -116,7 +115,7 @@ def file_lock(lock: Path, target: Path) -> Iterator[Path]:
                 lock.unlink(missing_ok=True)
                 continue
             raise UserError(
-                f"{folder} is in use by process {owner.get('pid', '?')} on "
+                f"{target} is in use by process {owner.get('pid', '?')} on "
                 f"{owner.get('host', '?')} (since {owner.get('started', '?')}); wait for it to "
                 f"finish, or remove {lock} if that process is gone."
             ) from None

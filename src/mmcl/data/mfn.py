@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mmcl.data.csd import check_size, read_hdf5
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
 from mmcl.data.presets import detect_regression_preset, get_preset
 
@@ -37,23 +38,15 @@ def is_mfn_file(path: Path) -> bool:
 
 
 def _array(path: Path) -> np.ndarray:
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise DataError(f"{path}: not a readable HDF5 file ({e}).") from e
-    with f:
-        d1 = f.get("d1")
-        if not isinstance(d1, h5py.Dataset):
-            raise DataError(f"{path}: no dataset 'd1' (an MFN file holds one); has {list(f)}.")
-        if int(np.prod(d1.shape, dtype=np.int64)) > MAX_VALUES:
-            raise DataError(f"{path}: 'd1' declares shape {d1.shape}, too large to load.")
-        return np.asarray(d1)
+    return read_hdf5(path, _d1, "MFN array file")
 
 
-def label_columns(path: str | Path) -> int:
-    """How many label columns the folder's y_train.h5 holds."""
-    y = _array(Path(path) / "y_train.h5")
-    return 1 if y.ndim == 1 else int(y.shape[1])
+def _d1(f: h5py.File, path: Path) -> np.ndarray:
+    d1 = f.get("d1")
+    if not isinstance(d1, h5py.Dataset):
+        raise DataError(f"{path}: no dataset 'd1' (an MFN file holds one); has {list(f)}.")
+    check_size(d1, MAX_VALUES, f"{path}: 'd1'")
+    return np.asarray(d1)
 
 
 def read_mfn_folder(

@@ -16,7 +16,7 @@ from mmcl.data.loader import load_data
 from mmcl.evaluation.metrics import evaluate
 from mmcl.evaluation.predict import predict
 from mmcl.models.base import TaskModel
-from mmcl.run_folder import best_seed_dir, load_run, seed_dirs, write_json, write_text
+from mmcl.run_folder import best_seed_dir, load_run, safe_name, seed_dirs, write_json, write_text
 
 
 def compatible_data(ds: Dataset, saved: dict, where: str) -> Dataset:
@@ -87,7 +87,7 @@ def eval_file_name(split: str, data: str | None, trained_on: str | None) -> str:
     run on several sets keeps every result."""
     if data is None or _same_data(data, trained_on):
         return f"eval-{split}.json"
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(data).name)
+    name = safe_name(Path(data).name)
     digest = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:6]
     return f"eval-{split}-{name}-{digest}.json"
 

@@ -40,7 +40,7 @@ from mmcl.evaluation.plots import plot_comparison
 from mmcl.evaluation.report import csv_table, markdown_table, paired_pvalues, pvalue_table
 from mmcl.experiments.defaults import default_data
 from mmcl.models.registry import MODELS, check_fits
-from mmcl.run_folder import CONFIG, write_json, write_text
+from mmcl.run_folder import CONFIG, safe_name, write_json, write_text
 from mmcl.training.runs import train_run, write_summary
 
 # the grid `mmcl ablate` runs
@@ -179,8 +179,8 @@ def parse_spec(spec: str) -> tuple[str, list[str]]:
 
 
 def folder_name(spec: str) -> str:
-    """The run folder of a model spec: every character outside [A-Za-z0-9._-] becomes '_'."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)
+    """The run folder of a model spec (`run_folder.safe_name`)."""
+    return safe_name(spec)
 
 
 def check_fresh(out: Path, resume: bool) -> None:

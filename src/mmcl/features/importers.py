@@ -24,6 +24,7 @@ import numpy as np
 from mmcl.data.dataset import SPLITS, DataError, Dataset, check_dataset, make_split, random_split
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
+from mmcl.features.tables import unique_ids
 from mmcl.features.text import TextFeatures, encode_texts
 
 
@@ -39,9 +40,7 @@ def _text_table(
 ) -> tuple[TextFeatures, dict[str, int]]:
     """MiniLM (or `model`) features of every row's text, in memory: an import writes only
     inside its output folder, so it keeps no feature cache beside it."""
-    ids = [r[id_key] for r in rows]
-    if len(set(ids)) != len(ids):
-        raise DataError(f"column '{id_key}': ids must be unique.")
+    ids = unique_ids([r[id_key] for r in rows], f"column '{id_key}'")
     feats, lengths, pooled, tokens = encode_texts([r[text_key] for r in rows], model, max_len)
     text = TextFeatures(np.asarray(ids, dtype=str), feats, lengths, pooled, tokens)
     return text, {i: k for k, i in enumerate(ids)}

@@ -40,7 +40,11 @@ def id_columns(spec: str) -> list[str]:
 
 def row_ids(rows: list[dict[str, str]], cols: list[str], where: str) -> list[str]:
     """Each row's id: its id columns joined by '_' (e.g. 'vid3_12'); ids must be unique."""
-    ids = ["_".join(r[c] for c in cols) for r in rows]
+    return unique_ids(["_".join(r[c] for c in cols) for r in rows], where)
+
+
+def unique_ids(ids: list[str], where: str) -> list[str]:
+    """`ids`, or a DataError counting the repeated ones with examples."""
     repeated = [(i, n) for i, n in Counter(ids).items() if n > 1]
     if repeated:
         examples = ", ".join(f"'{i}' x{n}" for i, n in repeated[:5])

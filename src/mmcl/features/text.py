@@ -26,7 +26,7 @@ import torch
 
 from mmcl.data.io import atomic_folder
 from mmcl.errors import UserError
-from mmcl.features.tables import id_columns, read_csv_rows, row_ids
+from mmcl.features.tables import id_columns, read_csv_rows, row_ids, unique_ids
 from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 from mmcl.progress import progress as progress_of
 
@@ -95,8 +95,7 @@ def extract_text(
 ) -> tuple[TextFeatures, bool]:
     """Write a text feature table to `out`; returns it and whether the cache was used."""
     out = Path(out)
-    if len(set(ids)) != len(ids):
-        row_ids([{"id": i} for i in ids], ["id"], "extract_text")  # raises, with examples
+    unique_ids(ids, "the texts' ids")
     digest = content_hash(texts, ids, model, max_len)
     manifest = out / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
