@@ -33,6 +33,14 @@ FUZZ = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+def damaged(test):
+    """Run `test(kind, seed)` on EXAMPLES seeds for each mutation kind."""
+    fuzzed = FUZZ(given(seed=st.integers(0, 2**32 - 1))(test))
+    return pytest.mark.parametrize("kind", ["truncate", "flip"])(fuzzed)
+
+
 DS = make_synthetic(
     SynthConfig(
         n_train=6, n_valid=3, n_test=3, seq_len=3, dims={"text": 4, "audio": 2, "vision": 2}
@@ -80,9 +88,7 @@ def sources(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["mmsa.pkl", "mult.pkl"])
-@pytest.mark.parametrize("kind", ["truncate", "flip"])
-@FUZZ
-@given(seed=st.integers(0, 2**32 - 1))
+@damaged
 def test_damaged_pickles(tmp_path, sources, name, kind, seed):
     f = Path(tempfile.mkdtemp(dir=tmp_path)) / "damaged.pkl"
     f.write_bytes(mutate((sources / name).read_bytes(), seed, kind))
@@ -129,9 +135,7 @@ def test_wrongly_typed_or_shaped_pickle_content(tmp_path, flavour, data):
     loads_or_refuses(load_dataset, bad)
 
 
-@pytest.mark.parametrize("kind", ["truncate", "flip"])
-@FUZZ
-@given(seed=st.integers(0, 2**32 - 1))
+@damaged
 def test_damaged_native_folders(tmp_path, sources, kind, seed):
     work = _copy(sources / "native", tmp_path)
     files = sorted(p for p in work.rglob("*") if p.is_file())
@@ -152,9 +156,7 @@ def test_a_native_array_declaring_a_huge_shape_is_refused_without_allocating(tmp
         load_dataset(work)
 
 
-@pytest.mark.parametrize("kind", ["truncate", "flip"])
-@FUZZ
-@given(seed=st.integers(0, 2**32 - 1))
+@damaged
 def test_damaged_csd_folders(tmp_path, csd_folder, kind, seed):
     work = _copy(csd_folder, tmp_path)
     files = sorted(work.glob("*.csd"))
@@ -176,9 +178,7 @@ def test_a_csd_sequence_declaring_a_huge_shape_is_refused_without_allocating(tmp
         load_dataset(work)
 
 
-@pytest.mark.parametrize("kind", ["truncate", "flip"])
-@FUZZ
-@given(seed=st.integers(0, 2**32 - 1))
+@damaged
 def test_damaged_recipes(tmp_path, kind, seed):
     src = Path(__file__).resolve().parents[2] / "src" / "mmcl" / "recipes" / "self_mm_mosi.toml"
     f = Path(tempfile.mkdtemp(dir=tmp_path)) / "recipe.toml"
@@ -197,9 +197,7 @@ def run_folder(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
-@pytest.mark.parametrize("kind", ["truncate", "flip"])
-@FUZZ
-@given(seed=st.integers(0, 2**32 - 1))
+@damaged
 def test_damaged_run_folders(tmp_path, run_folder, name, kind, seed):
     work = _copy(run_folder, tmp_path)
     (work / name).write_bytes(mutate((work / name).read_bytes(), seed, kind))
