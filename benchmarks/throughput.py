@@ -56,9 +56,8 @@ def measure(name: str, steps: int) -> dict[str, float]:
     from mmcl.config import resolve_config
     from mmcl.data.batching import BatchSource
     from mmcl.data.synthetic import SynthConfig, make_synthetic
-    from mmcl.evaluation.predict import predict
+    from mmcl.experiments.runs import data_info
     from mmcl.models.registry import build_model
-    from mmcl.training.runs import data_info
     from mmcl.training.trainer import Trainer
 
     model_name, options, task = MODELS[name]
@@ -83,9 +82,9 @@ def measure(name: str, steps: int) -> dict[str, float]:
 
     test = ds.splits["test"]
     source = BatchSource(test)
-    predict(model, source)  # warm-up
+    model.predict(source)  # warm-up
     start = time.perf_counter()
-    predict(model, source, batch_size=256)
+    model.predict(source, batch_size=256)
     infer_rate = len(test) / (time.perf_counter() - start)
     latencies = []
     model.eval()

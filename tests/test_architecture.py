@@ -8,7 +8,7 @@
     config, run_folder          neutral: configs and run folders, used by training and
                                 evaluation alike
     evaluation                  never training, experiments or cli
-    training                    never experiments or cli
+    training                    of evaluation only the metrics; never experiments or cli
     experiments                 runners above training and evaluation; never cli
     cli                         imported by nothing
     recipes                     TOML files only
@@ -66,6 +66,11 @@ def _layer(path: Path) -> str:
 
 def _imports(path: Path) -> list[str]:
     """The first component below `mmcl` of every `mmcl.*` module the file imports."""
+    return [name.split(".")[1] for name in _modules(path)]
+
+
+def _modules(path: Path) -> list[str]:
+    """Every `mmcl.*` module the file imports, by its full name."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         names = []
@@ -73,7 +78,7 @@ def _imports(path: Path) -> list[str]:
             names = [node.module]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        found += [n.split(".")[1] for n in names if n.startswith("mmcl.")]
+        found += [n for n in names if n.startswith("mmcl.")]
     return found
 
 
@@ -94,8 +99,14 @@ def test_imports_point_one_way(path):
 
 def test_the_check_sees_imports_inside_functions(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text("def f():\n    from mmcl.training.runs import train_run\n    import mmcl.cli\n")
-    assert _imports(f) == ["training", "cli"]
+    f.write_text("def f():\n    from mmcl.experiments.runs import train_run\n    import mmcl.cli\n")
+    assert _imports(f) == ["experiments", "cli"]
+
+
+def test_training_uses_only_the_metrics_of_evaluation():
+    training = [p for p in MODULES if _layer(p) == "training"]
+    used = {m for p in training for m in _modules(p) if m.startswith("mmcl.evaluation")}
+    assert training and used == {"mmcl.evaluation.metrics"}, used
 
 
 def test_nothing_imports_the_cli():

@@ -188,7 +188,7 @@ def test_damaged_recipes(tmp_path, kind, seed):
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    from mmcl.training.runs import train_run
+    from mmcl.experiments.runs import train_run
 
     out = tmp_path_factory.mktemp("run")
     cfg = resolve_config(model="late_fusion", epochs=1, overrides=["train.diagnostics=false"])

@@ -15,8 +15,8 @@ from mmcl.evaluation.inference import (
     predict_inputs,
     predictions_csv,
 )
+from mmcl.experiments.runs import train_seeds
 from mmcl.run_folder import read_json
-from mmcl.training.runs import train_seeds
 
 
 @pytest.fixture(scope="module")

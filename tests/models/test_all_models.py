@@ -11,10 +11,10 @@ from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.evaluation.baselines import constant_predictions
 from mmcl.evaluation.metrics import evaluate
+from mmcl.experiments.runs import train_run
 from mmcl.models.base import DataInfo
 from mmcl.models.registry import MODELS, build_model, model_config
 from mmcl.models.self_mm import SelfMM
-from mmcl.training.runs import train_run
 
 TINY = {
     "mmcl": ["mmcl.d_model=16", "mmcl.ff_mult=2"],

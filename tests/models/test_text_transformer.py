@@ -11,9 +11,9 @@ from mmcl.data.loader import load_dataset
 from mmcl.data.pickles import write_mmsa
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
+from mmcl.experiments.runs import train_run
 from mmcl.pretrained import load_tokenizer, resolve_text_model
 from mmcl.run_folder import load_run
-from mmcl.training.runs import train_run
 
 SENTENCES = [
     "this movie was wonderful",

@@ -16,7 +16,7 @@ from scipy import stats
 
 from mmcl.config import resolve_config
 from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.training.runs import train_run
+from mmcl.experiments.runs import train_run
 
 SEEDS = (0, 1, 2)
 

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from mmcl.config import resolve_config
 from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.training.runs import train_run
+from mmcl.experiments.runs import train_run
 
 SETTINGS = [
     "mmcl.d_model=16",
@@ -34,7 +34,7 @@ SCRIPT = (
     import mmcl.training.state as state
     from mmcl.config import resolve_config
     from mmcl.data.synthetic import SynthConfig, make_synthetic
-    from mmcl.training.runs import train_run
+    from mmcl.experiments.runs import train_run
 
     where, n, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     calls = {"n": 0}

@@ -22,7 +22,7 @@ CHILD = textwrap.dedent(
     import numpy, torch
     from mmcl.config import resolve_config
     from mmcl.data.loader import load_dataset
-    from mmcl.training.runs import train_run
+    from mmcl.experiments.runs import train_run
 
     status = Path("/proc/self/status").read_text()
     used = int(re.search(r"VmData:\\s+(\\d+)", status).group(1)) * 1024

@@ -8,11 +8,10 @@ from mmcl.config import resolve_config
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
-from mmcl.evaluation.predict import predict
 from mmcl.experiments.grid import ABLATION_GRID, load_grid, parse_spec
+from mmcl.experiments.runs import data_info, seed_everything, train_run
 from mmcl.models.registry import build_model
 from mmcl.run_folder import load_run
-from mmcl.training.runs import data_info, seed_everything, train_run
 from mmcl.training.state import load_state, save_state
 from mmcl.training.trainer import StopTraining, Trainer
 
@@ -66,7 +65,7 @@ def test_checkpointed_run_reloads_and_predicts_identically(tmp_path, small):
     write_json(tmp_path / "config.json", {**cfg.to_dict(), "data_info": data_info(small).to_dict()})
     src = BatchSource(small.splits["test"])
     reloaded, _, _ = load_run(tmp_path)
-    np.testing.assert_array_equal(predict(model, src), predict(reloaded, src))
+    np.testing.assert_array_equal(model.predict(src), reloaded.predict(src))
 
 
 @pytest.mark.parametrize("variant", ["reference", "corrected"])
@@ -159,7 +158,7 @@ def test_normalize_standardises_inputs_and_travels_with_the_weights(tmp_path, sm
     from mmcl.evaluation.metrics import evaluate
 
     test = ds.splits["test"]
-    assert evaluate("mosi", predict(model, BatchSource(test)), test.labels)["MAE"] == pytest.approx(
+    assert evaluate("mosi", model.predict(test), test.labels)["MAE"] == pytest.approx(
         metrics["MAE"], rel=1e-6
     )
 
@@ -167,7 +166,7 @@ def test_normalize_standardises_inputs_and_travels_with_the_weights(tmp_path, sm
 def test_a_recipe_for_bert_text_warns_on_minilm_text(recwarn):
     import warnings
 
-    from mmcl.training.runs import warn_on_text_features
+    from mmcl.experiments.runs import warn_on_text_features
 
     def synth(width):
         return make_synthetic(

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import DataError, Dataset, TaskSpec
 from mmcl.data.loader import load_data
 from mmcl.evaluation.metrics import evaluate
-from mmcl.evaluation.predict import predict
 from mmcl.models.base import TaskModel
 from mmcl.run_folder import best_seed_dir, load_run, safe_name, seed_dirs, write_json, write_text
 
@@ -68,7 +66,7 @@ def evaluate_run(
         if split not in ds.splits:
             raise DataError(f"--split must be one of {sorted(ds.splits)}, not '{split}'.")
         sp = ds.splits[split]
-        metrics = evaluate(ds.task.metric_set, predict(model, BatchSource(sp)), sp.labels)
+        metrics = evaluate(ds.task.metric_set, model.predict(sp), sp.labels)
         record = {
             "run": str(d),
             "data": ds.source,
@@ -156,7 +154,7 @@ def predict_run(
     model, _, ds = load_for(d, data, preset)
     if split not in ds.splits:
         raise DataError(f"--split must be one of {sorted(ds.splits)}, not '{split}'.")
-    preds = predict(model, BatchSource(ds.splits[split]))
+    preds = model.predict(ds.splits[split])
     write_text(out, predictions_csv(ds, split, preds))
     return d, len(preds)
 
@@ -271,7 +269,7 @@ def predict_raw(
         tokens=tokens,
         token_lengths=token_lengths,
     )
-    preds = predict(model, BatchSource(split))
+    preds = model.predict(split)
     shown = texts or [str(w) for w in wavs]
     records = [_prediction_record(i, t, p, task) for i, t, p in zip(ids, shown, preds, strict=True)]
     if lacking:

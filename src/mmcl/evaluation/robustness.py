@@ -19,11 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Split
 from mmcl.evaluation.metrics import evaluate
 from mmcl.evaluation.plots import pyplot, save_figure
-from mmcl.evaluation.predict import predict
 from mmcl.models.base import TaskModel
 
 
@@ -64,7 +62,7 @@ def noisy(split: Split, sigma: float, seed: int = 0) -> Split:
 
 
 def _metrics(model: TaskModel, split: Split, metric_set: str) -> dict[str, float]:
-    return evaluate(metric_set, predict(model, BatchSource(split)), split.labels)
+    return evaluate(metric_set, model.predict(split), split.labels)
 
 
 def robustness_report(

@@ -15,7 +15,7 @@ from mmcl.evaluation.baselines import constant_predictions, linear_floor
 from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate
 from mmcl.evaluation.report import markdown_table, summarize
 from mmcl.experiments.defaults import default_data
-from mmcl.training.runs import train_seeds
+from mmcl.experiments.runs import train_seeds
 
 MODELS = ("mmcl", "late_fusion")
 # left in every folder the demo writes; only such a folder is ever cleared by a later demo

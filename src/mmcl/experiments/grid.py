@@ -39,9 +39,9 @@ from mmcl.errors import UserError
 from mmcl.evaluation.plots import plot_comparison
 from mmcl.evaluation.report import csv_table, markdown_table, paired_pvalues, pvalue_table
 from mmcl.experiments.defaults import default_data
+from mmcl.experiments.runs import train_run, write_summary
 from mmcl.models.registry import MODELS, check_fits
 from mmcl.run_folder import CONFIG, safe_name, write_json, write_text
-from mmcl.training.runs import train_run, write_summary
 
 # the grid `mmcl ablate` runs
 ABLATION_GRID = "mmcl_ablation"

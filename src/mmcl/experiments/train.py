@@ -12,8 +12,8 @@ from mmcl.data.io import folder_lock
 from mmcl.data.loader import load_data, peek_modalities
 from mmcl.experiments.defaults import default_data
 from mmcl.experiments.grid import check_fresh
+from mmcl.experiments.runs import train_seeds
 from mmcl.models.registry import check_fits
-from mmcl.training.runs import train_seeds
 
 
 def train_from_options(

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmcl.data.batching import Batch
-from mmcl.data.dataset import TaskSpec
+from mmcl.data.batching import Batch, BatchSource
+from mmcl.data.dataset import Split, TaskSpec
 
 
 @dataclass
@@ -170,6 +171,16 @@ class TaskModel(nn.Module):
     def run(self, batch: Batch) -> ModelOutput:
         """Forward on a `Batch`; models that read more than features (token ids) override it."""
         return self(self.inputs(batch), batch.masks)
+
+    @torch.no_grad()
+    def predict(self, source: BatchSource | Split, batch_size: int = 256) -> np.ndarray:
+        """Predictions for a whole split, in its order, in eval mode (regression (N,);
+        multilabel logits (N, K, 2); multiclass logits (N, C))."""
+        if isinstance(source, Split):
+            source = BatchSource(source)
+        self.eval()
+        outs = [self.run(b).preds for b in source.batches(batch_size)]
+        return torch.cat(outs).cpu().numpy()
 
     def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
         loss = task_loss(out.preds, batch.labels, self.info.task)

@@ -13,6 +13,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,8 @@ from mmcl.config import TrainConfig
 from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Dataset
 from mmcl.errors import UserError
-from mmcl.evaluation.metrics import SELECTION_METRIC, higher_is_better
-from mmcl.evaluation.predict import evaluate_split
-from mmcl.models.base import TaskModel
+from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate, higher_is_better
+from mmcl.models.base import TaskModel, task_loss
 from mmcl.progress import Progress
 from mmcl.run_folder import load_weights, save_weights, write_text
 from mmcl.training.state import load_state, save_state
@@ -38,6 +38,20 @@ class StopTraining(Exception):
 
 class NonFiniteLoss(UserError):
     """A loss or gradient became NaN or infinite (train.on_nonfinite = "stop")."""
+
+
+@dataclass
+class EvalResult:
+    preds: np.ndarray
+    loss: float
+    metrics: dict[str, float]
+
+
+def evaluate_split(model: TaskModel, source: BatchSource, metric_set: str) -> EvalResult:
+    """Predictions, task loss and metrics of `model` on a split."""
+    preds = model.predict(source)
+    loss = float(task_loss(torch.from_numpy(preds), source.labels, model.info.task))
+    return EvalResult(preds, loss, evaluate(metric_set, preds, source.labels.numpy()))
 
 
 def is_constant(preds: np.ndarray, tol: float = 1e-6) -> bool:
