@@ -177,12 +177,13 @@ def data_assemble(
     task: Annotated[str, Opt("--task", help="regression or classification.")] = "regression",
     seed: Annotated[int, Opt("--seed", help="Seed of the split when the CSV has none.")] = 0,
     overwrite: OverwriteOpt = False,
+    copy: Annotated[bool, Opt("--copy", help="Copy the features, not refer to tables.")] = False,
 ) -> None:
     """Join feature tables from `mmcl extract` with labels into a native dataset."""
     from mmcl.features.assemble import assemble, parse_tables
 
-    tables = parse_tables(features)
-    ds = assemble(labels, tables, out, id_col, label_col, split_col, preset, task, seed, overwrite)
+    how = (id_col, label_col, split_col, preset, task, seed, overwrite, copy)
+    ds = assemble(labels, parse_tables(features), out, *how)
     say(f"wrote {out}: {ds.sizes()}")
 
 

@@ -106,3 +106,60 @@ def test_labels_that_are_not_a_csv_name_the_file(tmp_path):
     (tmp_path / "other.csv").write_text("name,score\nx,1\n")
     with pytest.raises(DataError, match=r"no column\(s\) \['id', 'label'\]; columns are"):
         assemble(tmp_path / "other.csv", {"audio": tmp_path / "audio"}, tmp_path / "o")
+
+
+def _twenty(tmp_path):
+    ids = [f"u{i}" for i in range(20)]
+    feats, _ = _audio_table(tmp_path / "feat" / "audio", ids, seed=4)
+    meta = json.loads((tmp_path / "feat" / "audio" / "manifest.json").read_text())
+    meta["content_hash"] = "h1"
+    (tmp_path / "feat" / "audio" / "manifest.json").write_text(json.dumps(meta))
+    lines = ["id,label"] + [f"{i},{k % 5 - 2}" for k, i in enumerate(ids)]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    return ids, feats
+
+
+def test_assemble_stores_the_features_once_and_copy_makes_a_self_contained_folder(tmp_path):
+    ids, feats = _twenty(tmp_path)
+    tables = {"audio": tmp_path / "feat" / "audio"}
+    assemble(tmp_path / "labels.csv", tables, tmp_path / "data" / "ref", seed=1)
+    assemble(tmp_path / "labels.csv", tables, tmp_path / "data" / "copy", seed=1, copy=True)
+    ref, copy = tmp_path / "data" / "ref", tmp_path / "data" / "copy"
+    assert not list(ref.rglob("features.*.npy")) and len(list(ref.rglob("rows.audio.npy"))) == 3
+    assert len(list(copy.rglob("features.audio.npy"))) == 3 and not list(copy.rglob("rows.*"))
+    manifest = json.loads((ref / "manifest.json").read_text())
+    assert manifest["tables"] == {"audio": {"path": "../../feat/audio", "content_hash": "h1"}}
+    a, b = load_dataset(ref), load_dataset(copy)
+    for s in a.splits:
+        assert list(a.splits[s].ids) == list(b.splits[s].ids)
+        got = np.asarray(a.splits[s].features["audio"])
+        np.testing.assert_array_equal(got, np.asarray(b.splits[s].features["audio"]))
+        rows = [ids.index(i) for i in a.splits[s].ids]
+        np.testing.assert_array_equal(got, feats[rows])
+        # indexing gathers only the rows asked for, in the order asked
+        np.testing.assert_array_equal(a.splits[s].features["audio"][[2, 0]], feats[rows][[2, 0]])
+    # the dataset and its tables moved together still read; the tables moved apart do not
+    (tmp_path / "elsewhere").mkdir()
+    for name in ("feat", "data"):
+        (tmp_path / name).rename(tmp_path / "elsewhere" / name)
+    assert len(load_dataset(tmp_path / "elsewhere" / "data" / "ref").splits["train"]) == 14
+    (tmp_path / "elsewhere" / "feat").rename(tmp_path / "feat")
+    with pytest.raises(DataError, match="refers to the feature table .*missing or has changed"):
+        load_dataset(tmp_path / "elsewhere" / "data" / "ref")
+    assert len(load_dataset(tmp_path / "elsewhere" / "data" / "copy").splits["train"]) == 14
+
+
+def test_a_table_extracted_again_is_refused_by_the_dataset_that_refers_to_it(tmp_path):
+    _twenty(tmp_path)
+    tables = {"audio": tmp_path / "feat" / "audio"}
+    assemble(tmp_path / "labels.csv", tables, tmp_path / "data" / "ref")
+    manifest = tmp_path / "feat" / "audio" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"h1"', '"h2"'))
+    with pytest.raises(DataError, match="missing or has changed since the dataset was assembled"):
+        load_dataset(tmp_path / "data" / "ref")
+    # same content hash but other ids at the recorded rows (a table edited by hand)
+    manifest.write_text(manifest.read_text().replace('"h2"', '"h1"'))
+    ids = np.load(tmp_path / "feat" / "audio" / "ids.npy")
+    np.save(tmp_path / "feat" / "audio" / "ids.npy", ids[::-1])
+    with pytest.raises(DataError, match="no longer holds this split's ids"):
+        load_dataset(tmp_path / "data" / "ref")

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from mmcl.data.table_rows import TableRows, rows_per_block
 from mmcl.errors import UserError
 
 SPLITS = ("train", "valid", "test")
@@ -181,18 +182,22 @@ def random_split(n: int, seed: int, strata: list | None = None) -> dict[str, np.
     return {s: np.sort(np.concatenate(chunks)) for s, chunks in parts.items()}
 
 
-def clean_features(x: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, int]:
+def clean_features(x: np.ndarray) -> tuple[np.ndarray, int]:
     """Replace NaN and +-inf by 0 (MulT audio holds them); return the array and the count.
-    Counted in chunks of samples, so a memory-mapped array is never held in memory whole;
+    Counted in blocks of samples, so a memory-mapped array is never held in memory whole;
     only an array that has such values is copied."""
-    n_bad = sum(int((~np.isfinite(x[i : i + chunk])).sum()) for i in range(0, len(x), chunk))
+    step = rows_per_block(x)
+    n_bad = sum(int((~np.isfinite(x[i : i + step])).sum()) for i in range(0, len(x), step))
     if n_bad:
         x = np.where(np.isfinite(x), x, 0.0).astype(x.dtype, copy=False)
     return x, n_bad
 
 
 def as_feature_array(x: object, where: str) -> np.ndarray:
-    """Coerce a features array to float32 (N, L, D); 2-D input is one step per sample."""
+    """Coerce a features array to float32 (N, L, D); 2-D input is one step per sample.
+    Rows of a float32 feature table stay unread (they are gathered when used)."""
+    if isinstance(x, TableRows) and x.dtype == np.float32 and x.ndim == 3:
+        return x
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiub":
         raise DataError(

@@ -8,14 +8,20 @@
     OUT/<split>/raw_text.npy      unicode (N,), optional
     OUT/<split>/unimodal.<m>.npy  float32 (N,), optional (CH-SIMS T/A/V labels)
     OUT/<split>/tokens.npy        int64 (N, L_tok), optional, with token_lengths.npy (N,)
+    OUT/<split>/rows.<m>.npy      int64 (N,), instead of features.<m>.npy: the split's rows of
+                                  the feature table that manifest "tables" names for <m>
 
 Plain `.npy` rather than `.npz` because `.npy` files memory-map (`np.load(mmap_mode="r")`),
 so a large dataset costs no RAM until a batch touches it; nothing here is a pickle.
+A folder made by `mmcl data assemble` refers to the `mmcl extract` tables it was built from
+(their path relative to the folder, their ids checked on every read) rather than copying them:
+the features are stored once. `assemble --copy` writes a self-contained folder instead.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import tokenize
 from pathlib import Path
@@ -24,6 +30,7 @@ import numpy as np
 
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
 from mmcl.data.io import atomic_folder
+from mmcl.data.table_rows import TableRows, copy_rows
 
 FORMAT = "mmcl-native"
 VERSION = 1
@@ -34,20 +41,51 @@ def is_native(path: Path) -> bool:
     return path.is_dir() and (path / "manifest.json").is_file()
 
 
-def write_native(ds: Dataset, out: str | Path, overwrite: bool = False) -> Path:
-    """Write `ds` to folder `out` atomically (a temp folder renamed into place)."""
+def _table_hash(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("content_hash")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _table_refs(ds: Dataset, out: Path, copy: bool) -> dict[str, dict]:
+    """Modality -> {table folder relative to `out`, its content hash}, for modalities whose
+    every split is rows of one feature table (the others, and all with `copy`, are written
+    as arrays)."""
+    if copy:
+        return {}
+    refs = {}
+    for m in ds.modalities:
+        parts = [sp.features[m] for sp in ds.splits.values()]
+        folders = {x.folder.resolve() for x in parts if isinstance(x, TableRows)}
+        if len(folders) == 1 and all(isinstance(x, TableRows) for x in parts):
+            folder = folders.pop()
+            refs[m] = {
+                "path": os.path.relpath(folder, out.resolve()),
+                "content_hash": _table_hash(folder),
+            }
+    return refs
+
+
+def write_native(ds: Dataset, out: str | Path, overwrite: bool = False, copy: bool = False) -> Path:
+    """Write `ds` to folder `out` atomically (a temp folder renamed into place). Features that
+    are rows of an extracted table are stored as row numbers unless `copy`."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise DataError(f"{out}: exists and is not empty. Choose another --out or remove it.")
     for m in ds.modalities:
         if not _NAME.match(m):
             raise DataError(f"modality name '{m}' must be letters, digits, '_' or '-'.")
+    tables = _table_refs(ds, out, copy)
     with atomic_folder(out) as tmp:
         for s, sp in ds.splits.items():
             d = tmp / s
             d.mkdir()
             for m, x in sp.features.items():
-                np.save(d / f"features.{m}.npy", np.ascontiguousarray(x, dtype=np.float32))
+                if m in tables:
+                    np.save(d / f"rows.{m}.npy", x.rows)
+                else:
+                    copy_rows(x, d / f"features.{m}.npy")
                 np.save(d / f"lengths.{m}.npy", sp.lengths[m].astype(np.int64))
             np.save(d / "labels.npy", sp.labels)
             np.save(d / "ids.npy", sp.ids.astype(str))
@@ -72,12 +110,36 @@ def write_native(ds: Dataset, out: str | Path, overwrite: bool = False) -> Path:
             "source": ds.source,
             "extraction": ds.extraction,
         }
+        if tables:
+            manifest["tables"] = tables
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out
 
 
-def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = True) -> Dataset:
-    """Read a native folder; arrays are memory-mapped unless `mmap=False`."""
+def _open_table(path: Path, ref: object, m: str) -> tuple[Path, np.ndarray]:
+    """(features file, ids) of the feature table the manifest names for `m`."""
+    if not isinstance(ref, dict) or not isinstance(ref.get("path"), str):
+        raise DataError(f"{path / 'manifest.json'}: tables.{m} needs a 'path'.")
+    folder = (path / ref["path"]).resolve()
+    if _table_hash(folder) != ref.get("content_hash"):
+        raise DataError(
+            f"{path}: modality '{m}' refers to the feature table {folder}, which is missing or "
+            "has changed since the dataset was assembled. Restore it, or assemble again "
+            "(--copy makes a self-contained dataset)."
+        )
+    try:
+        ids = np.load(folder / "ids.npy", allow_pickle=False).astype(str)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(
+            f"{path}: modality '{m}' refers to the feature table {folder}, which is missing or "
+            f"unreadable ({e}). Restore that folder, or assemble again (--copy makes a "
+            "self-contained dataset)."
+        ) from e
+    return folder / "features.npy", ids
+
+
+def read_native(path: str | Path, task: TaskSpec | None = None) -> Dataset:
+    """Read a native folder; its arrays are memory-mapped."""
     path = Path(path)
     try:
         manifest = json.loads((path / "manifest.json").read_text())
@@ -91,7 +153,10 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
         if key not in manifest:
             raise DataError(f"{path / 'manifest.json'}: missing field '{key}'.")
     task = task or TaskSpec.from_dict(manifest["task"])
-    mode = "r" if mmap else None
+    refs = manifest.get("tables", {})
+    if not isinstance(refs, dict):
+        raise DataError(f"{path / 'manifest.json'}: 'tables' must be an object.")
+    tables = {m: _open_table(path, ref, m) for m, ref in refs.items()}
     splits = {}
     cleaned: dict[str, int] = {}
     for s in SPLITS:
@@ -108,7 +173,7 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
                     raise DataError(f"{path}: split '{s}' lacks '{name}'.")
                 return None
             try:
-                return np.load(f, mmap_mode=mode, allow_pickle=False)
+                return np.load(f, mmap_mode="r", allow_pickle=False)
             except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as e:
                 # a truncated or altered .npy (header, length, or a pickled-object dtype)
                 raise DataError(
@@ -116,13 +181,19 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
                     "convert or import it again."
                 ) from e
 
-        feats = {m: load(f"features.{m}.npy") for m in manifest["modalities"]}
+        ids = load("ids.npy")
+        feats = {
+            m: _table_rows(load(f"rows.{m}.npy"), ids, *tables[m], f"{path} [{s}]")
+            if m in tables
+            else load(f"features.{m}.npy")
+            for m in manifest["modalities"]
+        }
         lens = {m: load(f"lengths.{m}.npy") for m in manifest["modalities"]}
         uni = {m: load(f"unimodal.{m}.npy") for m in manifest.get("unimodal_labels", [])}
         splits[s] = make_split(
             feats,
             load("labels.npy"),
-            load("ids.npy"),
+            ids,
             f"{path} [{s}]",
             task,
             lengths=lens,
@@ -143,3 +214,20 @@ def read_native(path: str | Path, task: TaskSpec | None = None, mmap: bool = Tru
         cleaned=cleaned,
     )
     return check_dataset(ds, str(path))
+
+
+def _table_rows(
+    rows: np.ndarray, ids: np.ndarray, table: Path, table_ids: np.ndarray, where: str
+) -> TableRows:
+    """The split's rows of a referenced table, after checking they still hold the split's ids
+    (a table extracted again, or edited, since the dataset was assembled is refused)."""
+    try:
+        view = TableRows(table, rows)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{where}: {table}: {e}; extract the table and assemble again.") from e
+    if not np.array_equal(table_ids[view.rows], np.asarray(ids).astype(str)):
+        raise DataError(
+            f"{where}: the feature table {table.parent} no longer holds this split's ids at the "
+            "recorded rows (extracted again since?); run mmcl data assemble again."
+        )
+    return view

@@ -5,6 +5,9 @@
 
 Rows without a split column value are refused; a CSV without a split column gets a seeded
 70/15/15 split (recorded in the manifest). Every labelled id must be in every table.
+The tables are memory-mapped and the dataset refers to their rows instead of copying them
+(see `mmcl.data.native`), so assembling costs little memory and no second copy on disk;
+`copy=True` (`--copy`) writes a self-contained folder, still without loading a table whole.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from mmcl.data.dataset import (
 )
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
+from mmcl.data.table_rows import TableRows
 from mmcl.features.audio import KIND as AUDIO_KIND
 from mmcl.features.tables import id_columns, read_csv_rows, row_ids
 from mmcl.features.text import KIND as TEXT_KIND
@@ -39,8 +43,23 @@ def _table(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
     meta = json.loads(manifest.read_text())
     if meta.get("kind") not in (TEXT_KIND, AUDIO_KIND):
         raise DataError(f"{manifest}: kind '{meta.get('kind')}' is not a feature table.")
-    names = ["ids", "features", "lengths"] + (["tokens"] if meta["kind"] == TEXT_KIND else [])
-    return meta, {n: np.load(folder / f"{n}.npy", allow_pickle=False) for n in names}
+    names = ["ids", "lengths"] + (["tokens"] if meta["kind"] == TEXT_KIND else [])
+    arrays = {}
+    for n in names:
+        try:
+            arrays[n] = np.load(folder / f"{n}.npy", mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as e:
+            raise DataError(
+                f"{folder / f'{n}.npy'}: unreadable ({e}); extract the table again."
+            ) from e
+    return meta, arrays
+
+
+def _rows(table: Path, rows: np.ndarray) -> TableRows:
+    try:
+        return TableRows(table, rows)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{table}: unreadable feature table ({e}); extract it again.") from e
 
 
 def _extraction(meta: dict) -> dict:
@@ -72,6 +91,7 @@ def assemble(
     task: str = "regression",
     seed: int = 0,
     overwrite: bool = False,
+    copy: bool = False,
 ) -> Dataset:
     labels_csv = Path(labels_csv)
     cols = id_columns(id_col)
@@ -117,7 +137,8 @@ def assemble(
         feats, lens, tokens, token_lengths = {}, {}, None, None
         for m, (meta, arrs) in loaded.items():
             rows_idx = np.array([index[m][ids[k]] for k in part])
-            feats[m], lens[m] = arrs["features"][rows_idx], arrs["lengths"][rows_idx]
+            feats[m] = _rows(Path(tables[m]) / "features.npy", rows_idx)
+            lens[m] = arrs["lengths"][rows_idx]
             if meta["kind"] == TEXT_KIND:
                 tokens, token_lengths = arrs["tokens"][rows_idx], arrs["lengths"][rows_idx]
         dtype = np.float32 if spec.kind == "regression" else np.int64
@@ -140,5 +161,5 @@ def assemble(
         extraction={m: _extraction(meta) for m, (meta, _) in loaded.items()},
     )
     check_dataset(ds, str(labels_csv))
-    write_native(ds, out, overwrite=overwrite)
+    write_native(ds, out, overwrite=overwrite, copy=copy)
     return ds

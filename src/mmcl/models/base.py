@@ -127,7 +127,7 @@ class InputNorm(nn.Module):
     @torch.no_grad()
     def fit(self, features: dict, lengths: dict) -> None:
         for m, x in features.items():
-            x = torch.as_tensor(x, dtype=torch.float64)
+            x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
             valid = torch.arange(x.shape[1])[None, :] < torch.as_tensor(lengths[m])[:, None]
             rows = x[valid]  # (steps, D)
             std = rows.std(0, unbiased=False)
