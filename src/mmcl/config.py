@@ -32,7 +32,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
     on_nonfinite: str = "stop"  # NaN/inf loss or gradient: stop (named, exit 2) | skip the batch
-    patience: int = 10  # epochs without validation improvement before stopping; 0: never
+    patience: int = 10  # epochs in which neither the selection metric nor the validation
+    # loss improved before stopping; 0: never. Ties on the metric go to the lower loss.
     scheduler: str = "plateau"  # plateau (ReduceLROnPlateau on validation loss) | none
     plateau_patience: int = 5
     plateau_factor: float = 0.5

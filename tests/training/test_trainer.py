@@ -252,3 +252,51 @@ def test_a_selected_constant_predictor_is_flagged(tmp_path, small):
     assert result["constant_predictions"] == ["valid", "test"]
     note = constant_note({"late_fusion": [{**result, "seed": 0}], "mmcl": [{"seed": 0}]})
     assert "late_fusion: seeds [0]" in note and "mmcl" not in note
+
+
+def _scripted_validation(monkeypatch, scores, losses):
+    """Make the trainer see these validation (Non0_acc_2, loss) values, epoch after epoch."""
+    import mmcl.training.trainer as trainer_module
+    from mmcl.training.trainer import EvalResult
+
+    real = trainer_module.evaluate_split
+    seen = iter(zip(scores, losses, strict=True))
+
+    def scripted(model, source, metric_set):
+        result = real(model, source, metric_set)
+        scripted_values = next(seen, None) if source is model._valid_source else None
+        if scripted_values is None:  # the test split, or the final evaluation
+            return result
+        acc, loss = scripted_values
+        return EvalResult(result.preds, loss, {**result.metrics, "Non0_acc_2": acc})
+
+    monkeypatch.setattr(trainer_module, "evaluate_split", scripted)
+
+
+def _fit_scripted(tmp_path, small, monkeypatch, scores, losses, patience):
+    cfg = _cfg("late_fusion", epochs=len(scores), extra=[f"train.patience={patience}"])
+    model = build_model("late_fusion", cfg.model_cfg(), data_info(small))
+    trainer = Trainer(model, small, cfg.train, tmp_path)
+    model._valid_source = trainer.sources["valid"]
+    _scripted_validation(monkeypatch, scores, losses)
+    return trainer.fit()
+
+
+def test_a_flat_selection_metric_with_a_falling_loss_does_not_keep_epoch_0(
+    tmp_path, small, monkeypatch
+):
+    # the majority rate for 6 epochs while the loss falls, then nothing improves for 2
+    scores = [0.6] * 6 + [0.55, 0.58, 0.9]
+    losses = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.55, 0.52, 0.1]
+    result = _fit_scripted(tmp_path, small, monkeypatch, scores, losses, patience=2)
+    assert result["best_epoch"] == 5  # the tie on the metric goes to the lowest loss
+    assert result["epochs_run"] == 8  # stopped after 2 epochs without either improving
+
+
+def test_patience_without_ties_still_selects_by_the_metric(tmp_path, small, monkeypatch):
+    scores = [0.5, 0.7, 0.6, 0.65, 0.66]
+    losses = [1.0, 0.9, 0.95, 0.92, 0.91]  # the loss never beats epoch 1's again
+    result = _fit_scripted(tmp_path, small, monkeypatch, scores, losses, patience=3)
+    assert (result["best_epoch"], result["epochs_run"]) == (1, 5)
+    result = _fit_scripted(tmp_path / "b", small, monkeypatch, scores, losses, patience=2)
+    assert (result["best_epoch"], result["epochs_run"]) == (1, 4)

@@ -89,6 +89,8 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.epoch = 0
         self.best_score = -math.inf if self.higher else math.inf
+        self.best_loss = math.inf  # validation loss of the selected epoch (breaks ties)
+        self.min_loss = math.inf  # lowest validation loss so far (patience counts from it too)
         self.best_epoch = -1
         self.bad_epochs = 0
         self.writer = None
@@ -106,6 +108,8 @@ class Trainer:
             "progress": {
                 "epoch": self.epoch,
                 "best_score": self.best_score,
+                "best_loss": self.best_loss,
+                "min_loss": self.min_loss,
                 "best_epoch": self.best_epoch,
                 "bad_epochs": self.bad_epochs,
             },
@@ -124,6 +128,9 @@ class Trainer:
         p = state["progress"]
         self.epoch, self.best_score = p["epoch"], p["best_score"]
         self.best_epoch, self.bad_epochs = p["best_epoch"], p["bad_epochs"]
+        # checkpoints written before the loss was tracked resume without its history
+        self.best_loss = p.get("best_loss", math.inf)
+        self.min_loss = p.get("min_loss", math.inf)
 
     def resume_if_possible(self) -> bool:
         """Continue from the last complete checkpoint. What a killed process left half-way
@@ -238,11 +245,16 @@ class Trainer:
                     f"train.selection_metric '{self.metric}' is not a {self.metric_set} metric; "
                     f"choose from {sorted(valid.metrics)} or 'loss'."
                 )
-            if self._improved(score):
-                self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+            selected = self._improved(score, valid.loss)
+            if selected:
+                self.best_score, self.best_loss, self.best_epoch = score, valid.loss, self.epoch
                 save_weights(self.model, self.out)
-            else:
-                self.bad_epochs += 1
+            # a selection metric that sits still (accuracy at the majority rate on a small
+            # set) while the validation loss falls is no reason to stop: patience runs out
+            # only when neither improves
+            loss_fell = valid.loss < self.min_loss
+            self.min_loss = min(self.min_loss, valid.loss)
+            self.bad_epochs = 0 if selected or loss_fell else self.bad_epochs + 1
             row["seconds"] = round(time.perf_counter() - start, 3)
             self.epoch += 1
             # rewritten whole through a temporary file (a few KB): a kill never leaves a
@@ -261,9 +273,13 @@ class Trainer:
             self.writer.close()
         return self.finish()
 
-    def _improved(self, score: float) -> bool:
+    def _improved(self, score: float, loss: float) -> bool:
+        """Whether this epoch beats the selected one: a better selection metric, or the same
+        value with a lower validation loss."""
         if math.isnan(score):
             return self.best_epoch < 0
+        if score == self.best_score:
+            return loss < self.best_loss
         return score > self.best_score if self.higher else score < self.best_score
 
     def _early_stop(self) -> bool:
