@@ -235,6 +235,36 @@ def train(
     say(format_summary(summary, out / "summary.md"))
 
 
+StorageOpt = Annotated[
+    str | None,
+    Opt("--storage", help="Study database: SQLite file or SQLAlchemy URL (postgresql://...)."),
+]
+
+
+@command(app, "tune")
+def tune_cmd(
+    data: DataOpt = None,
+    model: Annotated[str | None, Opt("--model", help="Model to tune (default: mmcl).")] = None,
+    trials: Annotated[int, Opt("--trials", min=1, help="Trials to add to the study.")] = 20,
+    out: Annotated[Path, Opt("--out", help="Trials, best.toml, plots.")] = Path("runs/tune"),
+    storage: StorageOpt = None,
+    study: Annotated[str | None, Opt("--study", help="Study name (default: tune-MODEL).")] = None,
+    space: Annotated[Path | None, Opt("--space", help="Search space TOML.")] = None,
+    timeout: Annotated[float | None, Opt("--timeout", min=1, help="Seconds per process.")] = None,
+    jobs: JobsOpt = 1,
+    epochs: EpochsOpt = None,
+    overrides: SetOpt = None,
+    recipe: RecipeOpt = None,
+) -> None:
+    """Search hyper-parameters with Optuna on the validation split (test never read);
+    writes best.toml, trials.csv and plots. Run again (or on other machines with one
+    --storage) to add trials to the same study."""
+    from mmcl.experiments.tune import tune
+
+    args = (data, model, trials, out, storage, study, space, timeout, jobs, recipe, epochs)
+    tune(*args, overrides=overrides, say=say)
+
+
 @command(app, "evaluate")
 def evaluate_cmd(
     run: Annotated[Path, Arg(help="Run folder (one seed, or several seed-* folders).")],

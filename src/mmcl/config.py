@@ -14,6 +14,7 @@ Overrides use the same dotted names: `--set train.lr=1e-3 --set mmcl.variant=ref
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -96,6 +97,18 @@ class RunConfig:
             "train": asdict(self.train),
             self.model: asdict(self.model_cfg()),
         }
+
+    def to_toml(self, comment: str = "") -> str:
+        """The config as a recipe (`--recipe FILE` reads it back to the same config)."""
+        # JSON spells strings, numbers, booleans and flat lists as TOML does
+        lines = [f"# {line}" for line in comment.splitlines()]
+        sections = []
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                sections += ["", f"[{key}]", *(f"{k} = {json.dumps(v)}" for k, v in value.items())]
+            else:
+                lines.append(f"{key} = {json.dumps(value)}")
+        return "\n".join([*lines, *sections]) + "\n"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

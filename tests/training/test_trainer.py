@@ -73,7 +73,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, small, variant):
     cfg = _cfg(epochs=4, extra=[f'mmcl.variant="{variant}"'])
     full = train_run(cfg, small, tmp_path / "full")
 
-    def kill(epoch):
+    def kill(epoch, score):
         if epoch == 2:
             raise StopTraining
 

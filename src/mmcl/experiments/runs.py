@@ -65,9 +65,11 @@ def train_run(
     ds: Dataset,
     out: Path,
     resume: bool = False,
-    on_epoch_end: Callable[[int], None] | None = None,
+    on_epoch_end: Callable[[int, float], None] | None = None,
+    test: bool = True,
 ) -> dict:
-    """Train one seed (cfg.train.seed) into `out`; returns the metrics dict."""
+    """Train one seed (cfg.train.seed) into `out`; returns the metrics dict. `test=False`
+    (tuning) never reads the test split: no test metrics, no diagnostics."""
     out = Path(out)
     if resume and (out / METRICS).is_file():
         return read_json(out / METRICS)
@@ -93,9 +95,10 @@ def train_run(
             "versions": versions(),
         },
     )
-    result = Trainer(model, ds, cfg.train, out).fit(resume=resume, on_epoch_end=on_epoch_end)
+    trainer = Trainer(model, ds, cfg.train, out)
+    result = trainer.fit(resume=resume, on_epoch_end=on_epoch_end, test=test)
     result["seed"] = cfg.train.seed
-    if cfg.train.diagnostics:
+    if cfg.train.diagnostics and test:
         result["diagnostics"] = write_diagnostics(model, ds.splits["test"], out / "diagnostics")
     write_json(out / METRICS, result)
     return result

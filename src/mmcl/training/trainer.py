@@ -205,8 +205,15 @@ class Trainer:
             '"skip" to drop such batches.'
         )
 
-    def fit(self, resume: bool = False, on_epoch_end: Callable[[int], None] | None = None) -> dict:
-        """Train, selecting the epoch with the best validation metric; returns the result."""
+    def fit(
+        self,
+        resume: bool = False,
+        on_epoch_end: Callable[[int, float], None] | None = None,
+        test: bool = True,
+    ) -> dict:
+        """Train, selecting the epoch with the best validation metric; returns the result.
+        `on_epoch_end(epoch, validation score)` runs after each epoch (a tuner prunes there);
+        `test=False` never reads the test split (hyper-parameter search)."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.cfg.normalize:
             train = self.ds.splits["train"]
@@ -267,11 +274,11 @@ class Trainer:
             save_state(self._state(), self.out / CHECKPOINT)
             bar.update(1, f"valid {self.metric} {score:.4f}, best {self.best_score:.4f}")
             if on_epoch_end is not None:
-                on_epoch_end(self.epoch)
+                on_epoch_end(self.epoch, score)
         bar.close()
         if self.writer:
             self.writer.close()
-        return self.finish()
+        return self.finish(test)
 
     def _improved(self, score: float, loss: float) -> bool:
         """Whether this epoch beats the selected one: a better selection metric, or the same
@@ -285,8 +292,8 @@ class Trainer:
     def _early_stop(self) -> bool:
         return self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
 
-    def finish(self) -> dict:
-        """Reload the validation-selected weights and evaluate them on valid and test."""
+    def finish(self, test: bool = True) -> dict:
+        """Reload the validation-selected weights and evaluate them on valid (and test)."""
         load_weights(self.model, self.out)
         result = {
             "selection": {"metric": self.metric, "higher_is_better": self.higher, "split": "valid"},
@@ -294,7 +301,7 @@ class Trainer:
             "epochs_run": self.epoch,
         }
         constant = []
-        for split in ("valid", "test"):
+        for split in ("valid", "test") if test else ("valid",):
             r = evaluate_split(self.model, self.sources[split], self.metric_set)
             result[split] = {"loss": r.loss, **r.metrics}
             if is_constant(r.preds):

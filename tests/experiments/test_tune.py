@@ -1,0 +1,78 @@
+"""`mmcl tune`: Optuna on validation data, resumable studies, workers sharing one SQLite study."""
+
+import csv
+import json
+
+import optuna
+import pytest
+
+from mmcl.errors import UserError
+from mmcl.experiments.train import train_from_options
+from mmcl.experiments.tune import load_space, tune
+
+TINY = ["train.batch_size=32"]
+
+
+def _trials(out):
+    with open(out / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_tune_resumes_study_and_best_recipe_trains(tmp_path):
+    out = tmp_path / "tune"
+    first = tune("synthetic", "late_fusion", 3, out, epochs=2, overrides=TINY, say=lambda _: None)
+    assert first["trials"] == 3
+    again = tune("synthetic", "late_fusion", 2, out, epochs=2, overrides=TINY, say=lambda _: None)
+    assert again["trials"] == 5
+    study = optuna.load_study(study_name="tune-late_fusion", storage=f"sqlite:///{out}/study.db")
+    assert len(study.trials) == 5
+    rows = _trials(out)
+    assert [int(r["number"]) for r in rows] == [0, 1, 2, 3, 4]
+    assert {"optimization-history.png", "param-importances.png"} <= {p.name for p in out.iterdir()}
+    # the test split is never read during tuning: no trial has test metrics (a pruned trial
+    # stops before writing any)
+    for row in rows:
+        assert row["state"] in ("COMPLETE", "PRUNED")
+        if row["state"] == "COMPLETE":
+            metrics = json.loads((tmp_path / row["folder"] / "metrics.json").read_text())
+            assert "test" not in metrics and "valid" in metrics
+    # the best recipe is the best trial's settings, and it trains (with test metrics as usual)
+    best = (out / "best.toml").read_text()
+    lr = study.best_trial.params["train.lr"]
+    assert f"lr = {lr!r}" in best or f"lr = {json.dumps(lr)}" in best
+    summary = train_from_options(
+        str(out / "best.toml"), None, None, 1, [], tmp_path / "final", 1, False, lambda _: None
+    )
+    assert "Non0_acc_2" in summary["test"]
+
+
+def test_two_workers_share_one_sqlite_study(tmp_path):
+    out = tmp_path / "tune"
+    db = tmp_path / "shared.db"
+    result = tune(
+        "synthetic",
+        "late_fusion",
+        4,
+        out,
+        storage=str(db),
+        study="shared",
+        jobs=2,
+        epochs=2,
+        overrides=TINY,
+        say=lambda _: None,
+    )
+    assert result["trials"] == 4
+    workers = {r["worker"] for r in _trials(out) if r["state"] == "COMPLETE"}
+    assert len(workers) == 2, workers  # both processes contributed trials
+
+
+def test_search_space_errors_are_named(tmp_path):
+    bad = tmp_path / "space.toml"
+    bad.write_text('[params]\n"train.lr" = { low = 1.0, high = 0.1 }\n')
+    with pytest.raises(UserError, match="params.train.lr"):
+        load_space("mmcl", bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('[params]\n"late_fusion.widht" = { choices = [1, 2] }\n')
+    with pytest.raises(UserError, match="widht"):
+        tune("synthetic", "late_fusion", 1, tmp_path / "t", space=unknown, say=lambda _: None)
+    assert not (tmp_path / "t" / "trials").exists()  # refused before the first trial
