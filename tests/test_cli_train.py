@@ -263,3 +263,14 @@ def test_cross_dataset_evaluation_with_matching_dims(tmp_path):
     assert record["data"] == str(b) and np.isfinite(record["metrics"]["MAE"])
     own = json.loads((run / "seed-0" / "eval-test.json").read_text())
     assert own["data"] == str(a) and own["metrics"] != record["metrics"]
+
+
+def test_compare_as_a_worker_of_a_shared_study(tmp_path):
+    out, db = tmp_path / "cmp", tmp_path / "grid.db"
+    args = ["compare", "--models", "late_fusion,unimodal:text", "--data", "synthetic"]
+    args += ["--seeds", "1", "--epochs", "1", "--out", str(out), "--storage", str(db)]
+    _ok(args)
+    assert (out / "compare.md").is_file() and db.is_file()
+    assert (out / folder_name("unimodal:text") / "seed-0" / "metrics.json").is_file()
+    _ok(args)  # a second worker finds the grid done: nothing trains, the table stays
+    assert "late_fusion" in (out / "compare.md").read_text()

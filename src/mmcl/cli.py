@@ -306,11 +306,34 @@ def predict_cmd(
         say(f"wrote {n} predictions from {seed_dir} to {out}")
 
 
-def _grid_command(grid: Any, data: str | None, out: Path, **kw: Any) -> None:
-    from mmcl.experiments.grid import run_grid_on
+StudyOpt = Annotated[str | None, Opt("--study", help="Study name (default: from --out).")]
+HeartbeatOpt = Annotated[
+    int, Opt("--heartbeat", min=1, help="Seconds; a worker silent for twice this is dead.")
+]
 
-    result = run_grid_on(grid, data or grid.data, out, say=say, **kw)
-    say(f"{result.markdown}\ntables and plot: {out / 'compare.md'}, {out / 'compare.png'}")
+
+def _grid_command(
+    grid: Any,
+    data: str | None,
+    out: Path,
+    storage: str | None,
+    study: str | None,
+    heartbeat: int,
+    **kw: Any,
+) -> None:
+    from mmcl.experiments.grid import run_grid_on
+    from mmcl.experiments.grid_workers import run_grid_on_storage
+
+    data = data or grid.data
+    if storage is None:
+        result = run_grid_on(grid, data, out, say=say, **kw)
+    else:  # a worker of a grid shared through the study database
+        kw.pop("resume")
+        result = run_grid_on_storage(
+            grid, data, out, storage, study, heartbeat=heartbeat, say=say, **kw
+        )
+    if result is not None:
+        say(f"{result.markdown}\ntables and plot: {out / 'compare.md'}, {out / 'compare.png'}")
 
 
 @command(app, "ablate")
@@ -324,12 +347,26 @@ def ablate(
     only: Annotated[str | None, Opt("--only", help="Comma-separated subset of rows.")] = None,
     jobs: JobsOpt = 1,
     resume: ResumeOpt = False,
+    storage: StorageOpt = None,
+    study: StudyOpt = None,
+    heartbeat: HeartbeatOpt = 60,
 ) -> None:
     """Run the MMCL ablation grid (recipes/grids/mmcl_ablation.toml): table, tests, plot."""
     from mmcl.experiments.grid import ablation_grid
 
     grid = ablation_grid().with_options(seeds, epochs, recipe, only)
-    _grid_command(grid, data, out, preset=None, overrides=overrides, jobs=jobs, resume=resume)
+    _grid_command(
+        grid,
+        data,
+        out,
+        storage,
+        study,
+        heartbeat,
+        preset=None,
+        overrides=overrides,
+        jobs=jobs,
+        resume=resume,
+    )
 
 
 @command(app, "compare")
@@ -345,12 +382,26 @@ def compare(
     preset: PresetOpt = None,
     jobs: JobsOpt = 1,
     resume: ResumeOpt = False,
+    storage: StorageOpt = None,
+    study: StudyOpt = None,
+    heartbeat: HeartbeatOpt = 60,
 ) -> None:
     """Train each model for K seeds; write compare.md/.csv/.json, p-values and compare.png."""
     from mmcl.experiments.grid import grid_from_options
 
     grid = grid_from_options(models, grid_file).with_options(seeds, epochs, recipe)
-    _grid_command(grid, data, out, preset=preset, overrides=overrides, jobs=jobs, resume=resume)
+    _grid_command(
+        grid,
+        data,
+        out,
+        storage,
+        study,
+        heartbeat,
+        preset=preset,
+        overrides=overrides,
+        jobs=jobs,
+        resume=resume,
+    )
 
 
 @command(app, "robustness")

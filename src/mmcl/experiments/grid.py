@@ -263,7 +263,22 @@ def run_grid(
     named (a path or 'synthetic'); workers of `jobs` > 1 load it themselves."""
     out = Path(out)
     check_fresh(out, resume)
-    seeds = list(range(grid.seeds))
+    cfgs, points = grid_points(grid, ds, out, data, overrides)
+    with folder_lock(out):  # one process writes into `out` at a time
+        results = _train_points(points, ds, data, jobs)
+        per_run: dict[str, list[dict]] = {spec: [] for spec in grid.models}
+        for (spec, _, _), r in zip(points, results, strict=True):
+            per_run[spec].append(r)
+        return write_report(grid, ds, out, cfgs, per_run)
+
+
+Point = tuple[str, RunConfig, Path]  # model spec, its config with the seed, run folder
+
+
+def grid_points(
+    grid: Grid, ds: Dataset, out: Path, data: str, overrides: list[str] | None = None
+) -> tuple[dict[str, RunConfig], list[Point]]:
+    """Each spec's resolved config, and every (spec, seeded config, run folder) point."""
     cfgs: dict[str, RunConfig] = {}
     for spec in grid.models:
         name, extra = parse_spec(spec)
@@ -278,14 +293,12 @@ def run_grid(
         (
             spec,
             replace(cfg, train=replace(cfg.train, seed=s)),
-            out / folder_name(spec) / f"seed-{s}",
+            Path(out) / folder_name(spec) / f"seed-{s}",
         )
         for spec, cfg in cfgs.items()
-        for s in seeds
+        for s in range(grid.seeds)
     ]
-    with folder_lock(out):  # one process writes into `out` at a time
-        results = _train_points(points, ds, data, jobs)
-        return _report(grid, ds, out, cfgs, points, results)
+    return cfgs, points
 
 
 def _train_points(points: list, ds: Dataset, data: str, jobs: int) -> list[dict]:
@@ -298,26 +311,24 @@ def _train_points(points: list, ds: Dataset, data: str, jobs: int) -> list[dict]
         return [f.result() for f in futures]
 
 
-def _report(
+def write_report(
     grid: Grid,
     ds: Dataset,
     out: Path,
     cfgs: dict[str, RunConfig],
-    points: list,
-    results: list[dict],
+    per_run: dict[str, list[dict]],
 ) -> GridResult:
-    """The grid's table, paired tests, plot and configs, written into `out`."""
-    seeds = list(range(grid.seeds))
-    per_run: dict[str, list[dict]] = {spec: [] for spec in grid.models}
-    for (spec, _, _), r in zip(points, results, strict=True):
-        per_run[spec].append(r)
+    """The grid's table, paired tests, plot and configs, written into `out`, from each spec's
+    finished runs (`per_run`: spec -> metrics of its runs; a spec without any is left out)."""
+    per_run = {spec: rs for spec, rs in per_run.items() if rs}
     rows, per_seed = {}, {}
     for spec, rs in per_run.items():
         rows[spec] = write_summary(out / folder_name(spec), rs, spec)["test"]
         per_seed[spec] = [{k: v for k, v in r["test"].items() if k != "loss"} for r in rs]
         write_json(out / "configs" / f"{folder_name(spec)}.json", cfgs[spec].to_dict())
-    first = grid.models[0]
-    pvalues = {spec: paired_pvalues(per_seed[first], per_seed[spec]) for spec in grid.models[1:]}
+    first = next(iter(per_run))
+    seeds = sorted({r["seed"] for rs in per_run.values() for r in rs})
+    pvalues = {spec: _paired(per_run[first], per_run[spec]) for spec in list(per_run)[1:]}
     selection = per_run[first][0]["selection"]
     text = (
         f"# {grid.title or 'Model comparison'} on {ds.source}\n\n"
@@ -341,3 +352,15 @@ def _report(
     )
     plot_comparison(rows, out / "compare.png")
     return GridResult(rows, per_seed, pvalues, text)
+
+
+def _paired(first: list[dict], other: list[dict]) -> dict[str, float]:
+    """Paired p-values on the seeds both specs finished."""
+    by_seed = {r["seed"]: r["test"] for r in other}
+    pairs = [(r["test"], by_seed[r["seed"]]) for r in first if r["seed"] in by_seed]
+    drop = {"loss"}
+    a = [{k: v for k, v in x.items() if k not in drop} for x, _ in pairs]
+    b = [{k: v for k, v in y.items() if k not in drop} for _, y in pairs]
+    if not a:
+        return {}
+    return paired_pvalues(a, b)
