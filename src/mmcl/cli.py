@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import subprocess
 import sys
 import traceback
 import warnings
@@ -223,16 +225,33 @@ def train(
     recipe: RecipeOpt = None,
     preset: PresetOpt = None,
     resume: ResumeOpt = False,
+    nproc: Annotated[
+        int, Opt("--nproc", min=1, help="Data-parallel processes (torchrun on this machine).")
+    ] = 1,
 ) -> None:
     """Train K seeds into OUT/seed-<s>/ and summarise test metrics as mean and std."""
+    from mmcl import distributed
     from mmcl.evaluation.report import format_summary
     from mmcl.experiments.train import train_from_options
 
+    if nproc > 1 and "LOCAL_RANK" not in os.environ:  # start torchrun, which runs us N times
+        args = ["--out", str(out), "--seeds", str(seeds)]
+        for flag, value in (("--data", data), ("--model", model), ("--epochs", epochs)):
+            args += [flag, str(value)] if value is not None else []
+        args += ["--recipe", recipe] if recipe else []
+        args += ["--preset", preset] if preset else []
+        args += [a for o in overrides or [] for a in ("--set", o)]
+        args += ["--resume"] if resume else []
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        cmd = [*torchrun, f"--nproc_per_node={nproc}", "-m", "mmcl", "train", *args]
+        raise typer.Exit(subprocess.run(cmd).returncode)
     extra = [f'preset="{preset}"'] if preset else []
     summary = train_from_options(
         recipe, model, data, epochs, [*extra, *(overrides or [])], out, seeds, resume, say
     )
-    say(format_summary(summary, out / "summary.md"))
+    if distributed.is_main():
+        say(format_summary(summary, out / "summary.md"))
+    distributed.leave()
 
 
 StorageOpt = Annotated[

@@ -74,8 +74,18 @@ class BatchSource:
         batch_size: int,
         shuffle: bool = False,
         generator: torch.Generator | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[Batch]:
+        """Batches of `batch_size` rows; with `shard = (rank, ranks)` this rank's slice of
+        each such batch (data-parallel training: every rank draws the same order). A final
+        batch too small to give every rank two rows is left out then, on every rank alike."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         for start in range(0, n, batch_size):
-            yield self.batch(order[start : start + batch_size])
+            index = order[start : start + batch_size]
+            if shard is not None:
+                rank, ranks = shard
+                if len(index) < 2 * ranks:
+                    continue
+                index = index.tensor_split(ranks)[rank]
+            yield self.batch(index)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mmcl import distributed
 from mmcl.config import RunConfig
 from mmcl.data.dataset import Dataset, Split
 from mmcl.evaluation.diagnostics import write_diagnostics
@@ -81,22 +82,27 @@ def train_run(
     seed_everything(cfg.train.seed)
     info = data_info(ds)
     model = build(cfg, info)
-    write_json(
-        out / CONFIG,
-        {
-            **cfg.to_dict(),
-            "seed": cfg.train.seed,
-            "data_info": info.to_dict(),
-            "data_source": ds.source,
-            "data_preset": ds.preset,
-            "data_extraction": ds.extraction,
-            # what `mmcl predict --missing mean` feeds for a modality the input lacks
-            "feature_means": feature_means(ds.splits["train"]),
-            "versions": versions(),
-        },
-    )
+    main = distributed.is_main()  # under torchrun only rank 0 writes
+    if main:
+        write_json(
+            out / CONFIG,
+            {
+                **cfg.to_dict(),
+                "seed": cfg.train.seed,
+                "data_info": info.to_dict(),
+                "data_source": ds.source,
+                "data_preset": ds.preset,
+                "data_extraction": ds.extraction,
+                # what `mmcl predict --missing mean` feeds for a modality the input lacks
+                "feature_means": feature_means(ds.splits["train"]),
+                "versions": versions(),
+                "processes": distributed.rank_and_size()[1],
+            },
+        )
     trainer = Trainer(model, ds, cfg.train, out)
     result = trainer.fit(resume=resume, on_epoch_end=on_epoch_end, test=test)
+    if not main:
+        return {}
     result["seed"] = cfg.train.seed
     if cfg.train.diagnostics and test:
         result["diagnostics"] = write_diagnostics(model, ds.splits["test"], out / "diagnostics")
@@ -114,6 +120,8 @@ def train_seeds(
         )
         for s in seeds
     ]
+    if not distributed.is_main():
+        return {}
     return write_summary(Path(out), results, name=cfg.model)
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mmcl import distributed
 from mmcl.config import resolve_config
 from mmcl.data.io import folder_lock
 from mmcl.data.loader import load_data, peek_modalities
@@ -30,15 +31,24 @@ def train_from_options(
     """Defaults < recipe < options < overrides; without --data (and no data in the recipe)
     the default data (`mmcl.experiments.defaults`). Returns the summary over seeds."""
     cfg = resolve_config(recipe, model, data, epochs, overrides)
-    check_fresh(out, resume)
+    distributed.join()  # under torchrun: one process of a data-parallel run
+    main = distributed.is_main()
+    if main:
+        check_fresh(out, resume)
     if data is None and cfg.data == "synthetic":  # neither --data nor the recipe chose
         cfg = replace(cfg, data=default_data(say))
     modalities = cfg.modalities or peek_modalities(cfg.data)
     if modalities:  # refuse a model that cannot take the data before loading it
         check_fits(cfg.model, modalities)
     ds = load_data(cfg.data, cfg.preset or None)
-    say(
-        f"training {cfg.model} on {ds.source} ({ds.task.metric_set}), seeds 0..{seeds - 1} -> {out}"
-    )
+    ranks = distributed.rank_and_size()[1]
+    if main:
+        say(
+            f"training {cfg.model} on {ds.source} ({ds.task.metric_set}), seeds 0..{seeds - 1}"
+            + (f", {ranks} processes" if ranks > 1 else "")
+            + f" -> {out}"
+        )
+    if not main:  # rank 0 holds the folder and writes every file
+        return train_seeds(cfg, ds, out, list(range(seeds)), resume=resume)
     with folder_lock(out):
         return train_seeds(cfg, ds, out, list(range(seeds)), resume=resume)

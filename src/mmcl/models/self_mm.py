@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from mmcl import distributed
 from mmcl.data.batching import Batch
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, masked_mean
@@ -240,8 +241,13 @@ class SelfMM(TaskModel):
     ) -> dict[str, float]:
         if self.ulgm is None:
             return {}
-        feats = {s: out.representations[s].detach() for s in ["fusion", *self.branches]}
-        self.ulgm.update(feats, batch.index, self.epoch)
+        spaces = ["fusion", *self.branches]
+        # data-parallel: every rank updates its label memory with every rank's rows, so the
+        # memories stay identical (a no-op in one process)
+        index, *rows = distributed.gather_rows(
+            batch.index, *(out.representations[s].detach() for s in spaces)
+        )
+        self.ulgm.update(dict(zip(spaces, rows, strict=True)), index, self.epoch)
         y_m = self.ulgm.labels["fusion"]
         return {
             f"label_gap_{m}": float((self.ulgm.labels[m] - y_m).abs().mean()) for m in self.branches

@@ -7,6 +7,7 @@ actor-critic), `extra_param_groups` + `extra_update`; the trainer owns everythin
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mmcl import distributed
 from mmcl.config import TrainConfig
 from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Dataset
@@ -87,6 +89,13 @@ class Trainer:
             else None
         )
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        # data-parallel (torchrun): same model and batch order on every rank, each rank
+        # training on its slice of every batch; rank 0 evaluates and writes
+        self.rank, self.world = distributed.rank_and_size()
+        self.main = self.rank == 0
+        distributed.broadcast_parameters(model)
+        for o in self.extra_optimizers.values():
+            distributed.average_before_step(o)
         self.epoch = 0
         self.best_score = -math.inf if self.higher else math.inf
         self.best_loss = math.inf  # validation loss of the selected epoch (breaks ties)
@@ -159,7 +168,10 @@ class Trainer:
         sums: dict[str, float] = {}
         n = skipped = 0
         batches = self.sources["train"].batches(
-            self.cfg.batch_size, shuffle=True, generator=self.generator
+            self.cfg.batch_size,
+            shuffle=True,
+            generator=self.generator,
+            shard=(self.rank, self.world) if self.world > 1 else None,
         )
         for step, batch in enumerate(batches):
             if len(batch) < 2:  # BatchNorm cannot normalise a single sample
@@ -169,6 +181,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             params = self.model.main_parameters()
+            distributed.average_gradients(params)
             if self.cfg.grad_clip > 0:
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
             else:
@@ -223,7 +236,7 @@ class Trainer:
             self.model.init_output_bias(float(self.sources["train"].labels.float().mean()))
         if resume:
             self.resume_if_possible()
-        if self.cfg.tensorboard:
+        if self.cfg.tensorboard and self.main:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as e:
@@ -233,45 +246,44 @@ class Trainer:
                 ) from e
             self.writer = SummaryWriter(str(self.out / "tensorboard"))
         log_path = self.out / "log.jsonl"
-        if not resume:
+        if not resume and self.main:
             log_path.unlink(missing_ok=True)
-        bar = Progress(self.cfg.epochs, f"training {self.out}", "epoch", initial=self.epoch)
+        bar = Progress(
+            self.cfg.epochs,
+            f"training {self.out}",
+            "epoch",
+            initial=self.epoch,
+            stream=None if self.main else io.StringIO(),
+        )
         while self.epoch < self.cfg.epochs and not self._early_stop():
             start = time.perf_counter()
             row = {"epoch": self.epoch, **self.train_epoch()}
-            valid = evaluate_split(self.model, self.sources["valid"], self.metric_set)
-            row.update(
-                {"valid_loss": valid.loss, **{f"valid_{k}": v for k, v in valid.metrics.items()}}
-            )
+            score, valid_loss = self._validate(row)
             if self.scheduler:
-                self.scheduler.step(valid.loss)
+                self.scheduler.step(valid_loss)
             row["lr"] = self.optimizer.param_groups[0]["lr"]
-            score = valid.loss if self.metric == "loss" else valid.metrics.get(self.metric)
-            if score is None:
-                raise UserError(
-                    f"train.selection_metric '{self.metric}' is not a {self.metric_set} metric; "
-                    f"choose from {sorted(valid.metrics)} or 'loss'."
-                )
-            selected = self._improved(score, valid.loss)
+            selected = self._improved(score, valid_loss)
             if selected:
-                self.best_score, self.best_loss, self.best_epoch = score, valid.loss, self.epoch
-                save_weights(self.model, self.out)
+                self.best_score, self.best_loss, self.best_epoch = score, valid_loss, self.epoch
+                if self.main:
+                    save_weights(self.model, self.out)
             # a selection metric that sits still (accuracy at the majority rate on a small
             # set) while the validation loss falls is no reason to stop: patience runs out
             # only when neither improves
-            loss_fell = valid.loss < self.min_loss
-            self.min_loss = min(self.min_loss, valid.loss)
+            loss_fell = valid_loss < self.min_loss
+            self.min_loss = min(self.min_loss, valid_loss)
             self.bad_epochs = 0 if selected or loss_fell else self.bad_epochs + 1
             row["seconds"] = round(time.perf_counter() - start, 3)
             self.epoch += 1
-            # rewritten whole through a temporary file (a few KB): a kill never leaves a
-            # line cut short
-            logged = log_path.read_text() if log_path.is_file() else ""
-            write_text(log_path, logged + json.dumps(row) + "\n")
-            if self.writer:
-                for k, v in row.items():
-                    self.writer.add_scalar(k, v, self.epoch)
-            save_state(self._state(), self.out / CHECKPOINT)
+            if self.main:
+                # rewritten whole through a temporary file (a few KB): a kill never leaves a
+                # line cut short
+                logged = log_path.read_text() if log_path.is_file() else ""
+                write_text(log_path, logged + json.dumps(row) + "\n")
+                if self.writer:
+                    for k, v in row.items():
+                        self.writer.add_scalar(k, v, self.epoch)
+                save_state(self._state(), self.out / CHECKPOINT)
             bar.update(1, f"valid {self.metric} {score:.4f}, best {self.best_score:.4f}")
             if on_epoch_end is not None:
                 on_epoch_end(self.epoch, score)
@@ -279,6 +291,25 @@ class Trainer:
         if self.writer:
             self.writer.close()
         return self.finish(test)
+
+    def _validate(self, row: dict) -> tuple[float, float]:
+        """The validation selection score and loss, computed once over the whole split (by
+        rank 0 under torchrun, which sends them to the other ranks); adds them to `row`."""
+        score = loss = math.nan
+        if self.main:
+            valid = evaluate_split(self.model, self.sources["valid"], self.metric_set)
+            row.update(
+                {"valid_loss": valid.loss, **{f"valid_{k}": v for k, v in valid.metrics.items()}}
+            )
+            score = valid.loss if self.metric == "loss" else valid.metrics.get(self.metric)
+            if score is None:
+                raise UserError(
+                    f"train.selection_metric '{self.metric}' is not a {self.metric_set} metric; "
+                    f"choose from {sorted(valid.metrics)} or 'loss'."
+                )
+            loss = valid.loss
+        score, loss = distributed.broadcast_floats([score, loss])
+        return score, loss
 
     def _improved(self, score: float, loss: float) -> bool:
         """Whether this epoch beats the selected one: a better selection metric, or the same
@@ -293,7 +324,10 @@ class Trainer:
         return self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
 
     def finish(self, test: bool = True) -> dict:
-        """Reload the validation-selected weights and evaluate them on valid (and test)."""
+        """Reload the validation-selected weights and evaluate them on valid (and test);
+        under torchrun only rank 0 does (the others return an empty result)."""
+        if not self.main:
+            return {}
         load_weights(self.model, self.out)
         result = {
             "selection": {"metric": self.metric, "higher_is_better": self.higher, "split": "valid"},
