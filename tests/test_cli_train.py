@@ -13,7 +13,7 @@ TINY = [
     "--set",
     "mmcl.d_model=8",
     "--set",
-    "mmcl.ff_mult=2",
+    "mmcl.ffn_dim=16",
     "--set",
     "mmcl.n_heads=2",
     "--set",

@@ -108,6 +108,17 @@ def seed_dirs(run_dir: Path) -> list[Path]:
     return dirs
 
 
+def _upgraded(core: dict) -> dict:
+    """A saved config in today's names: runs saved before `mmcl.ffn_dim` gave the
+    feed-forward width as `ff_mult` x d_model."""
+    mmcl = core.get("mmcl")
+    if core.get("model") == "mmcl" and isinstance(mmcl, dict) and "ff_mult" in mmcl:
+        mmcl = dict(mmcl)
+        mmcl["ffn_dim"] = int(mmcl.pop("ff_mult")) * int(mmcl.get("d_model", 128))
+        core = {**core, "mmcl": mmcl}
+    return core
+
+
 def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
     """Rebuild a trained model from a seed folder: config.json + model.safetensors."""
     run_dir = Path(run_dir)
@@ -121,7 +132,7 @@ def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
         for k in ("model", "data", "preset", "modalities", "train", saved["model"])
         if k in saved
     }
-    cfg = RunConfig.from_dict(core)
+    cfg = RunConfig.from_dict(_upgraded(core))
     model = build(cfg, data_info_of(saved, run_dir / CONFIG), pretrained_weights=False)
     if cfg.train.normalize:
         model.enable_input_norm()  # its statistics come with the weights

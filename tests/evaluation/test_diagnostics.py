@@ -15,7 +15,7 @@ def _model(name, **options):
 
 
 def test_mmcl_diagnostics_hold_csd_weights_and_gates_per_modality(tmp_path):
-    model = _model("mmcl", d_model=8, n_heads=2, ff_mult=2)
+    model = _model("mmcl", d_model=8, n_heads=2, ffn_dim=16)
     extras, ids, lengths = collect_extras(model, DS.splits["test"], 3)
     mods = DS.modalities
     assert sorted(extras) == sorted([f"CSD P {m}" for m in mods] + [f"gate {m}" for m in mods])

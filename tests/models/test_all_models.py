@@ -17,7 +17,7 @@ from mmcl.models.registry import MODELS, build_model, model_config
 from mmcl.models.self_mm import SelfMM
 
 TINY = {
-    "mmcl": ["mmcl.d_model=16", "mmcl.ff_mult=2"],
+    "mmcl": ["mmcl.d_model=16", "mmcl.ffn_dim=32"],
     "mult": ["mult.d_model=8", "mult.n_heads=2", "mult.layers=1"],
     "misa": ["misa.hidden=16"],
     "tfn": ["tfn.hidden=8"],
@@ -28,7 +28,7 @@ TINY = {
     ],
 }
 TINY_OPTS = {
-    "mmcl": {"d_model": 8, "ff_mult": 2, "n_heads": 2},
+    "mmcl": {"d_model": 8, "ffn_dim": 16, "n_heads": 2},
     "mult": {"d_model": 8, "n_heads": 2, "layers": 1},
     "misa": {"hidden": 8},
 }

@@ -86,7 +86,7 @@ def _info(ds):
 )
 def test_padding_changes_nothing(synth_regression, options):
     torch.manual_seed(0)
-    model = MMCL(MMCLConfig(d_model=16, ff_mult=2, **options), _info(synth_regression)).eval()
+    model = MMCL(MMCLConfig(d_model=16, ffn_dim=32, **options), _info(synth_regression)).eval()
     batch = BatchSource(synth_regression.splits["test"]).batch(torch.arange(6))
     base = model(batch.features, batch.masks).preds
     pad = 3
@@ -110,11 +110,11 @@ def test_unaligned_and_utterance_level_inputs_run():
         SynthConfig(n_train=16, n_valid=4, n_test=4, seq_len=1, dims={"text": 6, "audio": 3})
     )
     info = DataInfo(ds.dims(), {"text": 1, "audio": 1}, ds.task)
-    model = MMCL(MMCLConfig(d_model=8, ff_mult=2, n_heads=2), info)
+    model = MMCL(MMCLConfig(d_model=8, ffn_dim=16, n_heads=2), info)
     batch = BatchSource(ds.splits["train"]).batch(torch.arange(8))
     assert model(batch.features, batch.masks).preds.shape == (8,)
     info = DataInfo({"text": 6, "audio": 3}, {"text": 7, "audio": 3}, ds.task)
-    model = MMCL(MMCLConfig(d_model=8, ff_mult=2, n_heads=2), info)
+    model = MMCL(MMCLConfig(d_model=8, ffn_dim=16, n_heads=2), info)
     assert model.alignment == "best_match"
     feats = {"text": torch.randn(4, 7, 6), "audio": torch.randn(4, 3, 3)}
     masks = {
@@ -143,7 +143,7 @@ class _Recorder(torch.optim.SGD):
 @pytest.mark.parametrize("variant", ["reference", "corrected"])
 def test_actor_is_trained_by_the_critic_and_not_the_reverse(synth_iemocap, variant):
     torch.manual_seed(0)
-    model = MMCL(MMCLConfig(d_model=16, ff_mult=2, variant=variant), _info(synth_iemocap))
+    model = MMCL(MMCLConfig(d_model=16, ffn_dim=32, variant=variant), _info(synth_iemocap))
     groups = model.extra_param_groups()
     opts = {k: _Recorder(ps, lr=0.1) for k, ps in groups.items()}
     src = BatchSource(synth_iemocap.splits["train"])

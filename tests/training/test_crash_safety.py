@@ -16,7 +16,7 @@ from mmcl.experiments.runs import train_run
 
 SETTINGS = [
     "mmcl.d_model=16",
-    "mmcl.ff_mult=2",
+    "mmcl.ffn_dim=32",
     "train.batch_size=32",
     "train.lr=3e-3",
     "train.diagnostics=false",

@@ -16,7 +16,7 @@ SETTINGS = [
     "train.selection_metric=MAE",
     "train.diagnostics=false",
     "mmcl.d_model=16",
-    "mmcl.ff_mult=2",
+    "mmcl.ffn_dim=32",
 ]
 
 

@@ -27,7 +27,7 @@ PINNED = {
         "train_reward": 2.001812607049942,
     },
 }
-TINY_MMCL = ["mmcl.d_model=16", "mmcl.n_heads=2", "mmcl.ff_mult=4", "mmcl.ac_batch_size=16"]
+TINY_MMCL = ["mmcl.d_model=16", "mmcl.n_heads=2", "mmcl.ffn_dim=64", "mmcl.ac_batch_size=16"]
 
 
 def tiny_mmcl_epoch(tmp_path, variant, extra=()):

@@ -17,7 +17,7 @@ from mmcl.training.trainer import StopTraining, Trainer
 
 TINY = [
     "mmcl.d_model=16",
-    "mmcl.ff_mult=2",
+    "mmcl.ffn_dim=32",
     "train.batch_size=32",
     "train.lr=3e-3",
     "train.diagnostics=false",
@@ -66,6 +66,14 @@ def test_checkpointed_run_reloads_and_predicts_identically(tmp_path, small):
     src = BatchSource(small.splits["test"])
     reloaded, _, _ = load_run(tmp_path)
     np.testing.assert_array_equal(model.predict(src), reloaded.predict(src))
+    # a run saved before mmcl.ffn_dim (width as ff_mult x d_model) loads as the same model
+    saved = {**cfg.to_dict(), "data_info": data_info(small).to_dict()}
+    d = saved["mmcl"]["d_model"]
+    saved["mmcl"]["ff_mult"] = saved["mmcl"].pop("ffn_dim") // d
+    write_json(tmp_path / "config.json", saved)
+    old, old_cfg, _ = load_run(tmp_path)
+    assert old_cfg.model_cfg().ffn_dim == cfg.model_cfg().ffn_dim
+    np.testing.assert_array_equal(model.predict(src), old.predict(src))
 
 
 @pytest.mark.parametrize("variant", ["reference", "corrected"])
