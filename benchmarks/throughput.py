@@ -4,7 +4,12 @@ d = 128, 4 heads, batch 128 (Self-MM and its covariance variant, which need a re
 task, get the same shapes with regression labels).
 
     .venv/bin/python benchmarks/throughput.py [--models mmcl:reference,late_fusion]
-        [--steps 10] [--precision fp32] [--device cpu] [--json]
+        [--steps 10] [--precision fp32,bf16] [--device cpu] [--json]
+
+A row is MODEL[:bf16][:ffnN]: `mmcl:reference` is the reference variant at its defaults
+(fp32, feed-forward 2048 wide), `mmcl:corrected:bf16:ffn512` the corrected variant with
+train.precision = "bf16" and mmcl.ffn_dim = 512. --precision keeps the rows of the given
+precisions; --models names rows (any such name, listed or not).
 
 Per model, in a fresh process (so that peak memory is the model's own):
 - train_samples_per_s: full optimisation steps of the one trainer (forward, losses,
@@ -26,15 +31,10 @@ import subprocess
 import sys
 import time
 
-# name -> (registry model, options, task)
-MODELS: dict[str, tuple[str, dict, str]] = {
+# registry model -> (options at the anchor configuration, task)
+BASES: dict[str, tuple[str, dict, str]] = {
     "mmcl:reference": ("mmcl", {"variant": "reference", "d_model": 128, "n_heads": 4}, "iemocap"),
     "mmcl:corrected": ("mmcl", {"variant": "corrected", "d_model": 128, "n_heads": 4}, "iemocap"),
-    "mmcl:corrected:ffn512": (
-        "mmcl",
-        {"variant": "corrected", "d_model": 128, "n_heads": 4, "ff_mult": 4},
-        "iemocap",
-    ),
     "self_mm": ("self_mm", {}, "regression"),
     "shared_private_cov": ("shared_private_cov", {}, "regression"),
     "late_fusion": ("late_fusion", {}, "iemocap"),
@@ -44,11 +44,38 @@ MODELS: dict[str, tuple[str, dict, str]] = {
     "misa": ("misa", {}, "iemocap"),
     "unimodal": ("unimodal", {}, "iemocap"),
 }
+# the default rows: MMCL's variants at fp32, bf16 and bf16 + a 512-wide feed-forward, and
+# every other model at both precisions
+DEFAULT_ROWS = [
+    f"{base}{suffix}"
+    for base in BASES
+    for suffix in (("", ":bf16", ":bf16:ffn512") if base.startswith("mmcl") else ("", ":bf16"))
+]
+
+
+def parse_row(name: str) -> tuple[str, dict, str, str]:
+    """'mmcl:corrected:bf16:ffn512' -> (registry model, options, task, precision)."""
+    parts = name.split(":")
+    base = ":".join(parts[:2]) if parts[0] == "mmcl" else parts[0]
+    if base not in BASES:
+        raise SystemExit(f"--models: unknown model in '{name}'; known: {list(BASES)}")
+    model, options, task = BASES[base]
+    options, precision = dict(options), "fp32"
+    for item in parts[len(base.split(":")) :]:
+        if item in ("bf16", "fp32"):
+            precision = item
+        elif item.startswith("ffn") and item[3:].isdigit() and model == "mmcl":
+            options["ffn_dim"] = int(item[3:])
+        else:
+            raise SystemExit(f"--models: '{item}' in '{name}' is not bf16, fp32 or ffnN (MMCL)")
+    return model, options, task, precision
+
+
 BATCH = 128
 DIMS = {"text": 300, "audio": 74, "vision": 35}
 
 
-def measure(name: str, steps: int) -> dict[str, float]:
+def measure(name: str, steps: int, device: str) -> dict[str, float]:
     """One model's numbers, in this process."""
     import numpy as np
     import torch
@@ -60,7 +87,7 @@ def measure(name: str, steps: int) -> dict[str, float]:
     from mmcl.models.registry import build_model
     from mmcl.training.trainer import Trainer
 
-    model_name, options, task = MODELS[name]
+    model_name, options, task, precision = parse_row(name)
     ds = make_synthetic(
         SynthConfig(
             task=task, n_train=BATCH * steps, n_valid=256, n_test=256, seq_len=20, dims=DIMS
@@ -70,10 +97,11 @@ def measure(name: str, steps: int) -> dict[str, float]:
         ds = ds.select_modalities(["text"])
     overrides = [f"{model_name}.{k}={json.dumps(v)}" for k, v in options.items()]
     overrides += [f"train.batch_size={BATCH}", "train.diagnostics=false", "train.patience=0"]
+    overrides += [f'train.precision="{precision}"', f'train.device="{device}"']
     cfg = resolve_config(model=model_name, epochs=2, overrides=overrides)
     torch.manual_seed(0)
     model = build_model(model_name, cfg.model_cfg(), data_info(ds))
-    trainer = Trainer(model, ds, cfg.train, "/tmp/mmcl-throughput")
+    trainer = Trainer(model, ds, cfg.train, "/tmp/mmcl-throughput")  # moves it to the device
     model.on_fit_start(trainer.sources["train"].labels)
     trainer.train_epoch()  # warm-up
     start = time.perf_counter()
@@ -106,35 +134,32 @@ def measure(name: str, steps: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated names")
+    ap.add_argument("--models", default=",".join(DEFAULT_ROWS), help="comma-separated rows")
     ap.add_argument("--steps", type=int, default=10, help="batches per timed epoch")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--precision", default="fp32,bf16", help="keep rows of these precisions")
+    ap.add_argument("--device", default="cpu", help="train.device: cpu, cuda, cuda:N, auto")
     ap.add_argument("--json", action="store_true", help="print the JSON object last")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one model, print JSON
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.steps)))
+        print(json.dumps(measure(args.one, args.steps, args.device)))
         return
-    if args.precision != "fp32" or args.device not in ("cpu", "auto"):
-        raise SystemExit(
-            "only --precision fp32 --device cpu is measured so far: train.precision and "
-            "train.device do not exist yet (issue 12)."
-        )
+    precisions = {p.strip() for p in args.precision.split(",") if p.strip()}
+    if not precisions <= {"fp32", "bf16"}:
+        raise SystemExit(f"--precision {args.precision}: choose from fp32, bf16")
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        raise SystemExit(f"--models: unknown {unknown}; known: {list(MODELS)}")
+    names = [n for n in names if parse_row(n)[3] in precisions]
     results = {}
-    print(f"{'model':<24}{'train/s':>10}{'infer/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}")
+    print(f"{'model':<28}{'train/s':>10}{'infer/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}")
     for name in names:
         cmd = [sys.executable, __file__, "--one", name, "--steps", str(args.steps)]
+        cmd += ["--device", args.device]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
             raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
         r = results[name] = json.loads(done.stdout.strip().splitlines()[-1])
         print(
-            f"{name:<24}{r['train_samples_per_s']:>10}{r['infer_samples_per_s']:>10}"
+            f"{name:<28}{r['train_samples_per_s']:>10}{r['infer_samples_per_s']:>10}"
             f"{r['latency_ms_p50']:>9}{r['latency_ms_p95']:>9}{r['peak_rss_mb']:>9}",
             flush=True,
         )

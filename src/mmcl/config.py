@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mmcl.errors import UserError
+from mmcl.models.base import PRECISIONS
 from mmcl.models.registry import MODELS, model_config, typed_values
 
 
@@ -47,6 +48,10 @@ class TrainConfig:
     # regression: start the output bias at the training label mean, so training starts
     # from the constant predictor (matters when labels sit far from 0, e.g. MMMO's 1-5)
     init_output_bias: bool = True
+    # arithmetic of the forward passes: fp32, or bf16 (torch.autocast: matmuls in bfloat16,
+    # losses, optimiser state and metrics in float32), on CPU and CUDA alike
+    precision: str = "fp32"
+    device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
     tensorboard: bool = False
     diagnostics: bool = True  # heatmaps of CSD weights and policy gates after training
 
@@ -59,6 +64,8 @@ class TrainConfig:
             raise UserError(f"train.scheduler = '{self.scheduler}'; choose plateau or none.")
         if self.lr <= 0:
             raise UserError("train.lr must be positive.")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"train.precision = '{self.precision}'; choose one of {PRECISIONS}.")
 
 
 @dataclass

@@ -94,7 +94,7 @@ def gather_rows(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     top = int(max(c.item() for c in counts))
     out = []
     for t in tensors:
-        padded = torch.zeros((top, *t.shape[1:]), dtype=t.dtype)
+        padded = torch.zeros((top, *t.shape[1:]), dtype=t.dtype, device=t.device)
         padded[: t.shape[0]] = t
         parts = [torch.empty_like(padded) for _ in range(size)]
         dist.all_gather(parts, padded)

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from mmcl.config import RunConfig
 from mmcl.data.io import atomic_file
 from mmcl.errors import UserError
-from mmcl.models.base import DataInfo, TaskModel
+from mmcl.models.base import DataInfo, TaskModel, resolve_device
 from mmcl.models.registry import build_model, text_model_path
 from mmcl.pretrained import load_text_model
 
@@ -137,6 +137,9 @@ def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
     if cfg.train.normalize:
         model.enable_input_norm()  # its statistics come with the weights
     load_weights(model, run_dir)
+    # evaluated and predicted where and as it trained (train.device, train.precision)
+    model.to_device(resolve_device(cfg.train.device))
+    model.precision = cfg.train.precision
     model.eval()
     return model, cfg, saved
 

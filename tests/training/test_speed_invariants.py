@@ -1,11 +1,15 @@
 """What the speed work (precision, devices, narrower feed-forward) must not change."""
 
+import math
+
 import pytest
+import torch
 
 from mmcl.config import resolve_config
+from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.experiments.runs import data_info, seed_everything
-from mmcl.models.registry import build_model
+from mmcl.models.registry import MODELS, build_model
 from mmcl.training.trainer import Trainer
 
 # One fp32 training epoch of a tiny MMCL (4 steps of 16 samples, actor-critic included),
@@ -47,3 +51,106 @@ def tiny_mmcl_epoch(tmp_path, variant, extra=()):
 def test_the_mmcl_step_gives_the_losses_it_gave_before_the_speed_work(tmp_path, variant):
     _, logs = tiny_mmcl_epoch(tmp_path, variant)
     assert logs == pytest.approx(PINNED[variant], rel=1e-4)
+
+
+# -- precision: bf16 (autocast) against fp32 on one batch, every model ----------------------
+TINY_ANY = {
+    "mmcl": TINY_MMCL,
+    "mult": ["mult.d_model=8", "mult.n_heads=2", "mult.layers=1"],
+    "self_mm": ["self_mm.post_fusion_dim=32", "self_mm.post_dim=16"],
+    "shared_private_cov": [
+        "shared_private_cov.post_fusion_dim=32",
+        "shared_private_cov.post_dim=16",
+    ],
+}
+
+
+def _one_batch_loss(name, precision):
+    task = "regression" if name in ("self_mm", "shared_private_cov") else "iemocap"
+    ds = make_synthetic(SynthConfig(task=task, n_train=32, n_valid=8, n_test=8, seq_len=8, seed=4))
+    if name == "unimodal":
+        ds = ds.select_modalities(["text"])
+    cfg = resolve_config(model=name, overrides=[*TINY_ANY.get(name, []), "train.device=cpu"])
+    seed_everything(0)
+    model = build_model(name, cfg.model_cfg(), data_info(ds))
+    model.precision = precision
+    model.on_fit_start(BatchSource(ds.splits["train"]).labels)
+    model.eval()  # no dropout: the two passes see the same network
+    batch = BatchSource(ds.splits["train"]).batch(torch.arange(32))
+    out = model.run(batch)
+    assert out.preds.dtype == torch.float32  # outputs come back in full precision
+    return float(model.loss(batch, out)[0].detach())
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_bf16_and_fp32_give_close_losses_on_one_batch(name):
+    fp32, bf16 = _one_batch_loss(name, "fp32"), _one_batch_loss(name, "bf16")
+    # bfloat16 keeps 8 bits of mantissa: a relative error of a few 1e-3 per matmul
+    assert bf16 == pytest.approx(fp32, rel=0.01), (fp32, bf16)
+    assert bf16 != fp32 or name == "unimodal"  # the bf16 pass really ran in bf16
+
+
+def test_a_bf16_run_trains_end_to_end(tmp_path):
+    trainer, logs = tiny_mmcl_epoch(tmp_path, "reference", ['train.precision="bf16"'])
+    assert all(math.isfinite(v) for v in logs.values())
+    assert logs["train_pred_loss"] == pytest.approx(PINNED["reference"]["train_pred_loss"], rel=0.1)
+
+
+# -- device: every parameter and piece of training state where train.device says -------------
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors(v)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            yield from _tensors(v)
+
+
+@pytest.mark.parametrize("name", ["mmcl", "self_mm"])
+def test_to_device_moves_parameters_and_training_state(tmp_path, name):
+    """On the meta device (present on every machine): nothing may stay behind on the CPU."""
+    task = "regression" if name == "self_mm" else "iemocap"
+    ds = make_synthetic(SynthConfig(task=task, n_train=32, n_valid=8, n_test=8, seq_len=8, seed=4))
+    cfg = resolve_config(model=name, epochs=1, overrides=[*TINY_ANY[name], "train.batch_size=16"])
+    seed_everything(0)
+    model = build_model(name, cfg.model_cfg(), data_info(ds))
+    trainer = Trainer(model, ds, cfg.train, tmp_path)
+    model.on_fit_start(trainer.sources["train"].labels)
+    trainer.train_epoch()  # fills the replay buffer / the label memory
+    state = model.training_state()
+    assert any(True for _ in _tensors(state))
+    model.to_device("meta")
+    tensors = [*model.parameters(), *model.buffers(), *_tensors(model.training_state())]
+    assert tensors and all(t.device.type == "meta" for t in tensors)
+
+
+def test_train_device_is_checked_and_applied(tmp_path):
+    from mmcl.errors import UserError
+    from mmcl.models.base import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(UserError, match="train.device = 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(UserError, match="train.precision"):
+        resolve_config(overrides=['train.precision="fp16"'])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_and_prediction_on_cuda(tmp_path):
+    from mmcl.experiments.runs import train_run
+    from mmcl.run_folder import load_run
+
+    ds = make_synthetic(SynthConfig(task="iemocap", n_train=64, n_valid=16, n_test=16, seq_len=8))
+    cfg = resolve_config(
+        model="mmcl", epochs=2, overrides=[*TINY_MMCL, 'train.device="cuda"', "train.batch_size=16"]
+    )
+    train_run(cfg, ds, tmp_path)
+    model, _, _ = load_run(tmp_path)
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    assert all(t.device.type == "cuda" for t in _tensors(model.training_state()))
+    assert model.predict(BatchSource(ds.splits["test"])).shape[0] == 16

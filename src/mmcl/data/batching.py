@@ -25,6 +25,23 @@ class Batch:
     def __len__(self) -> int:
         return int(self.index.shape[0])
 
+    def to(self, device: torch.device | str) -> Batch:
+        """The batch on `device` (itself when it is there already)."""
+        if self.index.device == torch.device(device):
+            return self
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        return Batch(
+            {m: x.to(device) for m, x in self.features.items()},
+            {m: x.to(device) for m, x in self.masks.items()},
+            self.labels.to(device),
+            self.index.to(device),
+            move(self.tokens),
+            move(self.token_mask),
+        )
+
 
 class BatchSource:
     """Holds a split as torch tensors once, and yields `Batch`es from it."""

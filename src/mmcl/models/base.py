@@ -51,6 +51,60 @@ class ModelOutput:
     gates: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L) policy gates
     specific: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L, d)
 
+    def float(self) -> ModelOutput:
+        """Every tensor in float32 (outputs of a bf16 forward): losses, rewards, label
+        memories and metrics are computed in full precision."""
+
+        def f(t: torch.Tensor) -> torch.Tensor:
+            return t.float() if t.is_floating_point() else t
+
+        return ModelOutput(
+            f(self.preds),
+            *(
+                {k: f(v) for k, v in d.items()}
+                for d in (
+                    self.aux_losses,
+                    self.representations,
+                    self.unimodal_preds,
+                    self.csd_weights,
+                    self.gates,
+                    self.specific,
+                )
+            ),
+        )
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def resolve_device(name: str) -> torch.device:
+    """`train.device`: auto (CUDA when present, else CPU), cpu, cuda or cuda:N; a device
+    that is not there is a UserError saying what is."""
+    from mmcl.errors import UserError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"train.device = '{name}'; choose auto, cpu, cuda or cuda:N.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise UserError(
+                f"train.device = '{name}', but this machine has {count} CUDA device(s); "
+                "use 'cpu' or 'auto'."
+            )
+    elif device.type != "cpu":
+        raise UserError(f"train.device = '{name}'; choose auto, cpu, cuda or cuda:N.")
+    return device
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """Mixed precision for `precision = "bf16"` (matmuls and convolutions in bfloat16, the
+    rest as autocast decides); a no-op context for fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over steps of x (B, L, d) counting only mask (B, L) == True steps -> (B, d)."""
@@ -157,9 +211,27 @@ class TaskModel(nn.Module):
     regression_only = False  # e.g. ULGM needs signed labels
     why: str = ""  # the reason behind the limits, for the refusal message
 
+    # the arithmetic of forward passes: "fp32" or "bf16" (autocast), set from train.precision
+    precision: str = "fp32"
+
+    @property
+    def device(self) -> torch.device:
+        first = next(self.parameters(), None)
+        return first.device if first is not None else torch.device("cpu")
+
+    def to_device(self, device: torch.device | str) -> TaskModel:
+        """Parameters, buffers and every piece of training state on `device`."""
+        self.to(device)
+        self.move_training_state(torch.device(device))
+        return self
+
+    def move_training_state(self, device: torch.device) -> None:
+        """Models with state outside their parameters (replay buffer, label memory) move it."""
+        return None
+
     def enable_input_norm(self) -> InputNorm:
         """Standardise inputs (train.normalize); fit it, or load it with the weights."""
-        norm = InputNorm(self.info.dims)
+        norm = InputNorm(self.info.dims).to(self.device)
         self.input_norm = norm  # a submodule: its statistics are in the state dict
         return norm
 
@@ -169,7 +241,18 @@ class TaskModel(nn.Module):
         return batch.features if norm is None else norm(batch.features, batch.masks)
 
     def run(self, batch: Batch) -> ModelOutput:
-        """Forward on a `Batch`; models that read more than features (token ids) override it."""
+        """Forward on a `Batch`, moved to the model's device, in the model's precision
+        (outputs always float32)."""
+        device = self.device
+        batch = batch.to(device)
+        if self.precision == "fp32":
+            return self.forward_batch(batch)
+        with autocast(device, self.precision):
+            out = self.forward_batch(batch)
+        return out.float()
+
+    def forward_batch(self, batch: Batch) -> ModelOutput:
+        """`forward` on a batch; models that read more than features (token ids) override it."""
         return self(self.inputs(batch), batch.masks)
 
     @torch.no_grad()

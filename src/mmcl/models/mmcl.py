@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.profiler import record_function
 
 from mmcl.data.batching import Batch
 from mmcl.errors import UserError
@@ -229,6 +230,7 @@ class ReplayBuffer:
     """Per-sample transitions in preallocated tensors, written as a ring, sampled by index."""
 
     def __init__(self, capacity: int, seq_lens: dict[str, int], d: int, with_next: bool) -> None:
+        # allocated on the CPU; `to(device)` moves it with the model (train.device)
         self.capacity, self.with_next = capacity, with_next
         self.size, self.ptr = 0, 0
         self.data: dict[str, torch.Tensor] = {"reward": torch.zeros(capacity)}
@@ -243,7 +245,7 @@ class ReplayBuffer:
         """Append B rows; sequences shorter than the buffer's length are zero/False padded."""
         b = rows["reward"].shape[0]
         keep = min(b, self.capacity)
-        idx = (self.ptr + torch.arange(keep)) % self.capacity
+        idx = (self.ptr + torch.arange(keep, device=self.device)) % self.capacity
         for key, buf in self.data.items():
             value = rows[key][b - keep :].detach().to(buf.dtype)
             buf[idx] = 0
@@ -255,8 +257,15 @@ class ReplayBuffer:
         self.size = min(self.size + keep, self.capacity)
 
     def sample(self, n: int) -> dict[str, torch.Tensor]:
-        idx = torch.randint(0, self.size, (min(n, self.size),))
+        idx = torch.randint(0, self.size, (min(n, self.size),)).to(self.device)
         return {k: v[idx] for k, v in self.data.items()}
+
+    @property
+    def device(self) -> torch.device:
+        return self.data["reward"].device
+
+    def to(self, device: torch.device) -> None:
+        self.data = {k: v.to(device) for k, v in self.data.items()}
 
     def state_dict(self) -> dict[str, object]:
         return {"size": self.size, "ptr": self.ptr, "data": dict(self.data)}
@@ -363,16 +372,23 @@ class MMCL(TaskModel):
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
-        z = {m: self.proj[m](features[m]) * masks[m].unsqueeze(-1) for m in self.info.modalities}
-        common, specific, weights, csd_losses = self.decouple(z, masks)
+        # the named scopes show up in torch.profiler (benchmarks/profile_mmcl.py); they cost
+        # nothing measurable when no profiler runs
+        with record_function("mmcl.project+csd"):
+            z = {
+                m: self.proj[m](features[m]) * masks[m].unsqueeze(-1) for m in self.info.modalities
+            }
+            common, specific, weights, csd_losses = self.decouple(z, masks)
         out = ModelOutput(preds=torch.empty(0), aux_losses=csd_losses, csd_weights=weights)
-        embeddings = {m: self.cce[m](common[m], masks[m]) for m in z}  # (B, d)
+        with record_function("mmcl.cce"):
+            embeddings = {m: self.cce[m](common[m], masks[m]) for m in z}  # (B, d)
         if self.cfg.csm != "none":
-            gates = self._gates(specific, masks)
-            for m in z:
-                gated = specific[m] * gates[m].unsqueeze(-1)
-                h = self.spec_enc[m](gated, src_key_padding_mask=~masks[m])
-                embeddings[m] = torch.cat([embeddings[m], masked_mean(h, masks[m])], dim=-1)
+            with record_function("mmcl.csm"):
+                gates = self._gates(specific, masks)
+                for m in z:
+                    gated = specific[m] * gates[m].unsqueeze(-1)
+                    h = self.spec_enc[m](gated, src_key_padding_mask=~masks[m])
+                    embeddings[m] = torch.cat([embeddings[m], masked_mean(h, masks[m])], dim=-1)
             out.gates, out.specific = gates, specific
         if self.cfg.fusion == "gated_mean":
             weighted = [torch.sigmoid(self.fusion_gate[m](e)) * e for m, e in embeddings.items()]
@@ -456,30 +472,33 @@ class MMCL(TaskModel):
             self.buffer.push(rows)
         if self.buffer.size == 0:
             return {}
-        sample = self.buffer.sample(self.cfg.ac_batch_size)
-        state = {m: sample[f"state.{m}"] for m in mods}
-        masks = {m: sample[f"mask.{m}"] for m in mods}
-        target = sample["reward"]
-        if self.bootstrap:
-            nxt = {m: sample[f"next_state.{m}"] for m in mods}
-            nmask = {m: sample[f"next_mask.{m}"] for m in mods}
-            with torch.no_grad():
-                target = target + self.cfg.gamma * self.critic_target(
-                    nxt, self.actors_target(nxt, nmask), nmask
-                )
-        q = self.critic(state, {m: sample[f"action.{m}"] for m in mods}, masks)
-        critic_loss = self.cfg.w_ac * F.l1_loss(q, target)
-        optimizers["critic"].zero_grad(set_to_none=True)
-        critic_loss.backward()
-        optimizers["critic"].step()
-        optimizers["critic"].zero_grad(set_to_none=True)
-
-        self.critic.requires_grad_(False)
-        actor_loss = -self.cfg.w_ac * self.critic(state, self.actors(state, masks), masks).mean()
-        optimizers["actor"].zero_grad(set_to_none=True)
-        actor_loss.backward()
-        optimizers["actor"].step()
-        self.critic.requires_grad_(True)
+        with record_function("mmcl.ac.replay+target"):
+            sample = self.buffer.sample(self.cfg.ac_batch_size)
+            state = {m: sample[f"state.{m}"] for m in mods}
+            masks = {m: sample[f"mask.{m}"] for m in mods}
+            target = sample["reward"]
+            if self.bootstrap:
+                nxt = {m: sample[f"next_state.{m}"] for m in mods}
+                nmask = {m: sample[f"next_mask.{m}"] for m in mods}
+                with torch.no_grad():
+                    target = target + self.cfg.gamma * self.critic_target(
+                        nxt, self.actors_target(nxt, nmask), nmask
+                    )
+        with record_function("mmcl.ac.critic"):
+            q = self.critic(state, {m: sample[f"action.{m}"] for m in mods}, masks)
+            critic_loss = self.cfg.w_ac * F.l1_loss(q.float(), target.float())
+            optimizers["critic"].zero_grad(set_to_none=True)
+            critic_loss.backward()
+            optimizers["critic"].step()
+            optimizers["critic"].zero_grad(set_to_none=True)
+        with record_function("mmcl.ac.actor"):
+            self.critic.requires_grad_(False)
+            actor_q = self.critic(state, self.actors(state, masks), masks)
+            actor_loss = -self.cfg.w_ac * actor_q.float().mean()
+            optimizers["actor"].zero_grad(set_to_none=True)
+            actor_loss.backward()
+            optimizers["actor"].step()
+            self.critic.requires_grad_(True)
         if self.bootstrap:
             self._soft_update(self.critic_target, self.critic)
             self._soft_update(self.actors_target, self.actors)
@@ -510,3 +529,13 @@ class MMCL(TaskModel):
         self.buffer.load_state_dict(state["buffer"])
         self._pending = state.get("pending")
         self._prev_gate = state.get("prev_gate")
+        self.move_training_state(self.device)
+
+    def move_training_state(self, device: torch.device) -> None:
+        if self.cfg.csm != "actor_critic":
+            return
+        self.buffer.to(device)
+        for name in ("_pending", "_prev_gate"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, {k: v.to(device) for k, v in value.items()})

@@ -75,10 +75,14 @@ class ULGM:
     ) -> None:
         n = labels.shape[0]
         self.bound, self.exclude_zero = bound, exclude_zero
-        self.features = {s: torch.zeros(n, d) for s, d in dims.items()}
+        # on the labels' device: the memory lives where the model trains
+        self.features = {s: torch.zeros(n, d, device=labels.device) for s, d in dims.items()}
         # unimodal labels start equal to the multimodal label
         self.labels = {s: labels.clone().float() for s in dims}
-        self.centres = {s: {"pos": torch.zeros(d), "neg": torch.zeros(d)} for s, d in dims.items()}
+        self.centres = {
+            s: {k: torch.zeros(d, device=labels.device) for k in ("pos", "neg")}
+            for s, d in dims.items()
+        }
 
     def offsets(self, space: str, feats: torch.Tensor) -> torch.Tensor:
         """delta_s = (d_n - d_p) / (d_p + eps) for the samples' features in `space`."""
@@ -115,10 +119,20 @@ class ULGM:
         return {"features": self.features, "labels": self.labels, "centres": self.centres}
 
     def load_state_dict(self, state: dict[str, dict]) -> None:
+        device = self.device
         for s in self.features:
-            self.features[s] = state["features"][s].clone()
-            self.labels[s] = state["labels"][s].clone()
-            self.centres[s] = {k: v.clone() for k, v in state["centres"][s].items()}
+            self.features[s] = state["features"][s].to(device, copy=True)
+            self.labels[s] = state["labels"][s].to(device, copy=True)
+            self.centres[s] = {k: v.to(device, copy=True) for k, v in state["centres"][s].items()}
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.labels.values())).device
+
+    def to(self, device: torch.device) -> None:
+        self.features = {s: f.to(device) for s, f in self.features.items()}
+        self.labels = {s: y.to(device) for s, y in self.labels.items()}
+        self.centres = {s: {k: v.to(device) for k, v in c.items()} for s, c in self.centres.items()}
 
 
 def _mlp_head(d_in: int, d_hidden: int) -> nn.Sequential:
@@ -181,7 +195,7 @@ class SelfMM(TaskModel):
         enc = self.encoders[m]
         return enc["out"](enc["lstm"](x, mask))
 
-    def run(self, batch: Batch) -> ModelOutput:
+    def forward_batch(self, batch: Batch) -> ModelOutput:
         return self(self.inputs(batch), batch.masks, batch.tokens, batch.token_mask)
 
     def forward(
@@ -219,7 +233,11 @@ class SelfMM(TaskModel):
 
     def on_fit_start(self, train_labels: torch.Tensor) -> None:
         dims = {"fusion": self.cfg.post_fusion_dim, **self.post_dims}
-        self.ulgm = ULGM(dims, train_labels, self.bound, self.cfg.exclude_zero)
+        self.ulgm = ULGM(dims, train_labels.to(self.device), self.bound, self.cfg.exclude_zero)
+
+    def move_training_state(self, device: torch.device) -> None:
+        if self.ulgm is not None:
+            self.ulgm.to(device)
 
     def on_epoch_start(self, epoch: int) -> None:
         self.epoch = epoch + 1  # ULGM counts epochs from 1

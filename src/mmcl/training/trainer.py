@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.autograd.profiler import record_function
 
 from mmcl import distributed
 from mmcl.config import TrainConfig
@@ -26,7 +27,7 @@ from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Dataset
 from mmcl.errors import UserError
 from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate, higher_is_better
-from mmcl.models.base import TaskModel, task_loss
+from mmcl.models.base import TaskModel, autocast, resolve_device, task_loss
 from mmcl.progress import Progress
 from mmcl.run_folder import load_weights, save_weights, write_text
 from mmcl.training.state import load_state, save_state
@@ -74,6 +75,10 @@ class Trainer:
     ) -> None:
         self.model, self.ds, self.cfg = model, ds, cfg
         self.out = Path(out_dir)
+        # everything on the chosen device before the optimisers see the parameters
+        self.device = resolve_device(cfg.device)
+        model.to_device(self.device)
+        model.precision = cfg.precision
         self.metric_set = ds.task.metric_set
         self.metric, self.higher = selection_rule(cfg, self.metric_set)
         self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
@@ -176,10 +181,13 @@ class Trainer:
         for step, batch in enumerate(batches):
             if len(batch) < 2:  # BatchNorm cannot normalise a single sample
                 continue
-            out = self.model.run(batch)
-            loss, logs = self.model.loss(batch, out)
+            batch = batch.to(self.device)
+            with record_function("train.forward+loss"):
+                out = self.model.run(batch)
+                loss, logs = self.model.loss(batch, out)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            with record_function("train.backward"):
+                loss.backward()
             params = self.model.main_parameters()
             distributed.average_gradients(params)
             if self.cfg.grad_clip > 0:
@@ -192,8 +200,10 @@ class Trainer:
             if self._nonfinite({**logs, "gradient norm": float(grad_norm)}, step):
                 skipped += 1
                 continue
-            self.optimizer.step()
-            extra = self.model.extra_update(batch, out, self.extra_optimizers)
+            with record_function("train.optimizer"):
+                self.optimizer.step()
+            with autocast(self.device, self.cfg.precision), record_function("train.extra_update"):
+                extra = self.model.extra_update(batch, out, self.extra_optimizers)
             self._nonfinite(extra, step, skip_allowed=False)
             for k, v in {**logs, **extra}.items():
                 sums[k] = sums.get(k, 0.0) + v

@@ -1,0 +1,120 @@
+"""Where a training step of MMCL spends its time: torch.profiler over a few full training
+steps (forward, losses, backward, optimiser, actor-critic update) at the reference code's
+IEMOCAP configuration (L = 20; text 300, audio 74, vision 35; d = 128, 4 heads, batch 128).
+
+    .venv/bin/python benchmarks/profile_mmcl.py [--variant reference] [--precision fp32]
+        [--ffn-dim 2048] [--steps 5]
+
+Prints (1) the share of the step in each named scope (the trainer's phases and MMCL's parts:
+`train.*`, `mmcl.*`), (2) the operators with the most self time, and (3) the share of all
+self time spent in matrix products, and in those whose output is `ffn_dim` wide or that
+take an `ffn_dim`-wide input (the Transformer feed-forward blocks). Run it on a quiet
+machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from mmcl.config import resolve_config
+from mmcl.data.synthetic import SynthConfig, make_synthetic
+from mmcl.experiments.runs import data_info, seed_everything
+from mmcl.models.registry import build_model
+from mmcl.training.trainer import Trainer
+
+BATCH = 128
+DIMS = {"text": 300, "audio": 74, "vision": 35}
+MATMULS = {"aten::addmm", "aten::mm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--variant", default="reference", choices=["reference", "corrected"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--ffn-dim", type=int, default=2048)
+    ap.add_argument("--steps", type=int, default=5, help="profiled steps (after 3 warm-up)")
+    args = ap.parse_args()
+
+    ds = make_synthetic(
+        SynthConfig(
+            task="iemocap",
+            n_train=BATCH * (args.steps + 3),
+            n_valid=64,
+            n_test=64,
+            seq_len=20,
+            dims=DIMS,
+        )
+    )
+    options = {"variant": args.variant, "d_model": 128, "n_heads": 4, "ffn_dim": args.ffn_dim}
+    overrides = [f"mmcl.{k}={json.dumps(v)}" for k, v in options.items()]
+    overrides += [f"train.batch_size={BATCH}", f'train.precision="{args.precision}"']
+    cfg = resolve_config(model="mmcl", epochs=1, overrides=overrides)
+    seed_everything(0)
+    model = build_model("mmcl", cfg.model_cfg(), data_info(ds))
+    trainer = Trainer(model, ds, cfg.train, "/tmp/mmcl-profile")
+    model.on_fit_start(trainer.sources["train"].labels)
+    # warm-up: the first steps fill the replay buffer and the allocator's caches
+    source = trainer.sources["train"]
+    batches = list(source.batches(BATCH))
+    run_steps(trainer, batches[:3])
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        run_steps(trainer, batches[3:])
+    events = prof.key_averages()
+    by_shape = prof.key_averages(group_by_input_shape=True)
+
+    step_total = sum(e.self_cpu_time_total for e in events)
+    print(
+        f"MMCL {args.variant}, {args.precision}, ffn_dim {args.ffn_dim}, batch {BATCH}, "
+        f"{args.steps} steps, {torch.get_num_threads()} threads: "
+        f"{step_total / 1e3 / args.steps:.1f} ms of operator time per step\n"
+    )
+    print("(1) named scopes (time inside, children included), share of the step")
+    scopes = sorted(
+        (e for e in events if e.key.startswith(("train.", "mmcl."))),
+        key=lambda e: -e.cpu_time_total,
+    )
+    for e in scopes:
+        print(
+            f"  {e.key:<26}{e.cpu_time_total / 1e3 / args.steps:9.1f} ms"
+            f"{100 * e.cpu_time_total / step_total:7.1f} %"
+        )
+    print("\n(2) operators by self time")
+    ops = sorted(
+        (e for e in events if not e.key.startswith(("train.", "mmcl."))),
+        key=lambda e: -e.self_cpu_time_total,
+    )
+    for e in ops[:15]:
+        print(
+            f"  {e.key:<42}{e.self_cpu_time_total / 1e3 / args.steps:9.1f} ms"
+            f"{100 * e.self_cpu_time_total / step_total:7.1f} %  calls/step "
+            f"{e.count / args.steps:.0f}"
+        )
+    mat = sum(e.self_cpu_time_total for e in events if e.key in MATMULS)
+    ffn = sum(
+        e.self_cpu_time_total
+        for e in by_shape
+        if e.key in MATMULS and any(args.ffn_dim in (s or []) for s in e.input_shapes or [])
+    )
+    print(
+        f"\n(3) matrix products: {100 * mat / step_total:.1f} % of operator self time; "
+        f"those touching the {args.ffn_dim}-wide feed-forward: {100 * ffn / step_total:.1f} %"
+    )
+
+
+def run_steps(trainer: Trainer, batches: list) -> None:
+    """The trainer's own step on each batch (forward, loss, backward, optimisers, extra)."""
+    source = trainer.sources["train"]
+    original = source.batches
+    source.batches = lambda *a, **k: iter(batches)
+    try:
+        trainer.train_epoch()
+    finally:
+        source.batches = original
+
+
+if __name__ == "__main__":
+    main()
