@@ -196,7 +196,11 @@ class ReferenceAttentionBlock(nn.Module):
 
 def transformer_layer(d: int, heads: int, ff: int) -> nn.TransformerEncoderLayer:
     """The reference's encoder layer: PyTorch defaults (ReLU, post-norm), dropout 0."""
-    return nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, dropout=0.0, batch_first=True)
+    layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, dropout=0.0, batch_first=True)
+    # dropout with p = 0 is the identity, but in training mode it still copies its input (a
+    # full B x L x ffn_dim copy in the feed-forward block): drop the modules, keep the math
+    layer.dropout = layer.dropout1 = layer.dropout2 = nn.Identity()
+    return layer
 
 
 class CommonEnhancement(nn.Module):

@@ -27,7 +27,7 @@ from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Dataset
 from mmcl.errors import UserError
 from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate, higher_is_better
-from mmcl.models.base import TaskModel, autocast, resolve_device, task_loss
+from mmcl.models.base import TaskModel, autocast, kernels, resolve_device, task_loss
 from mmcl.progress import Progress
 from mmcl.run_folder import load_weights, save_weights, write_text
 from mmcl.training.state import load_state, save_state
@@ -202,7 +202,11 @@ class Trainer:
                 continue
             with record_function("train.optimizer"):
                 self.optimizer.step()
-            with autocast(self.device, self.cfg.precision), record_function("train.extra_update"):
+            with (
+                kernels(self.device),
+                autocast(self.device, self.cfg.precision),
+                record_function("train.extra_update"),
+            ):
                 extra = self.model.extra_update(batch, out, self.extra_optimizers)
             self._nonfinite(extra, step, skip_allowed=False)
             for k, v in {**logs, **extra}.items():
