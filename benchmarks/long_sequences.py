@@ -34,7 +34,7 @@ def measure(length: int, batch: int, variant: str, precision: str, ffn: int) -> 
     from mmcl.models.registry import build_model
     from mmcl.training.trainer import Trainer
 
-    steps = 4
+    steps = 3  # the first warms up
     ds = make_synthetic(
         SynthConfig(
             task="iemocap", n_train=batch * steps, n_valid=8, n_test=8, seq_len=length, dims=DIMS

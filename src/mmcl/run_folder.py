@@ -138,8 +138,8 @@ def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
         model.enable_input_norm()  # its statistics come with the weights
     load_weights(model, run_dir)
     # evaluated and predicted where and as it trained (train.device, train.precision)
-    model.to_device(resolve_device(cfg.train.device))
     model.precision = cfg.train.precision
+    model.to_device(resolve_device(cfg.train.device))
     model.eval()
     return model, cfg, saved
 

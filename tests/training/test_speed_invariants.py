@@ -94,6 +94,9 @@ def test_a_bf16_run_trains_end_to_end(tmp_path):
     trainer, logs = tiny_mmcl_epoch(tmp_path, "reference", ['train.precision="bf16"'])
     assert all(math.isfinite(v) for v in logs.values())
     assert logs["train_pred_loss"] == pytest.approx(PINNED["reference"]["train_pred_loss"], rel=0.1)
+    # the critic reads bf16 states anyway: the replay buffer stores them so (half the memory)
+    buffer = trainer.model.buffer.data
+    assert buffer["state.text"].dtype == torch.bfloat16 and buffer["reward"].dtype == torch.float32
 
 
 # -- device: every parameter and piece of training state where train.device says -------------
@@ -154,3 +157,16 @@ def test_training_and_prediction_on_cuda(tmp_path):
     assert all(p.device.type == "cuda" for p in model.parameters())
     assert all(t.device.type == "cuda" for t in _tensors(model.training_state()))
     assert model.predict(BatchSource(ds.splits["test"])).shape[0] == 16
+
+
+@pytest.mark.parametrize("variant", ["reference", "corrected"])
+def test_the_long_sequence_memory_savings_change_no_number(tmp_path, variant, monkeypatch):
+    """Long sequences go through the critic a few rows at a time, and the Transformer layers
+    recompute their activations in the backward pass; the losses and the step are the same
+    (here 2 rows per chunk, recomputation from 4 steps on)."""
+    import mmcl.models.mmcl as mmcl_module
+
+    monkeypatch.setattr(mmcl_module, "AC_CHUNK_STEPS", 16)
+    monkeypatch.setattr(mmcl_module, "RECOMPUTE_STEPS", 4)  # and recomputed activations
+    _, logs = tiny_mmcl_epoch(tmp_path, variant)
+    assert logs == pytest.approx(PINNED[variant], rel=1e-4)

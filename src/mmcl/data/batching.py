@@ -25,6 +25,12 @@ class Batch:
     def __len__(self) -> int:
         return int(self.index.shape[0])
 
+    @property
+    def steps(self) -> int:
+        """The longest sequence of the batch (any modality, or the tokens)."""
+        widths = [x.shape[1] for x in self.features.values()]
+        return max([*widths, 0 if self.tokens is None else self.tokens.shape[1]])
+
     def to(self, device: torch.device | str) -> Batch:
         """The batch on `device` (itself when it is there already)."""
         if self.index.device == torch.device(device):

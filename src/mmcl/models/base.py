@@ -101,11 +101,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def kernels(device: torch.device) -> contextlib.AbstractContextManager:
-    """Kernel choices measured faster here (benchmarks/profile_mmcl.py): on the CPU, the
-    plain (math) attention, whose backward is 1.1x (fp32) to 1.4x (bf16) faster than the
-    fused flash kernel's at the lengths of these sets."""
-    if device.type != "cpu":
+def kernels(device: torch.device, steps: int) -> contextlib.AbstractContextManager:
+    """Kernel choices measured faster here (benchmarks/profile_mmcl.py, long_sequences.py):
+    on the CPU, for sequences of up to 64 steps, the plain (math) attention, whose backward
+    beats the fused flash kernel's (1.1x in fp32, 1.4x in bf16 at 20 steps); longer ones keep
+    the fused kernel, which never holds the steps x steps attention matrix (at 500 steps it
+    is both faster and 0.9 GB smaller)."""
+    if device.type != "cpu" or steps > 64:
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -257,7 +259,7 @@ class TaskModel(nn.Module):
         (outputs always float32)."""
         device = self.device
         batch = batch.to(device)
-        with kernels(device), autocast(device, self.precision):
+        with kernels(device, batch.steps), autocast(device, self.precision):
             out = self.forward_batch(batch)
         return out if self.precision == "fp32" else out.float()
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.profiler import record_function
+from torch.utils.checkpoint import checkpoint
 
 from mmcl.data.batching import Batch
 from mmcl.errors import UserError
@@ -203,6 +204,20 @@ def transformer_layer(d: int, heads: int, ff: int) -> nn.TransformerEncoderLayer
     return layer
 
 
+# sequences longer than this recompute their Transformer layers' activations in the backward
+# pass instead of holding them (same numbers; at 500 steps and batch 32 it keeps a training
+# step under 4 GB, see docs/performance.md)
+RECOMPUTE_STEPS = 64
+
+
+def encode(layer: nn.TransformerEncoderLayer, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`layer` on x (B, L, d) with its padding mask; long sequences with activation
+    checkpointing when training."""
+    if torch.is_grad_enabled() and layer.training and x.shape[1] > RECOMPUTE_STEPS:
+        return checkpoint(layer, x, src_key_padding_mask=~mask, use_reentrant=False)
+    return layer(x, src_key_padding_mask=~mask)
+
+
 class CommonEnhancement(nn.Module):
     """CCE on one modality's common part -> (B, d)."""
 
@@ -223,11 +238,15 @@ class CommonEnhancement(nn.Module):
             if isinstance(self.block, ReferenceAttentionBlock):
                 x = self.block(x, mask)
             else:
-                x = self.block(x, src_key_padding_mask=~mask)
+                x = encode(self.block, x, mask)
         return masked_mean(x, mask)
 
 
 # --------------------------------------------------------------------------- CSM
+
+# rows x steps the critic takes at once: 128 x 20 (the reference's IEMOCAP setting) in one
+# go, 500-step sequences 10 rows at a time (memory: see docs/performance.md)
+AC_CHUNK_STEPS = 5120
 
 
 class ReplayBuffer:
@@ -268,8 +287,12 @@ class ReplayBuffer:
     def device(self) -> torch.device:
         return self.data["reward"].device
 
-    def to(self, device: torch.device) -> None:
-        self.data = {k: v.to(device) for k, v in self.data.items()}
+    def to(self, device: torch.device, states: torch.dtype = torch.float32) -> None:
+        """Move to `device`, with the stored states in `states` (bf16 halves the buffer,
+        1.5 GB at 500 steps in the reference variant)."""
+        self.data = {
+            k: v.to(device, states if "state." in k else v.dtype) for k, v in self.data.items()
+        }
 
     def state_dict(self) -> dict[str, object]:
         return {"size": self.size, "ptr": self.ptr, "data": dict(self.data)}
@@ -391,7 +414,7 @@ class MMCL(TaskModel):
                 gates = self._gates(specific, masks)
                 for m in z:
                     gated = specific[m] * gates[m].unsqueeze(-1)
-                    h = self.spec_enc[m](gated, src_key_padding_mask=~masks[m])
+                    h = encode(self.spec_enc[m], gated, masks[m])
                     embeddings[m] = torch.cat([embeddings[m], masked_mean(h, masks[m])], dim=-1)
             out.gates, out.specific = gates, specific
         if self.cfg.fusion == "gated_mean":
@@ -478,29 +501,37 @@ class MMCL(TaskModel):
             return {}
         with record_function("mmcl.ac.replay+target"):
             sample = self.buffer.sample(self.cfg.ac_batch_size)
-            state = {m: sample[f"state.{m}"] for m in mods}
-            masks = {m: sample[f"mask.{m}"] for m in mods}
+            n = sample["reward"].shape[0]
+            # the critic's activations grow with rows x steps: long sequences go through it
+            # in chunks whose gradients add up to the whole sample's (same loss, same step)
+            length = max(sample[f"state.{m}"].shape[1] for m in mods)
+            chunks = [
+                slice(i, i + max(1, AC_CHUNK_STEPS // length))
+                for i in range(0, n, max(1, AC_CHUNK_STEPS // length))
+            ]
             target = sample["reward"]
             if self.bootstrap:
-                nxt = {m: sample[f"next_state.{m}"] for m in mods}
-                nmask = {m: sample[f"next_mask.{m}"] for m in mods}
                 with torch.no_grad():
-                    target = target + self.cfg.gamma * self.critic_target(
-                        nxt, self.actors_target(nxt, nmask), nmask
-                    )
+                    future = [self._q(self.critic_target, sample, c, "next_", True) for c in chunks]
+                target = target + self.cfg.gamma * torch.cat(future)
         with record_function("mmcl.ac.critic"):
-            q = self.critic(state, {m: sample[f"action.{m}"] for m in mods}, masks)
-            critic_loss = self.cfg.w_ac * F.l1_loss(q.float(), target.float())
             optimizers["critic"].zero_grad(set_to_none=True)
-            critic_loss.backward()
+            critic_loss = torch.zeros((), device=target.device)
+            for c in chunks:
+                q = self._q(self.critic, sample, c)
+                part = self.cfg.w_ac * F.l1_loss(q.float(), target[c].float(), reduction="sum") / n
+                part.backward()
+                critic_loss += part.detach()
             optimizers["critic"].step()
             optimizers["critic"].zero_grad(set_to_none=True)
         with record_function("mmcl.ac.actor"):
             self.critic.requires_grad_(False)
-            actor_q = self.critic(state, self.actors(state, masks), masks)
-            actor_loss = -self.cfg.w_ac * actor_q.float().mean()
             optimizers["actor"].zero_grad(set_to_none=True)
-            actor_loss.backward()
+            actor_loss = torch.zeros((), device=target.device)
+            for c in chunks:
+                part = -self.cfg.w_ac * self._q(self.critic, sample, c, act=True).float().sum() / n
+                part.backward()
+                actor_loss += part.detach()
             optimizers["actor"].step()
             self.critic.requires_grad_(True)
         if self.bootstrap:
@@ -511,6 +542,28 @@ class MMCL(TaskModel):
             "actor_loss": float(actor_loss.detach()),
             "reward": float(rows["reward"].mean()),
         }
+
+    def _q(
+        self,
+        critic: Critic,
+        sample: dict,
+        rows: slice,
+        prefix: str = "",
+        target: bool = False,
+        act: bool = False,
+    ) -> torch.Tensor:
+        """Q of replayed rows: for the stored action, or (`act`) for the actors' action now;
+        `target`: the target networks on the next states (reference variant)."""
+        mods = self.info.modalities
+        state = {m: sample[f"{prefix}state.{m}"][rows] for m in mods}
+        masks = {m: sample[f"{prefix}mask.{m}"][rows] for m in mods}
+        if target:
+            action = self.actors_target(state, masks)
+        elif act:
+            action = self.actors(state, masks)
+        else:
+            action = {m: sample[f"action.{m}"][rows] for m in mods}
+        return critic(state, action, masks)
 
     def _soft_update(self, target: nn.Module, online: nn.Module) -> None:
         with torch.no_grad():
@@ -538,7 +591,8 @@ class MMCL(TaskModel):
     def move_training_state(self, device: torch.device) -> None:
         if self.cfg.csm != "actor_critic":
             return
-        self.buffer.to(device)
+        # in bf16 training the critic reads the states in bf16 anyway: store them so
+        self.buffer.to(device, torch.bfloat16 if self.precision == "bf16" else torch.float32)
         for name in ("_pending", "_prev_gate"):
             value = getattr(self, name)
             if value is not None:

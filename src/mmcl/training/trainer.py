@@ -77,8 +77,8 @@ class Trainer:
         self.out = Path(out_dir)
         # everything on the chosen device before the optimisers see the parameters
         self.device = resolve_device(cfg.device)
+        model.precision = cfg.precision  # first: training state may be stored in it
         model.to_device(self.device)
-        model.precision = cfg.precision
         self.metric_set = ds.task.metric_set
         self.metric, self.higher = selection_rule(cfg, self.metric_set)
         self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
@@ -203,7 +203,7 @@ class Trainer:
             with record_function("train.optimizer"):
                 self.optimizer.step()
             with (
-                kernels(self.device),
+                kernels(self.device, batch.steps),
                 autocast(self.device, self.cfg.precision),
                 record_function("train.extra_update"),
             ):
