@@ -35,6 +35,7 @@ from mmcl.models.base import (
     ModelOutput,
     PredictionHead,
     TaskModel,
+    kernels,
     masked_max,
     masked_mean,
     masked_softmax,
@@ -214,8 +215,14 @@ def encode(layer: nn.TransformerEncoderLayer, x: torch.Tensor, mask: torch.Tenso
     """`layer` on x (B, L, d) with its padding mask; long sequences with activation
     checkpointing when training."""
     if torch.is_grad_enabled() and layer.training and x.shape[1] > RECOMPUTE_STEPS:
-        return checkpoint(layer, x, src_key_padding_mask=~mask, use_reentrant=False)
+        return checkpoint(_with_kernels, layer, x, ~mask, use_reentrant=False)
     return layer(x, src_key_padding_mask=~mask)
+
+
+def _with_kernels(layer: nn.Module, x: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+    # the backward pass recomputes outside the forward's kernel choice: make the same one
+    with kernels(x.device, x.shape[1]):
+        return layer(x, src_key_padding_mask=padding)
 
 
 class CommonEnhancement(nn.Module):
