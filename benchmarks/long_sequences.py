@@ -24,41 +24,26 @@ import subprocess
 import sys
 import time
 
-DIMS = {"text": 300, "audio": 74, "vision": 35}
-
 
 def measure(length: int, batch: int, variant: str, precision: str, ffn: int) -> dict:
-    from mmcl.config import resolve_config
-    from mmcl.data.synthetic import SynthConfig, make_synthetic
-    from mmcl.experiments.runs import data_info, seed_everything
-    from mmcl.models.registry import build_model
-    from mmcl.training.trainer import Trainer
+    from anchor import mmcl_trainer, run_steps, warm_up_batches
 
-    steps = 3  # the first warms up
-    ds = make_synthetic(
-        SynthConfig(
-            task="iemocap", n_train=batch * steps, n_valid=8, n_test=8, seq_len=length, dims=DIMS
-        )
-    )
-    options = {"variant": variant, "d_model": 128, "n_heads": 4, "ffn_dim": ffn}
-    overrides = [f"mmcl.{k}={json.dumps(v)}" for k, v in options.items()]
-    overrides += [f"train.batch_size={batch}", f'train.precision="{precision}"']
-    cfg = resolve_config(model="mmcl", epochs=1, overrides=overrides)
-    seed_everything(0)
-    model = build_model("mmcl", cfg.model_cfg(), data_info(ds))
-    trainer = Trainer(model, ds, cfg.train, "/tmp/mmcl-long")
-    model.on_fit_start(trainer.sources["train"].labels)
+    warm, timed = warm_up_batches(batch), 2
+    trainer = mmcl_trainer(variant, precision, ffn, batch, length, warm + timed, "/tmp/mmcl-long")
+    model = trainer.model
+    for t in model.buffer.data.values():
+        t.fill_(1)  # a long run fills the whole replay buffer: count all of it as resident
+    batches = list(trainer.sources["train"].batches(batch))
+    run_steps(trainer, batches[:warm])  # the replay buffer holds a full actor-critic sample
     times = []
-    source = trainer.sources["train"]
-    for b in list(source.batches(batch)):
-        source.batches = lambda *a, _b=b, **k: iter([_b])  # the trainer's step on this batch
+    for b in batches[warm:]:
         start = time.perf_counter()
-        trainer.train_epoch()
+        run_steps(trainer, [b])
         times.append(time.perf_counter() - start)
     return {
         "L": length,
         "batch": batch,
-        "step_s": round(statistics.median(times[1:]), 3),  # the first step warms up
+        "step_s": round(statistics.median(times), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "buffer_mb": round(
             sum(t.numel() * t.element_size() for t in model.buffer.data.values()) / 2**20, 1

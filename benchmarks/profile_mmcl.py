@@ -15,19 +15,12 @@ machine.
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
+from anchor import mmcl_trainer, run_steps, warm_up_batches
 from torch.profiler import ProfilerActivity, profile
 
-from mmcl.config import resolve_config
-from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.experiments.runs import data_info, seed_everything
-from mmcl.models.registry import build_model
-from mmcl.training.trainer import Trainer
-
 BATCH = 128
-DIMS = {"text": 300, "audio": 74, "vision": 35}
 MATMULS = {"aten::addmm", "aten::mm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm"}
 
 
@@ -36,33 +29,23 @@ def main() -> None:
     ap.add_argument("--variant", default="reference", choices=["reference", "corrected"])
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--ffn-dim", type=int, default=2048)
-    ap.add_argument("--steps", type=int, default=5, help="profiled steps (after 3 warm-up)")
+    ap.add_argument("--steps", type=int, default=5, help="profiled steps (after warm-up)")
     args = ap.parse_args()
 
-    ds = make_synthetic(
-        SynthConfig(
-            task="iemocap",
-            n_train=BATCH * (args.steps + 3),
-            n_valid=64,
-            n_test=64,
-            seq_len=20,
-            dims=DIMS,
-        )
+    warm = warm_up_batches(BATCH)
+    trainer = mmcl_trainer(
+        args.variant,
+        args.precision,
+        args.ffn_dim,
+        BATCH,
+        20,
+        warm + args.steps,
+        "/tmp/mmcl-profile",
     )
-    options = {"variant": args.variant, "d_model": 128, "n_heads": 4, "ffn_dim": args.ffn_dim}
-    overrides = [f"mmcl.{k}={json.dumps(v)}" for k, v in options.items()]
-    overrides += [f"train.batch_size={BATCH}", f'train.precision="{args.precision}"']
-    cfg = resolve_config(model="mmcl", epochs=1, overrides=overrides)
-    seed_everything(0)
-    model = build_model("mmcl", cfg.model_cfg(), data_info(ds))
-    trainer = Trainer(model, ds, cfg.train, "/tmp/mmcl-profile")
-    model.on_fit_start(trainer.sources["train"].labels)
-    # warm-up: the first steps fill the replay buffer and the allocator's caches
-    source = trainer.sources["train"]
-    batches = list(source.batches(BATCH))
-    run_steps(trainer, batches[:3])
+    batches = list(trainer.sources["train"].batches(BATCH))
+    run_steps(trainer, batches[:warm])  # fills the replay buffer and the allocator's caches
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-        run_steps(trainer, batches[3:])
+        run_steps(trainer, batches[warm:])
     events = prof.key_averages()
     by_shape = prof.key_averages(group_by_input_shape=True)
 
@@ -103,17 +86,6 @@ def main() -> None:
         f"\n(3) matrix products: {100 * mat / step_total:.1f} % of operator self time; "
         f"those touching the {args.ffn_dim}-wide feed-forward: {100 * ffn / step_total:.1f} %"
     )
-
-
-def run_steps(trainer: Trainer, batches: list) -> None:
-    """The trainer's own step on each batch (forward, loss, backward, optimisers, extra)."""
-    source = trainer.sources["train"]
-    original = source.batches
-    source.batches = lambda *a, **k: iter(batches)
-    try:
-        trainer.train_epoch()
-    finally:
-        source.batches = original
 
 
 if __name__ == "__main__":

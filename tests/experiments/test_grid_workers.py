@@ -29,14 +29,7 @@ def test_two_workers_finish_the_grid_once_and_redo_a_dead_workers_point(tmp_path
     ds = load_data("synthetic")
     _, points = grid_points(GRID, ds, out, "synthetic", TINY)
     keys = [point_key(p) for p in points]
-    job = GridJob(
-        {point_key(p): (p[0], p[1].to_dict(), str(p[2])) for p in points},
-        "synthetic",
-        None,
-        url,
-        "g",
-        heartbeat=1,
-    )
+    job = GridJob.of(points, "synthetic", None, url, "g", heartbeat=1)
 
     # a worker that died mid-run: it took the first point, trained one epoch, then its
     # process (and heartbeat) stopped
@@ -88,13 +81,7 @@ def test_a_study_of_another_grid_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'g.db'}"
     for grid, match in ((GRID, None), (Grid(models=["late_fusion"], seeds=1), "another grid")):
         _, points = grid_points(grid, ds, tmp_path / "out", "synthetic", TINY)
-        job = GridJob(
-            {point_key(p): (p[0], p[1].to_dict(), str(p[2])) for p in points},
-            "synthetic",
-            None,
-            url,
-            "g",
-        )
+        job = GridJob.of(points, "synthetic", None, url, "g")
         if match is None:
             open_grid_study(job)
         else:

@@ -58,6 +58,20 @@ class GridJob:
     study: str
     heartbeat: int = HEARTBEAT
 
+    @classmethod
+    def of(
+        cls,
+        points: list[Point],
+        data: str,
+        preset: str | None,
+        url: str,
+        study: str,
+        heartbeat: int = HEARTBEAT,
+    ) -> GridJob:
+        """The job of a grid's points (`grid.grid_points`)."""
+        named = {point_key(p): (p[0], p[1].to_dict(), str(p[2])) for p in points}
+        return cls(named, data, preset, url, study, heartbeat)
+
 
 def _sampler(keys: list[str]) -> Any:
     import optuna
@@ -193,14 +207,7 @@ def run_grid_workers(
     finished runs (None when another worker is writing it)."""
     out = Path(out)
     cfgs, points = grid_points(grid, ds, out, data, overrides)
-    job = GridJob(
-        {point_key(p): (p[0], p[1].to_dict(), str(p[2])) for p in points},
-        data,
-        preset,
-        url,
-        study,
-        heartbeat,
-    )
+    job = GridJob.of(points, data, preset, url, study, heartbeat)
     open_grid_study(job)
     say(f"grid worker(s): {jobs} here on study '{study}' ({url}), {len(points)} points")
     if jobs == 1:

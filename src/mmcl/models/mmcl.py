@@ -400,7 +400,13 @@ class MMCL(TaskModel):
             common, specific, losses = self.learned(z, masks)
             return common, specific, {}, losses
         fn = csd_pairwise if self.alignment == "pairwise" else csd_best_match
-        common, specific, weights = fn(z, masks, self.cfg.specific_rule, self.cfg.temperature)
+        args = (z, masks, self.cfg.specific_rule, self.cfg.temperature)
+        steps = max(x.shape[1] for x in z.values())
+        if torch.is_grad_enabled() and self.training and steps > RECOMPUTE_STEPS:
+            # its steps x steps similarities are recomputed in the backward pass, not held
+            common, specific, weights = checkpoint(fn, *args, use_reentrant=False)
+        else:
+            common, specific, weights = fn(*args)
         return common, specific, weights, {}
 
     def forward(
