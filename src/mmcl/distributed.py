@@ -21,11 +21,20 @@ import torch
 import torch.distributed as dist
 
 
-def join() -> None:
-    """Join the process group torchrun describes in the environment (no-op without it)."""
+def join(device: torch.device | None = None) -> None:
+    """Join the process group torchrun describes in the environment (no-op without it):
+    nccl when training on CUDA, gloo on the CPU."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        # gloo: the models train on the CPU (nccl needs every tensor on a GPU)
-        dist.init_process_group(backend="gloo")
+        cuda = device is not None and device.type == "cuda"
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+
+
+def local_device(device: torch.device) -> torch.device:
+    """Under torchrun on CUDA, this rank's own GPU (cuda:LOCAL_RANK); else `device`."""
+    if active() and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return device
 
 
 def leave() -> None:
@@ -88,7 +97,7 @@ def gather_rows(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     if not active():
         return tensors
     _, size = rank_and_size()
-    n = torch.tensor([tensors[0].shape[0]])
+    n = torch.tensor([tensors[0].shape[0]], device=tensors[0].device)
     counts = [torch.zeros_like(n) for _ in range(size)]
     dist.all_gather(counts, n)
     top = int(max(c.item() for c in counts))
@@ -102,11 +111,12 @@ def gather_rows(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(out)
 
 
-def broadcast_floats(values: list[float]) -> list[float]:
-    """Rank 0's `values` on every rank (others pass placeholders of the same length)."""
+def broadcast_floats(values: list[float], device: torch.device) -> list[float]:
+    """Rank 0's `values` on every rank (others pass placeholders of the same length);
+    `device`: where the backend communicates (the GPU for nccl)."""
     if not active():
         return values
-    t = torch.tensor(values, dtype=torch.float64)
+    t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.broadcast(t, src=0)
     return t.tolist()
 

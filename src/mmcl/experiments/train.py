@@ -14,6 +14,7 @@ from mmcl.data.loader import load_data, peek_modalities
 from mmcl.experiments.defaults import default_data
 from mmcl.experiments.grid import check_fresh
 from mmcl.experiments.runs import train_seeds
+from mmcl.models.base import resolve_device
 from mmcl.models.registry import check_fits
 
 
@@ -31,7 +32,8 @@ def train_from_options(
     """Defaults < recipe < options < overrides; without --data (and no data in the recipe)
     the default data (`mmcl.experiments.defaults`). Returns the summary over seeds."""
     cfg = resolve_config(recipe, model, data, epochs, overrides)
-    distributed.join()  # under torchrun: one process of a data-parallel run
+    # under torchrun: one process of a data-parallel run (nccl when training on CUDA)
+    distributed.join(resolve_device(cfg.train.device))
     main = distributed.is_main()
     if main:
         check_fresh(out, resume)

@@ -76,7 +76,7 @@ class Trainer:
         self.model, self.ds, self.cfg = model, ds, cfg
         self.out = Path(out_dir)
         # everything on the chosen device before the optimisers see the parameters
-        self.device = resolve_device(cfg.device)
+        self.device = distributed.local_device(resolve_device(cfg.device))
         model.precision = cfg.precision  # first: training state may be stored in it
         model.to_device(self.device)
         self.metric_set = ds.task.metric_set
@@ -322,7 +322,7 @@ class Trainer:
                     f"choose from {sorted(valid.metrics)} or 'loss'."
                 )
             loss = valid.loss
-        score, loss = distributed.broadcast_floats([score, loss])
+        score, loss = distributed.broadcast_floats([score, loss], self.device)
         return score, loss
 
     def _improved(self, score: float, loss: float) -> bool:
