@@ -22,6 +22,7 @@ from typer import Option as Opt
 
 from mmcl.data.csd import MAX_LEN
 from mmcl.errors import UserError
+from mmcl.experiments.studies import HEARTBEAT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal sentiment toolkit.")
 data_app = typer.Typer(no_args_is_help=True, help="Read, convert, inspect and synthesise datasets.")
@@ -368,7 +369,7 @@ def ablate(
     resume: ResumeOpt = False,
     storage: StorageOpt = None,
     study: StudyOpt = None,
-    heartbeat: HeartbeatOpt = 60,
+    heartbeat: HeartbeatOpt = HEARTBEAT,
 ) -> None:
     """Run the MMCL ablation grid (recipes/grids/mmcl_ablation.toml): table, tests, plot."""
     from mmcl.experiments.grid import ablation_grid
@@ -403,7 +404,7 @@ def compare(
     resume: ResumeOpt = False,
     storage: StorageOpt = None,
     study: StudyOpt = None,
-    heartbeat: HeartbeatOpt = 60,
+    heartbeat: HeartbeatOpt = HEARTBEAT,
 ) -> None:
     """Train each model for K seeds; write compare.md/.csv/.json, p-values and compare.png."""
     from mmcl.experiments.grid import grid_from_options

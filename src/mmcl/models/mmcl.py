@@ -199,15 +199,15 @@ class ReferenceAttentionBlock(nn.Module):
 def transformer_layer(d: int, heads: int, ff: int) -> nn.TransformerEncoderLayer:
     """The reference's encoder layer: PyTorch defaults (ReLU, post-norm), dropout 0."""
     layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, dropout=0.0, batch_first=True)
-    # dropout with p = 0 is the identity, but in training mode it still copies its input (a
-    # full B x L x ffn_dim copy in the feed-forward block): drop the modules, keep the math
+    # dropout with p = 0 is the identity: the modules go, the math stays (their removal did
+    # not change the profiled copies, see docs/performance.md)
     layer.dropout = layer.dropout1 = layer.dropout2 = nn.Identity()
     return layer
 
 
-# sequences longer than this recompute their Transformer layers' activations in the backward
-# pass instead of holding them (same numbers; at 500 steps and batch 32 it keeps a training
-# step under 4 GB, see docs/performance.md)
+# sequences longer than this recompute their Transformer layers' activations (and CSD's) in
+# the backward pass instead of holding them (same numbers; memory at 500 steps in
+# docs/performance.md)
 RECOMPUTE_STEPS = 64
 
 
@@ -518,14 +518,12 @@ class MMCL(TaskModel):
             # the critic's activations grow with rows x steps: long sequences go through it
             # in chunks whose gradients add up to the whole sample's (same loss, same step)
             length = max(sample[f"state.{m}"].shape[1] for m in mods)
-            chunks = [
-                slice(i, i + max(1, AC_CHUNK_STEPS // length))
-                for i in range(0, n, max(1, AC_CHUNK_STEPS // length))
-            ]
+            per_chunk = max(1, AC_CHUNK_STEPS // length)
+            chunks = [slice(i, i + per_chunk) for i in range(0, n, per_chunk)]
             target = sample["reward"]
             if self.bootstrap:
                 with torch.no_grad():
-                    future = [self._q(self.critic_target, sample, c, "next_", True) for c in chunks]
+                    future = [self._q(self.critic_target, sample, c, target=True) for c in chunks]
                 target = target + self.cfg.gamma * torch.cat(future)
         with record_function("mmcl.ac.critic"):
             optimizers["critic"].zero_grad(set_to_none=True)
@@ -561,13 +559,13 @@ class MMCL(TaskModel):
         critic: Critic,
         sample: dict,
         rows: slice,
-        prefix: str = "",
         target: bool = False,
         act: bool = False,
     ) -> torch.Tensor:
         """Q of replayed rows: for the stored action, or (`act`) for the actors' action now;
         `target`: the target networks on the next states (reference variant)."""
         mods = self.info.modalities
+        prefix = "next_" if target else ""
         state = {m: sample[f"{prefix}state.{m}"][rows] for m in mods}
         masks = {m: sample[f"{prefix}mask.{m}"][rows] for m in mods}
         if target:
