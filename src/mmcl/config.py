@@ -39,6 +39,10 @@ class TrainConfig:
     scheduler: str = "plateau"  # plateau (ReduceLROnPlateau on validation loss) | none
     plateau_patience: int = 5
     plateau_factor: float = 0.5
+    # the models' own optimisers (MMCL's actor and critic), also on the validation loss
+    extra_scheduler: str = "none"  # plateau | none
+    extra_plateau_patience: int = 5
+    extra_plateau_factor: float = 0.5
     selection_metric: str = ""  # default: the metric set's (e.g. Non0_acc_2 for MOSI)
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default
@@ -60,8 +64,12 @@ class TrainConfig:
             raise UserError("train.epochs must be >= 1 and train.batch_size >= 2.")
         if self.on_nonfinite not in ("stop", "skip"):
             raise UserError(f"train.on_nonfinite = '{self.on_nonfinite}'; choose stop or skip.")
-        if self.scheduler not in ("plateau", "none"):
-            raise UserError(f"train.scheduler = '{self.scheduler}'; choose plateau or none.")
+        for key in ("scheduler", "extra_scheduler"):
+            if getattr(self, key) not in ("plateau", "none"):
+                raise UserError(f"train.{key} = '{getattr(self, key)}'; choose plateau or none.")
+        for key in ("plateau_factor", "extra_plateau_factor"):
+            if not 0 < getattr(self, key) < 1:
+                raise UserError(f"train.{key} = {getattr(self, key)}; it must lie in (0, 1).")
         if self.lr <= 0:
             raise UserError("train.lr must be positive.")
         if self.precision not in PRECISIONS:

@@ -143,13 +143,16 @@ class _Recorder(torch.optim.SGD):
 @pytest.mark.parametrize("variant", ["reference", "corrected"])
 def test_actor_is_trained_by_the_critic_and_not_the_reverse(synth_iemocap, variant):
     torch.manual_seed(0)
-    model = MMCL(MMCLConfig(d_model=16, ffn_dim=32, variant=variant), _info(synth_iemocap))
+    cfg = MMCLConfig(d_model=16, ffn_dim=32, variant=variant, ac_batch_size=8)
+    model = MMCL(cfg, _info(synth_iemocap))
     groups = model.extra_param_groups()
     opts = {k: _Recorder(ps, lr=0.1) for k, ps in groups.items()}
     src = BatchSource(synth_iemocap.splits["train"])
     actor_before = [p.detach().clone() for p in groups["actor"]]
     logs = {}
-    for i in range(3):  # the reference variant needs a second batch to complete a transition
+    # updates start once the buffer holds more than 8 transitions: after the second batch,
+    # the third for the reference variant (which needs the next batch to complete one)
+    for i in range(3):
         batch = src.batch(torch.arange(i * 8, i * 8 + 8))
         logs = model.extra_update(batch, model(batch.features, batch.masks), opts)
     assert {"critic_loss", "actor_loss"} <= set(logs)

@@ -308,3 +308,33 @@ def test_patience_without_ties_still_selects_by_the_metric(tmp_path, small, monk
     assert (result["best_epoch"], result["epochs_run"]) == (1, 5)
     result = _fit_scripted(tmp_path / "b", small, monkeypatch, scores, losses, patience=2)
     assert (result["best_epoch"], result["epochs_run"]) == (1, 4)
+
+
+def test_the_extra_optimisers_follow_their_own_plateau_schedule(tmp_path, small, monkeypatch):
+    """MMCL's actor and critic learning rates drop after `extra_plateau_patience` epochs
+    without a lower validation loss, apart from the model's; the schedule survives resume."""
+    cfg = _cfg(
+        epochs=3,
+        extra=[
+            'train.extra_scheduler="plateau"',
+            "train.extra_plateau_factor=0.5",
+            "train.extra_plateau_patience=0",
+        ],
+    )
+    seed_everything(0)
+    trainer = Trainer(
+        build_model("mmcl", cfg.model_cfg(), data_info(small)), small, cfg.train, tmp_path
+    )
+    # a validation loss that never falls after the first epoch
+    monkeypatch.setattr(trainer, "_validate", lambda row: (0.5, 1.0))
+    trainer.fit(test=False)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    lr = cfg.train.lr
+    for key in ("lr_actor", "lr_critic"):
+        assert [row[key] for row in log] == pytest.approx([lr, lr / 2, lr / 4])
+    assert [row["lr"] for row in log] == pytest.approx([lr] * 3)  # patience 5: not yet
+    again = Trainer(
+        build_model("mmcl", cfg.model_cfg(), data_info(small)), small, cfg.train, tmp_path
+    )
+    assert again.resume_if_possible()
+    assert again.extra_schedulers["actor"].get_last_lr() == pytest.approx([lr / 4])

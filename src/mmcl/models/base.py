@@ -51,6 +51,9 @@ class ModelOutput:
     csd_weights: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L, L) | (B, L)
     gates: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L) policy gates
     specific: dict[str, torch.Tensor] = field(default_factory=dict)  # m -> (B, L, d)
+    actor_state: dict[str, torch.Tensor] = field(
+        default_factory=dict
+    )  # m -> (B, L, d) policy input
 
     def float(self) -> ModelOutput:
         """Every tensor in float32 (outputs of a bf16 forward): losses, rewards, label
@@ -70,6 +73,7 @@ class ModelOutput:
                     self.csd_weights,
                     self.gates,
                     self.specific,
+                    self.actor_state,
                 )
             ),
         )

@@ -11,15 +11,20 @@ Pipeline, per modality m of M >= 2:
 Two variants (see docs/mmcl.md for the reasoning and what each measures):
     reference: the math of the public reference code without its crashes: common = P @ Z_m,
         specific = softmax(1 - P) @ Z_m (close to a plain mean), critic bootstrapped on the
-        NEXT batch's state, actor fed features gated by the previous step's action in training.
+        NEXT batch's state, actor fed features gated by the previous step's action in training
+        (and the replay buffer holds those gated states), the reference's attention block.
     corrected: specific from the least-shared steps (softmax(-S / tau) @ Z_m), a sharper
         temperature, a one-step bandit critic (target = reward), the actor always on ungated
         features (no train/test mismatch), a residual attention + feed-forward CCE block.
+The corrected variant's five changes are each a switch of their own (`specific`,
+`csd_temperature`, `critic_target`, `actor_input`, `cce_block`; "auto" follows the variant), so
+a difference between the variants can be traced to one change. Everything else is the
+reference's in both: the critic's and the fusion gate's layers, independently initialised
+target networks, a replay buffer sampled without replacement once it holds more than a batch.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +58,16 @@ CHOICES = {
     "fusion": ("gated_mean", "concat"),
     "alignment": ("auto", "pairwise", "best_match"),
     "specific": ("auto", "reference", "least_similar", "residual"),
+    "critic_target": ("auto", "bootstrap", "reward"),
+    "actor_input": ("auto", "carried", "ungated"),
+    "cce_block": ("auto", "reference", "transformer"),
+}
+# what "auto" means for each of the corrected variant's switches: (reference, corrected)
+VARIANT_DEFAULTS = {
+    "specific": ("reference", "least_similar"),
+    "critic_target": ("bootstrap", "reward"),
+    "actor_input": ("carried", "ungated"),
+    "cce_block": ("reference", "transformer"),
 }
 
 
@@ -72,8 +87,18 @@ class MMCLConfig:
     # pairwise: the reference's L x L rule (all modalities the same length);
     # best_match: each own step scored by its best match in each partner (any lengths)
     alignment: str = "auto"
-    specific: str = "auto"  # auto: 'reference' for the reference variant, else 'least_similar'
-    csd_temperature: float = 0.0  # 0: 1.0 for the reference variant, 0.2 for corrected
+    # the corrected variant's five changes, one switch each ("auto" / 0: the variant's)
+    specific: str = "auto"  # reference | least_similar (corrected) | residual
+    csd_temperature: float = 0.0  # softmax temperature of CSD's weights: 1.0 | 0.2 (corrected)
+    # bootstrap: r + gamma * Q'(s', a'(s')) with s' the next batch's state (reference);
+    # reward: a one-step bandit, the target is r (corrected)
+    critic_target: str = "auto"
+    # carried: in training the actor sees its batch gated by the previous step's action
+    # (reference); ungated: the specific features as they are, as at evaluation (corrected)
+    actor_input: str = "auto"
+    # reference: LayerNorm(ctx + Linear(ctx)) on attention without output projection;
+    # transformer: a residual attention + feed-forward layer (corrected)
+    cce_block: str = "auto"
     w_pred: float = 7.0
     w_ac: float = 13.0
     gamma: float = 0.5
@@ -91,16 +116,24 @@ class MMCLConfig:
                 raise UserError(f"mmcl.{key} = '{getattr(self, key)}'; choose one of {allowed}.")
         if self.ffn_dim < 1:
             raise UserError(f"mmcl.ffn_dim = {self.ffn_dim}; it must be at least 1.")
+        if self.ac_batch_size < 2:
+            # the critic's BatchNorm needs two rows
+            raise UserError(f"mmcl.ac_batch_size = {self.ac_batch_size}; it must be at least 2.")
         if self.d_model % self.n_heads:
             raise UserError(
                 f"mmcl.d_model ({self.d_model}) must be divisible by mmcl.n_heads ({self.n_heads})."
             )
 
+    def resolved(self, switch: str) -> str:
+        """One of the corrected variant's switches, "auto" replaced by the variant's choice."""
+        value = getattr(self, switch)
+        if value != "auto":
+            return value
+        return VARIANT_DEFAULTS[switch][self.variant == "corrected"]
+
     @property
     def specific_rule(self) -> str:
-        if self.specific != "auto":
-            return self.specific
-        return "reference" if self.variant == "reference" else "least_similar"
+        return self.resolved("specific")
 
     @property
     def temperature(self) -> float:
@@ -183,16 +216,25 @@ def csd_best_match(
 
 
 class ReferenceAttentionBlock(nn.Module):
-    """out = LayerNorm(ctx + Linear(ctx)), ctx = MHA(x, x, x): no residual from x, no FFN."""
+    """The reference's CCE block: out = LayerNorm(ctx + Linear(ctx)), ctx = multi-head
+    self-attention with the heads concatenated as they come out (no output projection, which
+    nn.MultiheadAttention would add), no residual from x, no feed-forward."""
 
     def __init__(self, d: int, heads: int) -> None:
         super().__init__()
-        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
         self.linear = nn.Linear(d, d)
         self.norm = nn.LayerNorm(d)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        ctx, _ = self.attn(x, x, x, key_padding_mask=~mask, need_weights=False)
+        b, length, d = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        # a sample without any valid step attends everywhere (its output is masked out later)
+        # instead of producing NaN from a row of -inf
+        keys = mask | ~mask.any(-1, keepdim=True)
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[:, None, None, :])
+        ctx = ctx.transpose(1, 2).reshape(b, length, d)
         return self.norm(ctx + self.linear(ctx))
 
 
@@ -287,7 +329,8 @@ class ReplayBuffer:
         self.size = min(self.size + keep, self.capacity)
 
     def sample(self, n: int) -> dict[str, torch.Tensor]:
-        idx = torch.randint(0, self.size, (min(n, self.size),)).to(self.device)
+        """n distinct transitions (without replacement, as the reference draws them)."""
+        idx = torch.randperm(self.size)[: min(n, self.size)].to(self.device)
         return {k: v[idx] for k, v in self.data.items()}
 
     @property
@@ -312,22 +355,59 @@ class ReplayBuffer:
 
 class Critic(nn.Module):
     """Centralised Q(s, a): per modality [state ; action tiled n_heads times] -> Transformer
-    -> mean over steps; concatenated over modalities; MLP -> scalar."""
+    -> mean over steps; concatenated over modalities; the reference's head
+    Linear -> Linear -> Dropout -> ReLU -> BatchNorm -> Linear -> scalar."""
 
-    def __init__(self, modalities: list[str], d: int, heads: int, ff: int) -> None:
+    def __init__(self, modalities: list[str], d: int, heads: int, ff: int, dropout: float) -> None:
         super().__init__()
         self.heads = heads
         width = d + heads  # divisible by heads because d is
         self.encoders = nn.ModuleDict({m: transformer_layer(width, heads, ff) for m in modalities})
-        self.mlp = nn.Sequential(nn.Linear(len(modalities) * width, d), nn.ReLU(), nn.Linear(d, 1))
+        self.head = nn.Sequential(
+            nn.Linear(len(modalities) * width, d),
+            nn.Linear(d, d),
+            nn.Dropout(dropout),
+            nn.ReLU(),
+            nn.BatchNorm1d(d),
+            nn.Linear(d, 1),
+        )
 
     def forward(self, state: dict, action: dict, masks: dict) -> torch.Tensor:
+        """Q (B,). Many rows x steps (long sequences) go through the encoders a chunk of rows
+        at a time, their activations recomputed in the backward pass: the same numbers (the
+        head's BatchNorm still sees every row at once) in a fraction of the memory."""
+        n = next(iter(masks.values())).shape[0]
+        length = max(x.shape[1] for x in masks.values())
+        per_chunk = max(1, AC_CHUNK_STEPS // length)
+        if n <= per_chunk:
+            pooled = self.pool(state, action, masks)
+        else:
+            parts = []
+            for i in range(0, n, per_chunk):
+                rows = [
+                    {m: x[i : i + per_chunk] for m, x in d.items()} for d in (state, action, masks)
+                ]
+                if torch.is_grad_enabled():
+                    parts.append(checkpoint(self._pool_again, *rows, use_reentrant=False))
+                else:
+                    parts.append(self.pool(*rows))
+            pooled = torch.cat(parts)
+        return self.head(pooled).squeeze(-1)
+
+    def _pool_again(self, state: dict, action: dict, masks: dict) -> torch.Tensor:
+        # the backward pass recomputes outside the forward's kernel choice: make the same one
+        length = max(x.shape[1] for x in masks.values())
+        with kernels(next(iter(masks.values())).device, length):
+            return self.pool(state, action, masks)
+
+    def pool(self, state: dict, action: dict, masks: dict) -> torch.Tensor:
+        """The encoders' pooled outputs, concatenated over modalities (B, M * (d + heads))."""
         pooled = []
         for m, enc in self.encoders.items():
             a = action[m].unsqueeze(-1).expand(-1, -1, self.heads)  # (B, L, heads)
             h = enc(torch.cat([state[m], a], dim=-1), src_key_padding_mask=~masks[m])
             pooled.append(masked_mean(h, masks[m]))
-        return self.mlp(torch.cat(pooled, dim=-1)).squeeze(-1)  # (B,)
+        return torch.cat(pooled, dim=-1)
 
 
 class Actors(nn.Module):
@@ -366,7 +446,7 @@ class MMCL(TaskModel):
         )
         self.proj = nn.ModuleDict({m: nn.Linear(info.dims[m], d) for m in mods})
         self.learned = LearnedDecoupling(mods, d) if cfg.csd == "learned" else None
-        block = "reference" if cfg.variant == "reference" else "transformer"
+        block = cfg.resolved("cce_block")
         self.cce = nn.ModuleDict({m: CommonEnhancement(cfg.cce, block, d, h, ff) for m in mods})
         e_dim = d
         if cfg.csm != "none":
@@ -374,17 +454,19 @@ class MMCL(TaskModel):
             self.spec_enc = nn.ModuleDict({m: transformer_layer(d, h, ff) for m in mods})
         if cfg.csm == "actor_critic":
             self.actors = Actors(mods, d)
-            self.critic = Critic(mods, d, h, ff)
-            self.bootstrap = cfg.variant == "reference"
+            self.critic = Critic(mods, d, h, ff, cfg.dropout)
+            self.bootstrap = cfg.resolved("critic_target") == "bootstrap"
             if self.bootstrap:
-                self.actors_target = copy.deepcopy(self.actors).requires_grad_(False)
-                self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+                # initialised on their own, as in the reference (not copies of the online ones)
+                self.actors_target = Actors(mods, d).requires_grad_(False)
+                self.critic_target = Critic(mods, d, h, ff, cfg.dropout).requires_grad_(False)
             self.buffer = ReplayBuffer(cfg.buffer_size, info.seq_lens, d, with_next=self.bootstrap)
             self._pending: dict[str, torch.Tensor] | None = None
             self._prev_gate: dict[str, torch.Tensor] | None = None
         if cfg.fusion == "gated_mean":
             self.fusion_gate = nn.ModuleDict(
-                {m: nn.Sequential(nn.Linear(e_dim, d), nn.ReLU(), nn.Linear(d, 1)) for m in mods}
+                # the reference's gate: two linear layers, no nonlinearity between them
+                {m: nn.Sequential(nn.Linear(e_dim, d), nn.Linear(d, 1)) for m in mods}
             )
             fused_dim = e_dim
         else:
@@ -424,12 +506,17 @@ class MMCL(TaskModel):
             embeddings = {m: self.cce[m](common[m], masks[m]) for m in z}  # (B, d)
         if self.cfg.csm != "none":
             with record_function("mmcl.csm"):
-                gates = self._gates(specific, masks)
+                state = self._actor_state(specific)
+                gates = (
+                    {m: masks[m].to(x.dtype) for m, x in specific.items()}
+                    if self.cfg.csm == "fixed"
+                    else self.actors(state, masks)
+                )
                 for m in z:
                     gated = specific[m] * gates[m].unsqueeze(-1)
                     h = encode(self.spec_enc[m], gated, masks[m])
                     embeddings[m] = torch.cat([embeddings[m], masked_mean(h, masks[m])], dim=-1)
-            out.gates, out.specific = gates, specific
+            out.gates, out.specific, out.actor_state = gates, specific, state
         if self.cfg.fusion == "gated_mean":
             weighted = [torch.sigmoid(self.fusion_gate[m](e)) * e for m, e in embeddings.items()]
             fused = torch.stack(weighted).mean(0)
@@ -438,15 +525,19 @@ class MMCL(TaskModel):
         out.preds = shape_predictions(self.head(fused), self.info.task)
         return out
 
-    def _gates(self, specific: dict, masks: dict) -> dict[str, torch.Tensor]:
-        if self.cfg.csm == "fixed":
-            return {m: masks[m].to(x.dtype) for m, x in specific.items()}
-        state = specific
-        if self.training and self.cfg.variant == "reference" and self._prev_gate is not None:
-            # reference training: the actor sees this batch's features gated by the previous
-            # step's action (another batch); at evaluation it sees them ungated
-            state = {m: x * self._carry_gate(m, x).unsqueeze(-1) for m, x in specific.items()}
-        return self.actors(state, masks)
+    def _actor_state(self, specific: dict) -> dict[str, torch.Tensor]:
+        """What the actors act on (and the replay buffer stores as the state)."""
+        carried = (
+            self.cfg.csm == "actor_critic"
+            and self.training
+            and self.cfg.resolved("actor_input") == "carried"
+            and self._prev_gate is not None
+        )
+        if not carried:
+            return specific
+        # reference training: this batch's features gated by the previous step's action
+        # (another batch's); at evaluation the actor sees them ungated
+        return {m: x * self._carry_gate(m, x).unsqueeze(-1) for m, x in specific.items()}
 
     def _carry_gate(self, m: str, x: torch.Tensor) -> torch.Tensor:
         prev = self._prev_gate[m]
@@ -493,13 +584,16 @@ class MMCL(TaskModel):
         mods = self.info.modalities
         rows = {
             "reward": true_label_reward(out.preds.detach(), batch.labels, self.info.task),
-            **{f"state.{m}": out.specific[m].detach() for m in mods},
+            # the state the actors acted on: with actor_input = carried, already gated by the
+            # previous step's action (so the critic learns Q on what the actors see)
+            **{f"state.{m}": out.actor_state[m].detach() for m in mods},
             **{f"mask.{m}": batch.masks[m] for m in mods},
             **{f"action.{m}": out.gates[m].detach() for m in mods},
         }
         self._prev_gate = {m: rows[f"action.{m}"] for m in mods}
         if self.bootstrap:
-            # reference: the next state is the NEXT batch's (unrelated samples), row by row
+            # reference: the next state is the NEXT batch's (unrelated samples), row by row, as
+            # the actors see it (gated by this step's action when carried)
             if self._pending is not None:
                 b = min(len(batch), self._pending["reward"].shape[0])
                 done = {k: v[:b] for k, v in self._pending.items()}
@@ -510,39 +604,27 @@ class MMCL(TaskModel):
             self._pending = rows
         else:
             self.buffer.push(rows)
-        if self.buffer.size == 0:
+        # the reference waits until the buffer holds more than one sample's worth
+        if self.buffer.size <= self.cfg.ac_batch_size:
             return {}
         with record_function("mmcl.ac.replay+target"):
             sample = self.buffer.sample(self.cfg.ac_batch_size)
-            n = sample["reward"].shape[0]
-            # the critic's activations grow with rows x steps: long sequences go through it
-            # in chunks whose gradients add up to the whole sample's (same loss, same step)
-            length = max(sample[f"state.{m}"].shape[1] for m in mods)
-            per_chunk = max(1, AC_CHUNK_STEPS // length)
-            chunks = [slice(i, i + per_chunk) for i in range(0, n, per_chunk)]
             target = sample["reward"]
             if self.bootstrap:
                 with torch.no_grad():
-                    future = [self._q(self.critic_target, sample, c, target=True) for c in chunks]
-                target = target + self.cfg.gamma * torch.cat(future)
+                    target = target + self.cfg.gamma * self._q(self.critic_target, sample, "next")
         with record_function("mmcl.ac.critic"):
             optimizers["critic"].zero_grad(set_to_none=True)
-            critic_loss = torch.zeros((), device=target.device)
-            for c in chunks:
-                q = self._q(self.critic, sample, c)
-                part = self.cfg.w_ac * F.l1_loss(q.float(), target[c].float(), reduction="sum") / n
-                part.backward()
-                critic_loss += part.detach()
+            q = self._q(self.critic, sample, "stored")
+            critic_loss = self.cfg.w_ac * F.l1_loss(q.float(), target.float())
+            critic_loss.backward()
             optimizers["critic"].step()
             optimizers["critic"].zero_grad(set_to_none=True)
         with record_function("mmcl.ac.actor"):
             self.critic.requires_grad_(False)
             optimizers["actor"].zero_grad(set_to_none=True)
-            actor_loss = torch.zeros((), device=target.device)
-            for c in chunks:
-                part = -self.cfg.w_ac * self._q(self.critic, sample, c, act=True).float().sum() / n
-                part.backward()
-                actor_loss += part.detach()
+            actor_loss = -self.cfg.w_ac * self._q(self.critic, sample, "actors").float().mean()
+            actor_loss.backward()
             optimizers["actor"].step()
             self.critic.requires_grad_(True)
         if self.bootstrap:
@@ -554,27 +636,20 @@ class MMCL(TaskModel):
             "reward": float(rows["reward"].mean()),
         }
 
-    def _q(
-        self,
-        critic: Critic,
-        sample: dict,
-        rows: slice,
-        target: bool = False,
-        act: bool = False,
-    ) -> torch.Tensor:
-        """Q of replayed rows: for the stored action, or (`act`) for the actors' action now;
-        `target`: the target networks on the next states (reference variant)."""
+    def _q(self, critic: Critic, sample: dict, action: str) -> torch.Tensor:
+        """Q of replayed transitions for the `stored` action, for the actors' action now
+        (`actors`), or (`next`) of the next states for the target actors' action."""
         mods = self.info.modalities
-        prefix = "next_" if target else ""
-        state = {m: sample[f"{prefix}state.{m}"][rows] for m in mods}
-        masks = {m: sample[f"{prefix}mask.{m}"][rows] for m in mods}
-        if target:
-            action = self.actors_target(state, masks)
-        elif act:
-            action = self.actors(state, masks)
+        prefix = "next_" if action == "next" else ""
+        state = {m: sample[f"{prefix}state.{m}"] for m in mods}
+        masks = {m: sample[f"{prefix}mask.{m}"] for m in mods}
+        if action == "next":
+            chosen = self.actors_target(state, masks)
+        elif action == "actors":
+            chosen = self.actors(state, masks)
         else:
-            action = {m: sample[f"action.{m}"][rows] for m in mods}
-        return critic(state, action, masks)
+            chosen = {m: sample[f"action.{m}"] for m in mods}
+        return critic(state, chosen, masks)
 
     def _soft_update(self, target: nn.Module, online: nn.Module) -> None:
         with torch.no_grad():

@@ -63,6 +63,16 @@ def is_constant(preds: np.ndarray, tol: float = 1e-6) -> bool:
     return bool(len(preds) > 1 and np.ptp(preds, axis=0).max() <= tol)
 
 
+def plateau(
+    optimizer: torch.optim.Optimizer, factor: float, patience: int
+) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """The learning rate times `factor` after `patience` epochs without a lower validation
+    loss."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=factor, patience=patience
+    )
+
+
 def selection_rule(cfg: TrainConfig, metric_set: str) -> tuple[str, bool]:
     """The validation metric that selects the epoch, and whether higher is better."""
     name = cfg.selection_metric or SELECTION_METRIC[metric_set]
@@ -87,11 +97,17 @@ class Trainer:
             k: torch.optim.Adam(ps, lr=cfg.lr) for k, ps in model.extra_param_groups().items()
         }
         self.scheduler = (
-            torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
-            )
+            plateau(self.optimizer, cfg.plateau_factor, cfg.plateau_patience)
             if cfg.scheduler == "plateau"
             else None
+        )
+        self.extra_schedulers = (
+            {
+                k: plateau(o, cfg.extra_plateau_factor, cfg.extra_plateau_patience)
+                for k, o in self.extra_optimizers.items()
+            }
+            if cfg.extra_scheduler == "plateau"
+            else {}
         )
         self.generator = torch.Generator().manual_seed(cfg.seed)
         # data-parallel (torchrun): same model and batch order on every rank, each rank
@@ -117,6 +133,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()},
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "extra_schedulers": {k: s.state_dict() for k, s in self.extra_schedulers.items()},
             "rng_torch": torch.get_rng_state(),
             "rng_generator": self.generator.get_state(),
             "progress": {
@@ -137,6 +154,10 @@ class Trainer:
             o.load_state_dict(state["extra_optimizers"][k])
         if self.scheduler:
             self.scheduler.load_state_dict(state["scheduler"])
+        # checkpoints written before the extra optimisers had schedulers hold none
+        for k, saved in state.get("extra_schedulers", {}).items():
+            if k in self.extra_schedulers:
+                self.extra_schedulers[k].load_state_dict(saved)
         torch.set_rng_state(state["rng_torch"])
         self.generator.set_state(state["rng_generator"])
         p = state["progress"]
@@ -273,9 +294,12 @@ class Trainer:
             start = time.perf_counter()
             row = {"epoch": self.epoch, **self.train_epoch()}
             score, valid_loss = self._validate(row)
-            if self.scheduler:
-                self.scheduler.step(valid_loss)
+            for scheduler in [self.scheduler, *self.extra_schedulers.values()]:
+                if scheduler:
+                    scheduler.step(valid_loss)
             row["lr"] = self.optimizer.param_groups[0]["lr"]
+            for k, o in self.extra_optimizers.items():
+                row[f"lr_{k}"] = o.param_groups[0]["lr"]
             selected = self._improved(score, valid_loss)
             if selected:
                 self.best_score, self.best_loss, self.best_epoch = score, valid_loss, self.epoch
