@@ -122,7 +122,7 @@ def test_full_ablation_grid_and_summary_numbers(tmp_path):
     abl = tmp_path / "abl"
     _ok(["ablate", "--data", str(data), "--out", str(abl), "--seeds", "2", "--epochs", "1", *TINY])
     rows = json.loads((abl / "compare.json").read_text())["rows"]
-    assert list(rows) == load_grid(ABLATION_GRID).models and len(rows) == 11
+    assert list(rows) == load_grid(ABLATION_GRID).models and len(rows) == 16
     for spec in ("mmcl", "mmcl:csd=none"):
         per_seed = [
             json.loads((abl / folder_name(spec) / f"seed-{s}" / "metrics.json").read_text())
