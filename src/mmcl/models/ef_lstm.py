@@ -1,8 +1,13 @@
-"""Early-fusion LSTM (EF-LSTM): concatenate the modalities step by step, one LSTM, a head.
+"""Early-fusion LSTM (EF-LSTM) as MMSA builds it (models/singleTask/EF_LSTM.py): the
+modalities concatenated step by step, a BatchNorm over the steps (MMSA's BatchNorm1d(seq_len):
+each step normalised over the batch and the features), a stacked LSTM, Dropout, Linear +
+ReLU, Dropout, Linear.
 
-Word-aligned data is concatenated as is. Modalities of different lengths are first
-resampled to the longest padded length (each sample's own steps, nearest step), so the
-model also runs on unaligned and utterance-level data.
+Defaults are MMSA's MOSI configuration (config_regression.json, ef_lstm/mosi: 4 layers of
+128, dropout 0.5). Word-aligned data is concatenated as is; modalities of different lengths
+are first resampled to the longest (each sample's own steps, nearest step), so the model also
+runs on unaligned and utterance-level data. The LSTM reads the unpadded steps only (MMSA runs
+it over the padding too); one modality gives the unimodal LSTM.
 """
 
 from __future__ import annotations
@@ -10,15 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from mmcl.models.base import DataInfo, ModelOutput, PredictionHead, TaskModel, shape_predictions
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
 
 
 @dataclass
 class EFLSTMConfig:
-    hidden: int = 64
-    dropout: float = 0.3
+    hidden: int = 128
+    layers: int = 4
+    dropout: float = 0.5  # between the LSTM layers and before each Linear
 
 
 def resample(x: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
@@ -33,8 +41,17 @@ class EFLSTM(TaskModel):
     def __init__(self, cfg: EFLSTMConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
-        self.encoder = SequenceEncoder(sum(info.dims.values()), cfg.hidden)
-        self.head = PredictionHead(cfg.hidden, cfg.hidden, info.task.output_dim, cfg.dropout)
+        self.steps = max(info.seq_lens.values())
+        self.norm = nn.BatchNorm1d(self.steps)
+        self.encoder = SequenceEncoder(
+            sum(info.dims.values()), cfg.hidden, layers=cfg.layers, dropout=cfg.dropout
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        self.linear = nn.Linear(cfg.hidden, cfg.hidden)
+        self.out = nn.Linear(cfg.hidden, info.task.output_dim)
+
+    def output_layers(self) -> list[nn.Linear]:
+        return [self.out]
 
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
@@ -48,5 +65,10 @@ class EFLSTM(TaskModel):
             length = max(widths)
             x = torch.cat([resample(features[m], masks[m], length) for m in features], dim=-1)
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        # batches are cut to their longest sample: back to the full length for the step norm
+        pad = self.steps - x.shape[1]
+        x = self.norm(F.pad(x, (0, 0, 0, pad)))
+        mask = F.pad(mask, (0, pad))
         h = self.encoder(x, mask)
-        return ModelOutput(shape_predictions(self.head(h), self.info.task))
+        h = self.drop(F.relu(self.linear(self.drop(h))))
+        return ModelOutput(shape_predictions(self.out(h), self.info.task))

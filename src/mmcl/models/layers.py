@@ -12,18 +12,87 @@ from mmcl.models.base import masked_mean
 
 
 class SequenceEncoder(nn.Module):
-    """A 1-layer LSTM over the unpadded steps; returns the last real step's hidden state."""
+    """An LSTM over the unpadded steps; returns its last layer's hidden state at the last
+    real step (both directions' final states, concatenated, when bidirectional)."""
 
-    def __init__(self, d_in: int, hidden: int, bidirectional: bool = False) -> None:
+    def __init__(
+        self,
+        d_in: int,
+        hidden: int,
+        bidirectional: bool = False,
+        layers: int = 1,
+        dropout: float = 0.0,  # between stacked layers
+    ) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(d_in, hidden, batch_first=True, bidirectional=bidirectional)
-        self.out_dim = hidden * (2 if bidirectional else 1)
+        self.lstm = nn.LSTM(
+            d_in,
+            hidden,
+            num_layers=layers,
+            dropout=dropout if layers > 1 else 0.0,
+            batch_first=True,
+            bidirectional=bidirectional,
+        )
+        self.directions = 2 if bidirectional else 1
+        self.out_dim = hidden * self.directions
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         lengths = mask.sum(1).clamp_min(1).cpu()
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)  # h: (directions, B, hidden)
-        return h.transpose(0, 1).reshape(x.shape[0], -1)
+        _, (h, _) = self.lstm(packed)  # h: (layers x directions, B, hidden)
+        return h[-self.directions :].transpose(0, 1).reshape(x.shape[0], -1)
+
+
+class SubNet(nn.Module):
+    """MMSA's (and TFN's) encoder of a time-averaged modality: BatchNorm - Dropout - three
+    Linear + ReLU layers -> (B, hidden)."""
+
+    def __init__(self, d_in: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.BatchNorm1d(d_in),
+            nn.Dropout(dropout),
+            nn.Linear(d_in, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+        )
+        self.out_dim = hidden
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # MMSA averages these modalities over time when it loads them (need_normalized)
+        return self.net(masked_mean(x, mask))
+
+
+class TextSubNet(nn.Module):
+    """MMSA's (and TFN's) text encoder: a 1-layer LSTM's last hidden state (over the unpadded
+    steps), Dropout, Linear -> (B, out)."""
+
+    def __init__(self, d_in: int, hidden: int, out: int, dropout: float) -> None:
+        super().__init__()
+        self.lstm = SequenceEncoder(d_in, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden, out)
+        self.out_dim = out
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.drop(self.lstm(x, mask)))
+
+
+def mmsa_subnets(
+    dims: dict[str, int], hiddens: dict[str, int], text_out: int, dropouts: dict[str, float]
+) -> nn.ModuleDict:
+    """The per-modality encoders of MMSA's TFN and LF-DNN: the text modality through
+    `TextSubNet`, every other through `SubNet` on its time average."""
+    return nn.ModuleDict(
+        {
+            m: TextSubNet(d, hiddens[m], text_out, dropouts[m])
+            if m == "text"
+            else SubNet(d, hiddens[m], dropouts[m])
+            for m, d in dims.items()
+        }
+    )
 
 
 def cmd(x: torch.Tensor, y: torch.Tensor, moments: int = 5) -> torch.Tensor:

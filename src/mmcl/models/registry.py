@@ -11,6 +11,7 @@ from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, TaskModel
 from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
+from mmcl.models.lf_dnn import LFDNN, LFDNNConfig
 from mmcl.models.misa import MISA, MISAConfig
 from mmcl.models.mmcl import MMCL, MMCLConfig
 from mmcl.models.mult import MulT, MulTConfig
@@ -25,6 +26,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "shared_private_cov": (SharedPrivateCovConfig, SharedPrivateCov),
     "late_fusion": (LateFusionConfig, LateFusion),
     "ef_lstm": (EFLSTMConfig, EFLSTM),
+    "lf_dnn": (LFDNNConfig, LFDNN),
     "tfn": (TFNConfig, TFN),
     "mult": (MulTConfig, MulT),
     "misa": (MISAConfig, MISA),

@@ -1,50 +1,86 @@
-"""Tensor Fusion Network (Zadeh et al., EMNLP 2017): per-modality encoders, then the outer
-product of [h_m ; 1] over all modalities (unimodal, bimodal and trimodal interactions),
-flattened into an MLP."""
+"""Tensor Fusion Network (Zadeh et al., EMNLP 2017) as MMSA builds it (models/singleTask/TFN.py).
+
+Text: a 1-layer LSTM, Dropout, Linear -> text_out. Every other modality: its time average
+through BatchNorm, Dropout and three Linear + ReLU layers. Fusion: the outer product of
+[1 ; h_m] over all modalities (unimodal, bimodal and trimodal interactions), flattened,
+then Dropout and three Linear layers. Regression outputs pass a sigmoid scaled to the label
+range, as MMSA's (x 6 - 3 for MOSI's [-3, 3]).
+
+Defaults are MMSA's MOSI configuration (config_regression.json, tfn/mosi). Differences from
+MMSA: the text LSTM reads the unpadded steps only (MMSA runs it over the padding too); any
+modality set works (the modality named "text" gets the LSTM).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import SequenceEncoder
+from mmcl.models.layers import mmsa_subnets
+
+
+def _mmsa_mosi_hiddens() -> dict[str, int]:
+    return {"text": 128, "audio": 32, "vision": 128}
 
 
 @dataclass
 class TFNConfig:
-    hidden: int = 16  # per-modality width; the fused tensor has (hidden + 1)^M entries
+    hiddens: dict[str, int] = field(default_factory=_mmsa_mosi_hiddens)  # hidden_dims (t, a, v)
+    hidden: int = 128  # a modality `hiddens` does not name
+    text_out: int = 32
     post_fusion_dim: int = 64
-    dropout: float = 0.3
+    dropout: float = 0.3  # each modality's encoder
+    post_fusion_dropout: float = 0.5
+    # regression: sigmoid scaled to the task's label range (MMSA: x 6 - 3); false: linear
+    squash: bool = True
 
 
 class TFN(TaskModel):
     def __init__(self, cfg: TFNConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
-        fused = (cfg.hidden + 1) ** len(info.modalities)
+        hiddens = {m: cfg.hiddens.get(m, cfg.hidden) for m in info.modalities}
+        self.encoders = mmsa_subnets(
+            info.dims, hiddens, cfg.text_out, dict.fromkeys(info.modalities, cfg.dropout)
+        )
+        fused = math.prod(enc.out_dim + 1 for enc in self.encoders.values())
         if fused > 2_000_000:
             raise UserError(
-                f"tfn: (hidden + 1)^M = {fused} is too large for "
-                f"{len(info.modalities)} modalities; lower tfn.hidden."
+                f"tfn: the fused tensor has {fused} entries for {len(info.modalities)} "
+                "modalities; lower tfn.hiddens / tfn.text_out."
             )
-        self.encoders = nn.ModuleDict(
-            {m: SequenceEncoder(d, cfg.hidden) for m, d in info.dims.items()}
+        d = cfg.post_fusion_dim
+        self.post_fusion = nn.Sequential(
+            nn.Dropout(cfg.post_fusion_dropout),
+            nn.Linear(fused, d),
+            nn.ReLU(),
+            nn.Linear(d, d),
+            nn.ReLU(),
+            nn.Linear(d, info.task.output_dim),
         )
-        self.mlp = nn.Sequential(
-            nn.Dropout(cfg.dropout),
-            nn.Linear(fused, cfg.post_fusion_dim),
-            nn.ReLU(),
-            nn.Linear(cfg.post_fusion_dim, cfg.post_fusion_dim),
-            nn.ReLU(),
-            nn.Linear(cfg.post_fusion_dim, info.task.output_dim),
+        task = info.task
+        self.range = (
+            task.label_range
+            if cfg.squash and task.kind == "regression" and task.label_range
+            else None
         )
 
     def output_layers(self) -> list[nn.Linear]:
-        return [self.mlp[-1]]
+        return [self.post_fusion[-1]]
+
+    @torch.no_grad()
+    def init_output_bias(self, value: float) -> None:
+        if self.range is None:
+            return super().init_output_bias(value)
+        # the sigmoid's input that gives `value`, kept off the saturated ends
+        lo, hi = self.range
+        p = min(max((value - lo) / (hi - lo), 1e-3), 1 - 1e-3)
+        self.post_fusion[-1].bias.fill_(math.log(p / (1 - p)))
 
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
@@ -52,6 +88,10 @@ class TFN(TaskModel):
         fused = None
         for m, enc in self.encoders.items():
             h = enc(features[m], masks[m])
-            h = torch.cat([h, torch.ones_like(h[:, :1])], dim=-1)  # (B, hidden + 1)
+            h = torch.cat([torch.ones_like(h[:, :1]), h], dim=-1)  # (B, 1 + hidden)
             fused = h if fused is None else (fused.unsqueeze(-1) * h.unsqueeze(1)).flatten(1)
-        return ModelOutput(shape_predictions(self.mlp(fused), self.info.task))
+        out = self.post_fusion(fused)
+        if self.range is not None:
+            lo, hi = self.range
+            out = torch.sigmoid(out) * (hi - lo) + lo
+        return ModelOutput(shape_predictions(out, self.info.task))

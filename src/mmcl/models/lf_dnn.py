@@ -1,0 +1,61 @@
+"""LF-DNN, late fusion with DNNs (Williams et al., 2018) as MMSA builds it
+(models/singleTask/LF_DNN.py).
+
+The same per-modality encoders as TFN (text: LSTM, Dropout, Linear; the others: their time
+average through BatchNorm, Dropout and three Linear + ReLU layers), concatenated, then
+Dropout and three Linear layers. Defaults are MMSA's MOSI configuration
+(config_regression.json, lf_dnn/mosi); the text LSTM reads the unpadded steps only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.models.layers import mmsa_subnets
+
+
+def _mmsa_mosi_hiddens() -> dict[str, int]:
+    return {"text": 128, "audio": 16, "vision": 128}
+
+
+@dataclass
+class LFDNNConfig:
+    hiddens: dict[str, int] = field(default_factory=_mmsa_mosi_hiddens)  # hidden_dims (t, a, v)
+    hidden: int = 128  # a modality `hiddens` does not name
+    text_out: int = 256
+    post_fusion_dim: int = 128
+    dropout: float = 0.2  # each modality's encoder
+    post_fusion_dropout: float = 0.2
+
+
+class LFDNN(TaskModel):
+    def __init__(self, cfg: LFDNNConfig, info: DataInfo) -> None:
+        super().__init__()
+        self.cfg, self.info = cfg, info
+        hiddens = {m: cfg.hiddens.get(m, cfg.hidden) for m in info.modalities}
+        self.encoders = mmsa_subnets(
+            info.dims, hiddens, cfg.text_out, dict.fromkeys(info.modalities, cfg.dropout)
+        )
+        width = sum(enc.out_dim for enc in self.encoders.values())
+        d = cfg.post_fusion_dim
+        self.post_fusion = nn.Sequential(
+            nn.Dropout(cfg.post_fusion_dropout),
+            nn.Linear(width, d),
+            nn.ReLU(),
+            nn.Linear(d, d),
+            nn.ReLU(),
+            nn.Linear(d, info.task.output_dim),
+        )
+
+    def output_layers(self) -> list[nn.Linear]:
+        return [self.post_fusion[-1]]
+
+    def forward(
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> ModelOutput:
+        h = torch.cat([enc(features[m], masks[m]) for m, enc in self.encoders.items()], dim=-1)
+        return ModelOutput(shape_predictions(self.post_fusion(h), self.info.task))

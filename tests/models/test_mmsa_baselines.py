@@ -1,0 +1,103 @@
+"""The MMSA-faithful baselines at MMSA's default sizes (config_regression.json, MOSI): each
+parameter count equals the count worked out by hand from MMSA's layer list."""
+
+import pytest
+import torch
+
+from mmcl.data.dataset import TaskSpec
+from mmcl.models.base import DataInfo
+from mmcl.models.registry import build_model, model_config
+
+# MMSA's MOSI features (BERT text 768, COVAREP audio 5, Facet vision 20), aligned to 50 steps
+MOSI = DataInfo(
+    {"text": 768, "audio": 5, "vision": 20},
+    {"text": 50, "audio": 50, "vision": 50},
+    TaskSpec("regression", "mosi", (-3.0, 3.0)),
+)
+
+
+def linear(i, o):
+    return i * o + o
+
+
+def batchnorm(c):
+    return 2 * c  # weight and bias (the running statistics are buffers)
+
+
+def lstm(i, h, layers=1, bidirectional=False):
+    """nn.LSTM: per layer and direction 4 gates of (input x h + h x h + two biases of h)."""
+    d = 2 if bidirectional else 1
+    first = 4 * (i * h + h * h + 2 * h)
+    later = 4 * (d * h * h + h * h + 2 * h)
+    return d * (first + (layers - 1) * later)
+
+
+def subnet(i, h):  # FeatureNets.SubNet: BatchNorm1d(in), Linear(in, h), Linear(h, h) x 2
+    return batchnorm(i) + linear(i, h) + 2 * linear(h, h)
+
+
+def text_subnet(i, h, out):  # FeatureNets.TextSubNet: 1-layer LSTM(in, h), Linear(h, out)
+    return lstm(i, h) + linear(h, out)
+
+
+def count(name):
+    model = build_model(name, model_config(name), MOSI)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_tfn():
+    # hidden_dims (t, a, v) = (128, 32, 128), text_out 32, post_fusion_dim 64; MMSA's two
+    # frozen Parameters output_range / output_shift are constants here
+    fused = (32 + 1) * (32 + 1) * (128 + 1)
+    expected = (
+        text_subnet(768, 128, 32)
+        + subnet(5, 32)
+        + subnet(20, 128)
+        + linear(fused, 64)
+        + linear(64, 64)
+        + linear(64, 1)
+    )
+    assert count("tfn") == expected
+
+
+def test_lf_dnn():
+    # hidden_dims (t, a, v) = (128, 16, 128), text_out 256, post_fusion_dim 128
+    expected = (
+        text_subnet(768, 128, 256)
+        + subnet(5, 16)
+        + subnet(20, 128)
+        + linear(256 + 16 + 128, 128)
+        + linear(128, 128)
+        + linear(128, 1)
+    )
+    assert count("lf_dnn") == expected
+
+
+def test_ef_lstm():
+    # BatchNorm1d(seq_len 50), LSTM(793, 128, num_layers 4), Linear(128, 128), Linear(128, 1)
+    expected = batchnorm(50) + lstm(768 + 5 + 20, 128, layers=4) + linear(128, 128) + linear(128, 1)
+    assert count("ef_lstm") == expected
+
+
+def test_tfn_output_is_squashed_to_the_label_range_and_its_bias_starts_at_the_mean():
+    torch.manual_seed(0)
+    info = DataInfo({"text": 6, "audio": 3}, {"text": 4, "audio": 1}, MOSI.task)
+    cfg = model_config("tfn", {"hiddens": {"text": 4, "audio": 4}, "text_out": 4})
+    model = build_model("tfn", cfg, info).eval()
+    feats = {"text": torch.randn(5, 4, 6) * 50, "audio": torch.randn(5, 1, 3) * 50}
+    masks = {m: torch.ones(x.shape[:2], dtype=torch.bool) for m, x in feats.items()}
+    preds = model(feats, masks).preds
+    assert ((preds > -3) & (preds < 3)).all()
+    with torch.no_grad():
+        model.post_fusion[-1].weight.zero_()
+    model.init_output_bias(1.5)
+    torch.testing.assert_close(model(feats, masks).preds, torch.full((5,), 1.5))
+
+
+@pytest.mark.parametrize("name", ["tfn", "lf_dnn", "ef_lstm"])
+def test_text_only_data_runs(name):
+    info = DataInfo({"text": 6}, {"text": 4}, MOSI.task)
+    small = {"tfn": {"text_out": 4}, "lf_dnn": {"text_out": 4}, "ef_lstm": {"hidden": 8}}
+    model = build_model(name, model_config(name, small[name]), info).eval()
+    out = model({"text": torch.randn(3, 4, 6)}, {"text": torch.ones(3, 4, dtype=torch.bool)})
+    assert out.preds.shape == (3,)
