@@ -9,6 +9,7 @@ import pytest
 from mmcl.errors import UserError
 from mmcl.experiments.train import train_from_options
 from mmcl.experiments.tune import load_space, tune
+from mmcl.models.registry import MODELS
 
 TINY = ["train.batch_size=32"]
 
@@ -76,3 +77,14 @@ def test_search_space_errors_are_named(tmp_path):
     with pytest.raises(UserError, match="widht"):
         tune("synthetic", "late_fusion", 1, tmp_path / "t", space=unknown, say=lambda _: None)
     assert not (tmp_path / "t" / "trials").exists()  # refused before the first trial
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_ships_a_search_space_of_its_own_fields(model):
+    from dataclasses import fields
+
+    from mmcl.config import TrainConfig
+
+    known = {f"train.{f.name}" for f in fields(TrainConfig)}
+    known |= {f"{model}.{f.name}" for f in fields(MODELS[model][0])}
+    assert set(load_space(model)) <= known

@@ -40,6 +40,21 @@ def text_subnet(i, h, out):  # FeatureNets.TextSubNet: 1-layer LSTM(in, h), Line
     return lstm(i, h) + linear(h, out)
 
 
+def layernorm(d):
+    return 2 * d
+
+
+def attention(d):  # in_proj (3d x d + 3d) and out_proj (d x d + d), as MMSA's fairseq MHA
+    return 3 * d * d + 3 * d + linear(d, d)
+
+
+def mult_encoder(d, layers):
+    """transformers_encoder.TransformerEncoder: per layer attention, fc1 (d -> 4d), fc2
+    (4d -> d), two LayerNorms; a final LayerNorm."""
+    layer = attention(d) + linear(d, 4 * d) + linear(4 * d, d) + 2 * layernorm(d)
+    return layers * layer + layernorm(d)
+
+
 def count(name):
     model = build_model(name, model_config(name), MOSI)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -79,6 +94,32 @@ def test_ef_lstm():
     assert count("ef_lstm") == expected
 
 
+def test_mult():
+    # dst_feature_dim 50, 10 heads, nlevels 4, conv1d kernels 5/5/5 (no bias): six crossmodal
+    # encoders of width 50, three self-attention encoders of width 100 with max(4, 3) layers,
+    # proj1/proj2 (300 -> 300) and the output layer
+    d = 50
+    expected = (
+        (768 + 5 + 20) * d * 5
+        + 6 * mult_encoder(d, 4)
+        + 3 * mult_encoder(2 * d, 4)
+        + 2 * linear(6 * d, 6 * d)
+        + linear(6 * d, 1)
+    )
+    assert count("mult") == expected
+
+
+def test_mult_causal_mask_is_mmsas():
+    from mmcl.models.mult import future_mask
+
+    # MMSA: triu(-inf, 1 + |dim2 - dim1|) over the full lengths; cutting to a batch's
+    # lengths keeps the same offsets
+    full = future_mask(4, 6, 4, 6, "cpu")
+    expected = torch.triu(torch.ones(4, 6, dtype=torch.bool), 1 + 2)
+    assert torch.equal(full, expected)
+    assert torch.equal(future_mask(3, 5, 4, 6, "cpu"), expected[:3, :5])
+
+
 def test_tfn_output_is_squashed_to_the_label_range_and_its_bias_starts_at_the_mean():
     torch.manual_seed(0)
     info = DataInfo({"text": 6, "audio": 3}, {"text": 4, "audio": 1}, MOSI.task)
@@ -94,7 +135,7 @@ def test_tfn_output_is_squashed_to_the_label_range_and_its_bias_starts_at_the_me
     torch.testing.assert_close(model(feats, masks).preds, torch.full((5,), 1.5))
 
 
-@pytest.mark.parametrize("name", ["tfn", "lf_dnn", "ef_lstm"])
+@pytest.mark.parametrize("name", ["tfn", "lf_dnn", "ef_lstm"])  # one modality
 def test_text_only_data_runs(name):
     info = DataInfo({"text": 6}, {"text": 4}, MOSI.task)
     small = {"tfn": {"text_out": 4}, "lf_dnn": {"text_out": 4}, "ef_lstm": {"hidden": 8}}
