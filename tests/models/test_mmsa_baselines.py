@@ -109,6 +109,62 @@ def test_mult():
     assert count("mult") == expected
 
 
+def test_misa():
+    # hidden_size 128; audio/vision: BiLSTM(D, D), LayerNorm(2D), BiLSTM(2D, D) with D the input
+    # width; text: its (BERT) states averaged, not counted (the encoder is the features'); the
+    # fusion layer is PyTorch's TransformerEncoderLayer(128, 2) at its default width 2048.
+    # MMSA also creates two layers it never uses, not built here: tlayer_norm
+    # (LayerNorm(2 x 768)) and sp_discriminator (Linear(128, 4), no loss in its trainer).
+    h = 128
+
+    def utterance_lstm(d):
+        return (
+            lstm(d, d, bidirectional=True) + layernorm(2 * d) + lstm(2 * d, d, bidirectional=True)
+        )
+
+    def project(i):
+        return linear(i, h) + layernorm(h)
+
+    fusion_layer = attention(h) + linear(h, 2048) + linear(2048, h) + 2 * layernorm(h)
+    expected = (
+        utterance_lstm(5)
+        + utterance_lstm(20)
+        + project(768)
+        + project(4 * 5)
+        + project(4 * 20)
+        + 3 * linear(h, h)  # private encoders
+        + linear(h, h)  # shared encoder
+        + 3 * linear(h, h)  # reconstruction
+        + fusion_layer
+        + linear(6 * h, 3 * h)
+        + linear(3 * h, 1)
+    )
+    assert count("misa") == expected
+
+
+def test_misa_difference_loss_is_mmsas():
+    from mmcl.models.misa import difference_loss
+
+    torch.manual_seed(0)
+    a, b = torch.randn(6, 3, requires_grad=True), torch.randn(6, 4)
+
+    def by_hand(detach):
+        ac, bc = a - a.mean(0), b - b.mean(0)
+        na, nb = ac.norm(dim=1, keepdim=True), bc.norm(dim=1, keepdim=True)
+        if detach:
+            na, nb = na.detach(), nb.detach()
+        return ((ac / (na + 1e-6)).t() @ (bc / (nb + 1e-6))).pow(2).mean()
+
+    loss = difference_loss(a, b)
+    assert float(loss.detach()) == pytest.approx(float(by_hand(True).detach()))
+    # MMSA holds the norms constant: its gradient, not the one through the norms
+    (grad,) = torch.autograd.grad(loss, a)
+    (same,) = torch.autograd.grad(by_hand(True), a)
+    (through,) = torch.autograd.grad(by_hand(False), a)
+    torch.testing.assert_close(grad, same)
+    assert not torch.allclose(grad, through)
+
+
 def test_mult_causal_mask_is_mmsas():
     from mmcl.models.mult import future_mask
 

@@ -338,3 +338,26 @@ def test_the_extra_optimisers_follow_their_own_plateau_schedule(tmp_path, small,
     )
     assert again.resume_if_possible()
     assert again.extra_schedulers["actor"].get_last_lr() == pytest.approx([lr / 4])
+
+
+def test_clipping_by_value_bounds_every_gradient_entry(tmp_path, small, monkeypatch):
+    cfg = _cfg(
+        model="late_fusion", epochs=1, extra=["train.grad_clip=1e-4", 'train.clip_by="value"']
+    )
+    seed_everything(0)
+    model = build_model("late_fusion", cfg.model_cfg(), data_info(small))
+    trainer = Trainer(model, small, cfg.train, tmp_path)
+    seen = []
+    step = trainer.optimizer.step
+
+    def record(*args, **kwargs):
+        seen.append(
+            max(float(p.grad.abs().max()) for p in model.parameters() if p.grad is not None)
+        )
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer.optimizer, "step", record)
+    trainer.train_epoch()
+    assert seen and max(seen) <= 1e-4 + 1e-12
+    with pytest.raises(UserError, match="train.clip_by"):
+        _cfg(extra=['train.clip_by="entry"']).train.validate()

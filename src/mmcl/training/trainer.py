@@ -211,12 +211,15 @@ class Trainer:
                 loss.backward()
             params = self.model.main_parameters()
             distributed.average_gradients(params)
-            if self.cfg.grad_clip > 0:
+            if self.cfg.grad_clip > 0 and self.cfg.clip_by == "norm":
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
             else:
+                # the norm before any clipping by value: a NaN or inf shows there
                 grad_norm = torch.nn.utils.get_total_norm(
                     [p.grad for p in params if p.grad is not None]
                 )
+                if self.cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_value_(params, self.cfg.grad_clip)
             logs = {"loss": float(loss.detach()), **logs}
             if self._nonfinite({**logs, "gradient norm": float(grad_norm)}, step):
                 skipped += 1
