@@ -92,7 +92,14 @@ def load_weights(model: torch.nn.Module, folder: Path) -> None:
     is a UserError naming the file."""
     path = Path(folder) / WEIGHTS
     try:
-        model.load_state_dict(load_file(str(path)))
+        weights = load_file(str(path))
+        # Self-MM runs saved before the shared text front-end kept their transformer here
+        old = "text_transformer.model."
+        weights = {
+            ("text_frontend.model." + k[len(old) :] if k.startswith(old) else k): v
+            for k, v in weights.items()
+        }
+        model.load_state_dict(weights)
     except (SafetensorError, RuntimeError, OSError) as e:
         raise UserError(f"{path}: weights that do not fit this run's model ({e}).") from e
 

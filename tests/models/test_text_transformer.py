@@ -76,7 +76,7 @@ def test_self_mm_fine_tunes_the_text_transformer_and_reloads(tmp_path, with_toke
     from mmcl.pretrained import load_text_model
 
     pretrained = load_text_model("").state_dict()
-    tuned = model.text_transformer.model.state_dict()
+    tuned = model.text_frontend.model.state_dict()
     assert any(not torch.equal(pretrained[k], tuned[k]) for k in pretrained if k in tuned)
     assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
 

@@ -30,7 +30,11 @@ def seed_everything(seed: int) -> None:
 
 
 def data_info(ds: Dataset) -> DataInfo:
-    return DataInfo(ds.dims(), ds.seq_lens(), ds.task)
+    # each split may pad its token ids to its own longest text
+    token_len = max(
+        (sp.tokens.shape[1] for sp in ds.splits.values() if sp.tokens is not None), default=0
+    )
+    return DataInfo(ds.dims(), ds.seq_lens(), ds.task, token_len)
 
 
 def feature_means(split: Split) -> dict[str, list[float]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,17 +24,34 @@ class DataInfo:
     dims: dict[str, int]
     seq_lens: dict[str, int]
     task: TaskSpec
+    token_len: int = 0  # padded length of the word-piece ids, 0 when the data has none
 
     @property
     def modalities(self) -> list[str]:
         return list(self.dims)
 
+    def with_modality(self, name: str, width: int, steps: int) -> DataInfo:
+        """The same data with modality `name` (first) of this width and length."""
+        dims = {name: width, **{m: d for m, d in self.dims.items() if m != name}}
+        seq_lens = {name: steps, **{m: n for m, n in self.seq_lens.items() if m != name}}
+        return DataInfo(dims, seq_lens, self.task, self.token_len)
+
     def to_dict(self) -> dict:
-        return {"dims": self.dims, "seq_lens": self.seq_lens, "task": self.task.to_dict()}
+        return {
+            "dims": self.dims,
+            "seq_lens": self.seq_lens,
+            "task": self.task.to_dict(),
+            "token_len": self.token_len,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> DataInfo:
-        return cls(dict(d["dims"]), dict(d["seq_lens"]), TaskSpec.from_dict(d["task"]))
+        return cls(
+            dict(d["dims"]),
+            dict(d["seq_lens"]),
+            TaskSpec.from_dict(d["task"]),
+            int(d.get("token_len", 0)),  # configs saved before the shared text front-end
+        )
 
 
 @dataclass
@@ -223,6 +241,7 @@ class TaskModel(nn.Module):
     """
 
     info: DataInfo
+    cfg: Any  # the model's config dataclass (with the text front-end's options)
     # what data the model can take; `registry.check_fits` refuses other data before building
     min_modalities: int = 1
     max_modalities: int | None = None
@@ -268,8 +287,18 @@ class TaskModel(nn.Module):
         return out if self.precision == "fp32" else out.float()
 
     def forward_batch(self, batch: Batch) -> ModelOutput:
-        """`forward` on a batch; models that read more than features (token ids) override it."""
-        return self(self.inputs(batch), batch.masks)
+        """`forward` on a batch: its features (standardised when enabled), the text from the
+        token ids when the model has a text front-end (text_encoder = 'transformer')."""
+        features, masks = self.inputs(batch), batch.masks
+        frontend = self._modules.get("text_frontend")
+        if frontend is not None:
+            if batch.tokens is None:
+                from mmcl.models.text_frontend import needs_tokens_error
+
+                raise needs_tokens_error(type(self).__name__)
+            features = {**features, "text": frontend(batch.tokens, batch.token_mask)}
+            masks = {**masks, "text": batch.token_mask}
+        return self(features, masks)
 
     @torch.no_grad()
     def predict(self, source: BatchSource | Split, batch_size: int = 256) -> np.ndarray:
@@ -286,8 +315,20 @@ class TaskModel(nn.Module):
         return loss, {"pred_loss": float(loss.detach())}
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        """Optimiser groups of the main optimiser; models with per-part rates override it."""
-        return [{"params": self.main_parameters(), "lr": lr, "weight_decay": weight_decay}]
+        """Optimiser groups of the main optimiser: the text front-end's at its own rate, the
+        rest at `lr`; models with more per-part rates extend `text_groups`'s split."""
+        groups, taken = self.text_groups()
+        rest = [p for p in self.main_parameters() if id(p) not in taken]
+        return [{"params": rest, "lr": lr, "weight_decay": weight_decay}, *groups]
+
+    def text_groups(self) -> tuple[list[dict], set[int]]:
+        """The text front-end's optimiser groups and the ids of their parameters."""
+        frontend = self._modules.get("text_frontend")
+        if frontend is None:
+            return [], set()
+        cfg = self.cfg
+        groups = frontend.param_groups(cfg.text_lr, cfg.text_weight_decay)
+        return groups, {id(p) for g in groups for p in g["params"]}
 
     def main_parameters(self) -> list[nn.Parameter]:
         """Parameters the trainer's main optimiser updates (all but the extra groups')."""

@@ -18,12 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
+from mmcl.models.text_frontend import TextInput
 
 
 @dataclass
-class EFLSTMConfig:
+class EFLSTMConfig(TextInput):
     hidden: int = 128
     layers: int = 4
     dropout: float = 0.5  # between the LSTM layers and before each Linear
@@ -67,6 +69,11 @@ class EFLSTM(TaskModel):
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         # batches are cut to their longest sample: back to the full length for the step norm
         pad = self.steps - x.shape[1]
+        if pad < 0:
+            raise UserError(
+                f"ef_lstm: a batch has {x.shape[1]} steps, more than the {self.steps} it was "
+                "built for (its BatchNorm has one channel per step); pad the data to one length."
+            )
         x = self.norm(F.pad(x, (0, 0, 0, pad)))
         mask = F.pad(mask, (0, pad))
         h = self.encoder(x, mask)

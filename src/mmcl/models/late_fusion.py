@@ -16,10 +16,11 @@ from mmcl.models.base import (
     masked_mean,
     shape_predictions,
 )
+from mmcl.models.text_frontend import TextInput
 
 
 @dataclass
-class LateFusionConfig:
+class LateFusionConfig(TextInput):
     hidden: int = 64
     dropout: float = 0.2
 

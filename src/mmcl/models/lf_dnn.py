@@ -16,6 +16,7 @@ from torch import nn
 
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 from mmcl.models.layers import mmsa_subnets
+from mmcl.models.text_frontend import TextInput
 
 
 def _mmsa_mosi_hiddens() -> dict[str, int]:
@@ -23,7 +24,7 @@ def _mmsa_mosi_hiddens() -> dict[str, int]:
 
 
 @dataclass
-class LFDNNConfig:
+class LFDNNConfig(TextInput):
     hiddens: dict[str, int] = field(default_factory=_mmsa_mosi_hiddens)  # hidden_dims (t, a, v)
     hidden: int = 128  # a modality `hiddens` does not name
     text_out: int = 256

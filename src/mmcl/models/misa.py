@@ -40,10 +40,11 @@ from mmcl.models.base import (
     task_loss,
 )
 from mmcl.models.layers import cmd
+from mmcl.models.text_frontend import TextInput
 
 
 @dataclass
-class MISAConfig:
+class MISAConfig(TextInput):
     hidden: int = 128  # hidden_size
     dropout: float = 0.2
     w_diff: float = 0.1  # diff_weight

@@ -49,6 +49,7 @@ from mmcl.models.base import (
     true_label_reward,
 )
 from mmcl.models.layers import LearnedDecoupling
+from mmcl.models.text_frontend import TextInput
 
 CHOICES = {
     "variant": ("reference", "corrected"),
@@ -72,7 +73,7 @@ VARIANT_DEFAULTS = {
 
 
 @dataclass
-class MMCLConfig:
+class MMCLConfig(TextInput):
     variant: str = "corrected"
     d_model: int = 128  # reference code: 128 (the paper says 256)
     n_heads: int = 4

@@ -30,6 +30,7 @@ from torch import nn
 
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.models.text_frontend import TextInput
 
 
 def _mmsa_mosi_kernels() -> dict[str, int]:
@@ -41,7 +42,7 @@ def _mmsa_mosi_attn_dropouts() -> dict[str, float]:
 
 
 @dataclass
-class MulTConfig:
+class MulTConfig(TextInput):
     d_model: int = 50  # dst_feature_dim (MMSA: 30 on IEMOCAP)
     n_heads: int = 10
     layers: int = 4  # nlevels: crossmodal layers; the self-attention encoders have max(., 3)

@@ -17,6 +17,7 @@ from mmcl.models.mmcl import MMCL, MMCLConfig
 from mmcl.models.mult import MulT, MulTConfig
 from mmcl.models.self_mm import SelfMM, SelfMMConfig
 from mmcl.models.shared_private_cov import SharedPrivateCov, SharedPrivateCovConfig
+from mmcl.models.text_frontend import TEXT, TextFrontEnd, needs_tokens_error
 from mmcl.models.tfn import TFN, TFNConfig
 from mmcl.models.unimodal import Unimodal, UnimodalConfig
 
@@ -85,14 +86,16 @@ def model_config(name: str, values: dict[str, Any] | None = None) -> Any:
         raise UserError(f"unknown model '{name}'; choose one of {sorted(MODELS)}.")
     cls = MODELS[name][0]
     cfg = cls(**typed_values(cls, dict(values or {}), name))
+    cfg.validate_text()
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg
 
 
 def text_model_path(cfg: Any) -> str | None:
-    """The local text model a model config fine-tunes (text_encoder = 'transformer'), or None.
-    The caller loads it (`mmcl.pretrained`) and hands it to `build_model`."""
+    """The local text model a model config reads its text with (text_encoder =
+    'transformer'), or None. The caller loads it (`mmcl.pretrained`) and hands it to
+    `build_model`."""
     return cfg.text_model if getattr(cfg, "text_encoder", "features") == "transformer" else None
 
 
@@ -124,8 +127,18 @@ def check_fits(name: str, modalities: list[str], task_kind: str | None = None) -
 def build_model(
     name: str, cfg: Any, info: DataInfo, text_backbone: nn.Module | None = None
 ) -> TaskModel:
-    check_fits(name, info.modalities, info.task.kind)
-    cls = MODELS[name][1]
+    """The named model for data described by `info`; with text_encoder = 'transformer', its
+    "text" modality is `text_backbone`'s hidden states over the data's token ids."""
     if text_model_path(cfg) is None:
-        return cls(cfg, info)
-    return cls(cfg, info, text_backbone=text_backbone)
+        check_fits(name, info.modalities, info.task.kind)
+        return MODELS[name][1](cfg, info)
+    if text_backbone is None:
+        raise TypeError("text_encoder = 'transformer' needs the loaded text_backbone.")
+    if not info.token_len:
+        raise needs_tokens_error(name)
+    frontend = TextFrontEnd(text_backbone, cfg.text_finetune)
+    info = info.with_modality(TEXT, frontend.out_dim, info.token_len)
+    check_fits(name, info.modalities, info.task.kind)
+    model = MODELS[name][1](cfg, info)
+    model.text_frontend = frontend
+    return model

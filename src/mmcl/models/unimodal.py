@@ -9,10 +9,11 @@ import torch
 
 from mmcl.models.base import DataInfo, ModelOutput, PredictionHead, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
+from mmcl.models.text_frontend import TextInput
 
 
 @dataclass
-class UnimodalConfig:
+class UnimodalConfig(TextInput):
     hidden: int = 64
     dropout: float = 0.3
 

@@ -1,0 +1,128 @@
+"""The shared text front-end: any model reads its text from the data's token ids through the
+bundled MiniLM, fine-tuned at its own rate (biases and LayerNorm weights without decay), or
+frozen."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mmcl.config import resolve_config
+from mmcl.data.dataset import Dataset, make_split
+from mmcl.data.synthetic import SynthConfig, make_synthetic
+from mmcl.errors import UserError
+from mmcl.experiments.runs import data_info, seed_everything, train_run
+from mmcl.pretrained import load_text_model, load_tokenizer
+from mmcl.run_folder import build, load_run
+
+SENTENCES = ["this movie was wonderful", "a dull and awful film", "it was fine", "great acting"]
+SCORES = [2.0, -2.0, 0.4, 1.5]
+
+
+@pytest.fixture(scope="module")
+def with_tokens():
+    """Synthetic audio + text features, real word-piece ids, labels by sentence."""
+    tok = load_tokenizer("")
+    base = make_synthetic(
+        SynthConfig(n_train=16, n_valid=8, n_test=8, seq_len=4, dims={"text": 6, "audio": 3})
+    )
+    splits = {}
+    for s, sp in base.splits.items():
+        n = len(sp)
+        enc = tok([SENTENCES[i % 4] for i in range(n)], padding=True, return_tensors="np")
+        splits[s] = make_split(
+            sp.features,
+            np.array([SCORES[i % 4] for i in range(n)], dtype=np.float32),
+            sp.ids,
+            s,
+            base.task,
+            lengths=sp.lengths,
+            tokens=enc["input_ids"],
+            token_lengths=enc["attention_mask"].sum(1),
+        )
+    return Dataset(splits, base.task, name="tokens")
+
+
+def _cfg(model, extra=()):
+    small = {
+        "tfn": ["tfn.hiddens={text=8, audio=4}", "tfn.text_out=4", "tfn.post_fusion_dim=8"],
+        "mmcl": ["mmcl.d_model=16", "mmcl.ffn_dim=32", "mmcl.ac_batch_size=4"],
+    }
+    return resolve_config(
+        model=model,
+        epochs=2,
+        overrides=[
+            f'{model}.text_encoder="transformer"',
+            f"{model}.text_lr=1e-3",
+            *small.get(model, []),
+            *extra,
+            "train.batch_size=8",
+            "train.weight_decay=0.01",
+            "train.diagnostics=false",
+            "train.patience=0",
+        ],
+    )
+
+
+@pytest.mark.parametrize("model", ["late_fusion", "tfn", "mmcl"])
+def test_any_model_fine_tunes_the_text_transformer(tmp_path, with_tokens, monkeypatch, model):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = _cfg(model)
+    result = train_run(cfg, with_tokens, tmp_path)
+    assert np.isfinite(result["test"]["MAE"])
+    trained, _, _ = load_run(tmp_path)
+    # the text modality is the transformer's states: 384 wide, as long as the token ids
+    assert trained.info.dims["text"] == 384
+    assert trained.info.seq_lens["text"] == data_info(with_tokens).token_len
+    pretrained = load_text_model("").state_dict()
+    tuned = trained.text_frontend.model.state_dict()
+    assert any(not torch.equal(pretrained[k], tuned[k]) for k in pretrained)
+
+
+def test_text_parameters_have_their_own_rate_and_no_decay_for_biases_and_norms(
+    with_tokens, monkeypatch
+):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = _cfg("late_fusion", ["late_fusion.text_weight_decay=0.05"])
+    model = build(cfg, data_info(with_tokens))
+    groups = model.param_groups(cfg.train.lr, cfg.train.weight_decay)
+    text = {id(p) for p in model.text_frontend.parameters()}
+    rest, *text_groups = groups
+    assert (rest["lr"], rest["weight_decay"]) == (cfg.train.lr, 0.01)
+    assert not any(id(p) in text for p in rest["params"])
+    assert {(g["lr"], g["weight_decay"]) for g in text_groups} == {(1e-3, 0.05), (1e-3, 0.0)}
+    no_decay = next(g for g in text_groups if g["weight_decay"] == 0.0)
+    names = {id(p): n for n, p in model.text_frontend.model.named_parameters()}
+    assert all(
+        names[id(p)].endswith("bias") or "LayerNorm" in names[id(p)] for p in no_decay["params"]
+    )
+    decayed = next(g for g in text_groups if g["weight_decay"] > 0)
+    assert all(p.dim() >= 2 for p in decayed["params"])  # weight matrices and embeddings
+    # every parameter of the model is in exactly one group
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == sum(1 for p in model.parameters() if p.requires_grad)
+
+
+def test_a_frozen_transformer_stays_as_loaded(tmp_path, with_tokens, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = _cfg("late_fusion", ["late_fusion.text_finetune=false"])
+    seed_everything(0)
+    train_run(cfg, with_tokens, tmp_path)
+    trained, _, _ = load_run(tmp_path)
+    pretrained = load_text_model("").state_dict()
+    tuned = trained.text_frontend.model.state_dict()
+    assert all(torch.equal(pretrained[k], tuned[k]) for k in pretrained)
+    trained.train()
+    assert not trained.text_frontend.model.training  # no dropout in a frozen encoder
+    assert not any(
+        isinstance(m, nn.Dropout) and m.training for m in trained.text_frontend.modules()
+    )
+
+
+def test_transformer_text_without_tokens_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ds = make_synthetic(SynthConfig(n_train=8, n_valid=4, n_test=4))
+    with pytest.raises(UserError, match="needs token ids in the data"):
+        train_run(_cfg("tfn"), ds, tmp_path)
+    with pytest.raises(UserError, match="text_encoder = 'words'"):
+        resolve_config(model="tfn", overrides=['tfn.text_encoder="words"'])
