@@ -34,6 +34,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max gradient norm (or value, see clip_by); 0 turns clipping off
     clip_by: str = "norm"  # norm: the gradients' total norm | value: each entry (as MISA)
+    # optimiser step every `accumulate` batches on their summed gradients (MMSA's
+    # update_epochs, 4 for Self-MM); the models' own updates still run every batch
+    accumulate: int = 1
     on_nonfinite: str = "stop"  # NaN/inf loss or gradient: stop (named, exit 2) | skip the batch
     patience: int = 10  # epochs in which neither the selection metric nor the validation
     # loss improved before stopping; 0: never. Ties on the metric go to the lower loss.
@@ -65,6 +68,8 @@ class TrainConfig:
             raise UserError("train.epochs must be >= 1 and train.batch_size >= 2.")
         if self.on_nonfinite not in ("stop", "skip"):
             raise UserError(f"train.on_nonfinite = '{self.on_nonfinite}'; choose stop or skip.")
+        if self.accumulate < 1:
+            raise UserError(f"train.accumulate = {self.accumulate}; it must be at least 1.")
         if self.clip_by not in ("norm", "value"):
             raise UserError(f"train.clip_by = '{self.clip_by}'; choose norm or value.")
         for key in ("scheduler", "extra_scheduler"):

@@ -361,3 +361,34 @@ def test_clipping_by_value_bounds_every_gradient_entry(tmp_path, small, monkeypa
     assert seen and max(seen) <= 1e-4 + 1e-12
     with pytest.raises(UserError, match="train.clip_by"):
         _cfg(extra=['train.clip_by="entry"']).train.validate()
+
+
+def test_accumulate_steps_every_k_batches_on_summed_gradients(tmp_path, small, monkeypatch):
+    """96 samples in batches of 32, accumulate = 2: steps after batches 2 and 3 (the last,
+    shorter group); the model's own update (ULGM here) still runs after every batch; the
+    first step sees the sum of its two batches' gradients."""
+    cfg = _cfg(model="self_mm", epochs=1, extra=["train.accumulate=2"])
+    seed_everything(0)
+    model = build_model("self_mm", cfg.model_cfg(), data_info(small))
+    trainer = Trainer(model, small, cfg.train, tmp_path)
+    model.on_fit_start(trainer.sources["train"].labels)
+    grads, steps, extras, backwards = [], [], [], []
+    step, extra = trainer.optimizer.step, model.extra_update
+    first = next(p for p in model.main_parameters())
+    first.register_hook(lambda g: backwards.append(g.detach().clone()))
+
+    def record_step(*args, **kwargs):
+        steps.append(len(extras))
+        grads.append(first.grad.detach().clone())
+        return step(*args, **kwargs)
+
+    def record_extra(*args, **kwargs):
+        extras.append(1)
+        return extra(*args, **kwargs)
+
+    monkeypatch.setattr(trainer.optimizer, "step", record_step)
+    monkeypatch.setattr(model, "extra_update", record_extra)
+    trainer.train_epoch()
+    assert steps == [1, 3] and len(extras) == 3  # stepped before batch 2's update, then at the end
+    torch.testing.assert_close(grads[0], backwards[0] + backwards[1])
+    torch.testing.assert_close(grads[1], backwards[2])

@@ -199,6 +199,10 @@ class Trainer:
             generator=self.generator,
             shard=(self.rank, self.world) if self.world > 1 else None,
         )
+        # the optimiser steps every `accumulate` batches, on their summed gradients (MMSA's
+        # update_epochs); the models' own updates (actor-critic, ULGM) run every batch
+        pending, step = 0, -1
+        self.optimizer.zero_grad(set_to_none=True)
         for step, batch in enumerate(batches):
             if len(batch) < 2:  # BatchNorm cannot normalise a single sample
                 continue
@@ -206,26 +210,19 @@ class Trainer:
             with record_function("train.forward+loss"):
                 out = self.model.run(batch)
                 loss, logs = self.model.loss(batch, out)
-            self.optimizer.zero_grad(set_to_none=True)
             with record_function("train.backward"):
                 loss.backward()
-            params = self.model.main_parameters()
-            distributed.average_gradients(params)
-            if self.cfg.grad_clip > 0 and self.cfg.clip_by == "norm":
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-            else:
-                # the norm before any clipping by value: a NaN or inf shows there
-                grad_norm = torch.nn.utils.get_total_norm(
-                    [p.grad for p in params if p.grad is not None]
-                )
-                if self.cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_value_(params, self.cfg.grad_clip)
+            pending += 1
             logs = {"loss": float(loss.detach()), **logs}
-            if self._nonfinite({**logs, "gradient norm": float(grad_norm)}, step):
+            if pending == self.cfg.accumulate:
+                pending = 0
+                if not self._optimizer_step(logs, step):
+                    skipped += 1
+                    continue
+            elif self._nonfinite(logs, step):  # drops the gradients gathered so far
+                pending = 0
                 skipped += 1
                 continue
-            with record_function("train.optimizer"):
-                self.optimizer.step()
             with (
                 kernels(self.device, batch.steps),
                 autocast(self.device, self.cfg.precision),
@@ -236,8 +233,31 @@ class Trainer:
             for k, v in {**logs, **extra}.items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
+        if pending and not self._optimizer_step({}, step):  # the epoch's last, shorter group
+            skipped += 1
         row = {f"train_{k}": v / max(n, 1) for k, v in sums.items()}
         return {**row, "skipped_steps": skipped} if skipped else row
+
+    def _optimizer_step(self, logs: dict[str, float], step: int) -> bool:
+        """Clip and apply the gathered gradients; False when they (or `logs`) are not
+        finite and train.on_nonfinite = "skip" drops them."""
+        params = self.model.main_parameters()
+        distributed.average_gradients(params)
+        if self.cfg.grad_clip > 0 and self.cfg.clip_by == "norm":
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        else:
+            # the norm before any clipping by value: a NaN or inf shows there
+            grad_norm = torch.nn.utils.get_total_norm(
+                [p.grad for p in params if p.grad is not None]
+            )
+            if self.cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_value_(params, self.cfg.grad_clip)
+        if self._nonfinite({**logs, "gradient norm": float(grad_norm)}, step):
+            return False
+        with record_function("train.optimizer"):
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return True
 
     def _nonfinite(self, values: dict[str, float], step: int, skip_allowed: bool = True) -> bool:
         """Whether a step must be skipped: a NaN/inf value stops the run (train.on_nonfinite
