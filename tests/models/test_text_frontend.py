@@ -126,3 +126,39 @@ def test_transformer_text_without_tokens_is_a_clear_error(tmp_path, monkeypatch)
         train_run(_cfg("tfn"), ds, tmp_path)
     with pytest.raises(UserError, match="text_encoder = 'words'"):
         resolve_config(model="tfn", overrides=['tfn.text_encoder="words"'])
+
+
+def test_top_layers_fine_tune_on_cached_lower_layers(tmp_path, with_tokens, monkeypatch):
+    """text_train_layers = 2: the embeddings and the lower 4 MiniLM layers stay as loaded and
+    are run once per text (cached); the front-end's output equals the whole model's."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from mmcl.models.text_frontend import TextFrontEnd
+
+    net = load_text_model("")
+    frontend = TextFrontEnd(net, finetune=True, train_layers=2).eval()
+    tok = load_tokenizer("")
+    enc = tok(SENTENCES, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"].bool()
+    # the same states at every real token (padding is masked out downstream; the cache keeps
+    # zeros there)
+    whole = net(input_ids=ids, attention_mask=mask.long()).last_hidden_state * mask[..., None]
+    torch.testing.assert_close(frontend(ids, mask) * mask[..., None], whole)
+    assert len(frontend.cache) == 4
+    calls = []
+    monkeypatch.setattr(frontend, "_run_frozen", lambda *a: calls.append(1))
+    again = frontend(ids[:2], mask[:2]) * mask[:2, ..., None]  # from the cache
+    torch.testing.assert_close(again, whole[:2])
+    assert not calls
+    monkeypatch.undo()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    trainable = {n for n, p in frontend.named_parameters() if p.requires_grad}
+    assert trainable and all(".layer.4." in n or ".layer.5." in n for n in trainable)
+
+    cfg = _cfg("late_fusion", ["late_fusion.text_train_layers=2"])
+    train_run(cfg, with_tokens, tmp_path)
+    tuned = load_run(tmp_path)[0].text_frontend.model.state_dict()
+    pretrained = load_text_model("").state_dict()
+    lower = [k for k in pretrained if "embeddings" in k or any(f".{i}." in k for i in range(4))]
+    upper = [k for k in pretrained if ".layer.4." in k or ".layer.5." in k]
+    assert all(torch.equal(pretrained[k], tuned[k]) for k in lower)
+    assert any(not torch.equal(pretrained[k], tuned[k]) for k in upper)

