@@ -75,6 +75,13 @@ EXPERIMENTS = [
         robustness=["mmcl", "mmcl:variant=reference", "self_mm", "late_fusion"],
     ),
     Experiment(
+        "mosi-finetune",
+        "mosi_finetune",
+        "mosi",
+        "Non0_acc_2",
+        "CMU-MOSI: MiniLM fine-tuned on the token ids (top two layers) and the audio vector",
+    ),
+    Experiment(
         "mmmo-compare",
         "mmmo_compare",
         "mmmo",
