@@ -1,6 +1,6 @@
 """The shared text front-end: any model reads its text from the data's token ids through the
-bundled MiniLM, fine-tuned at its own rate (biases and LayerNorm weights without decay), or
-frozen."""
+bundled MiniLM (loaded from site-packages with no network), fine-tuned at its own rate
+(biases and LayerNorm weights without decay), in part on cached lower layers, or frozen."""
 
 import numpy as np
 import pytest
@@ -9,10 +9,12 @@ from torch import nn
 
 from mmcl.config import resolve_config
 from mmcl.data.dataset import Dataset, make_split
+from mmcl.data.loader import load_dataset
+from mmcl.data.pickles import write_mmsa
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
 from mmcl.experiments.runs import data_info, seed_everything, train_run
-from mmcl.pretrained import load_text_model, load_tokenizer
+from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 from mmcl.run_folder import build, load_run
 
 SENTENCES = ["this movie was wonderful", "a dull and awful film", "it was fine", "great acting"]
@@ -122,8 +124,9 @@ def test_a_frozen_transformer_stays_as_loaded(tmp_path, with_tokens, monkeypatch
 def test_transformer_text_without_tokens_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ds = make_synthetic(SynthConfig(n_train=8, n_valid=4, n_test=4))
-    with pytest.raises(UserError, match="needs token ids in the data"):
-        train_run(_cfg("tfn"), ds, tmp_path)
+    for model in ("tfn", "self_mm"):
+        with pytest.raises(UserError, match="needs token ids in the data"):
+            train_run(_cfg(model), ds, tmp_path / model)
     with pytest.raises(UserError, match="text_encoder = 'words'"):
         resolve_config(model="tfn", overrides=['tfn.text_encoder="words"'])
 
@@ -162,3 +165,48 @@ def test_top_layers_fine_tune_on_cached_lower_layers(tmp_path, with_tokens, monk
     upper = [k for k in pretrained if ".layer.4." in k or ".layer.5." in k]
     assert all(torch.equal(pretrained[k], tuned[k]) for k in lower)
     assert any(not torch.equal(pretrained[k], tuned[k]) for k in upper)
+
+
+def test_bundled_minilm_resolves_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert (resolve_text_model("") / "config.json").is_file()
+    with pytest.raises(UserError, match="not a local Hugging Face model folder"):
+        resolve_text_model("/nonexistent/model")
+
+
+def test_self_mm_fine_tunes_the_text_transformer_and_reloads(tmp_path, with_tokens, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = _cfg("self_mm", ['self_mm.text_pool="cls"'])
+    result = train_run(cfg, with_tokens, tmp_path)
+    assert np.isfinite(result["test"]["MAE"])
+    model, fresh = load_run(tmp_path)[0], load_run(tmp_path)[0]
+    # the saved weights include the fine-tuned transformer: they differ from the pretrained ones
+    pretrained = load_text_model("").state_dict()
+    tuned = model.text_frontend.model.state_dict()
+    assert any(not torch.equal(pretrained[k], tuned[k]) for k in pretrained if k in tuned)
+    assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_mmsa_text_bert_ids_round_trip(tmp_path):
+    ds = make_synthetic(
+        SynthConfig(n_train=8, n_valid=4, n_test=4, seq_len=6, dims={"text": 3, "audio": 2})
+    )
+    for sp in ds.splits.values():
+        sp.tokens = np.arange(len(sp) * 6).reshape(len(sp), 6) % 500 + 100
+        sp.token_lengths = sp.lengths["text"].copy()
+    write_mmsa(ds, tmp_path / "a.pkl")
+    back = load_dataset(tmp_path / "a.pkl")
+    np.testing.assert_array_equal(back.splits["test"].tokens, ds.splits["test"].tokens)
+    np.testing.assert_array_equal(
+        back.splits["test"].token_lengths, ds.splits["test"].lengths["text"]
+    )
+
+
+def test_text_from_tokens_alone(tmp_path, with_tokens, monkeypatch):
+    """Data with token ids and no text features: the front-end adds the text modality."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    audio_only = with_tokens.select_modalities(["audio"])
+    cfg = _cfg("self_mm", ["self_mm.text_finetune=false"])
+    result = train_run(cfg, audio_only, tmp_path)
+    assert np.isfinite(result["test"]["MAE"])
+    assert load_run(tmp_path)[0].info.modalities == ["text", "audio"]

@@ -81,15 +81,16 @@ class TextSubNet(nn.Module):
 
 
 def mmsa_subnets(
-    dims: dict[str, int], hiddens: dict[str, int], text_out: int, dropouts: dict[str, float]
+    dims: dict[str, int], hiddens: dict[str, int], hidden: int, text_out: int, dropout: float
 ) -> nn.ModuleDict:
     """The per-modality encoders of MMSA's TFN and LF-DNN: the text modality through
-    `TextSubNet`, every other through `SubNet` on its time average."""
+    `TextSubNet`, every other through `SubNet` on its time average; widths from `hiddens`,
+    `hidden` for a modality it does not name."""
     return nn.ModuleDict(
         {
-            m: TextSubNet(d, hiddens[m], text_out, dropouts[m])
+            m: TextSubNet(d, hiddens.get(m, hidden), text_out, dropout)
             if m == "text"
-            else SubNet(d, hiddens[m], dropouts[m])
+            else SubNet(d, hiddens.get(m, hidden), dropout)
             for m, d in dims.items()
         }
     )

@@ -37,10 +37,7 @@ class LFDNN(TaskModel):
     def __init__(self, cfg: LFDNNConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
-        hiddens = {m: cfg.hiddens.get(m, cfg.hidden) for m in info.modalities}
-        self.encoders = mmsa_subnets(
-            info.dims, hiddens, cfg.text_out, dict.fromkeys(info.modalities, cfg.dropout)
-        )
+        self.encoders = mmsa_subnets(info.dims, cfg.hiddens, cfg.hidden, cfg.text_out, cfg.dropout)
         width = sum(enc.out_dim for enc in self.encoders.values())
         d = cfg.post_fusion_dim
         self.post_fusion = nn.Sequential(

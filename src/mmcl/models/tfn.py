@@ -45,10 +45,7 @@ class TFN(TaskModel):
     def __init__(self, cfg: TFNConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
-        hiddens = {m: cfg.hiddens.get(m, cfg.hidden) for m in info.modalities}
-        self.encoders = mmsa_subnets(
-            info.dims, hiddens, cfg.text_out, dict.fromkeys(info.modalities, cfg.dropout)
-        )
+        self.encoders = mmsa_subnets(info.dims, cfg.hiddens, cfg.hidden, cfg.text_out, cfg.dropout)
         fused = math.prod(enc.out_dim + 1 for enc in self.encoders.values())
         if fused > 2_000_000:
             raise UserError(
