@@ -143,12 +143,28 @@ def test_a_model_that_cannot_take_the_data_refuses_before_loading_it(tmp_path, m
     assert r.exit_code == 2, r.output
     assert "mmcl needs at least 2 modalities" in r.output and "['text']" in r.output
     takes = r.output.split("Models that take it: ")[1].split(".")[0].split(", ")
-    assert takes == ["ef_lstm", "late_fusion", "self_mm", "shared_private_cov", "tfn", "unimodal"]
+    assert takes == [
+        "ef_lstm",
+        "late_fusion",
+        "lf_dnn",
+        "self_mm",
+        "shared_private_cov",
+        "tfn",
+        "unimodal",
+    ]
 
 
 def test_text_only_data_trains_every_model_that_says_it_takes_it(tmp_path):
     data = _tiny_data(tmp_path, "t=6")
-    for model in ("self_mm", "shared_private_cov", "ef_lstm", "tfn", "late_fusion", "unimodal"):
+    for model in (
+        "self_mm",
+        "shared_private_cov",
+        "ef_lstm",
+        "tfn",
+        "lf_dnn",
+        "late_fusion",
+        "unimodal",
+    ):
         out = tmp_path / model
         args = ["train", "--data", str(data), "--model", model, "--epochs", "1", "--out", str(out)]
         r = runner.invoke(
