@@ -54,7 +54,7 @@ def run_steps(trainer, batches: list) -> None:
 
 
 def warm_up_batches(batch: int, ac_batch: int = 128) -> int:
-    """Steps before timing: enough for the replay buffer to hold a full actor-critic sample
-    (the reference variant pushes a batch one step late), so that every timed step does the
-    steady-state work."""
+    """Steps before timing: enough for the replay buffer to hold more than one actor-critic
+    sample, when the updates start (the reference variant pushes a batch one step late), so
+    that every timed step does the steady-state work."""
     return -(-ac_batch // batch) + 2
