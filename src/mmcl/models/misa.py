@@ -15,10 +15,10 @@ moments) averaged over pairs of shared parts, + w_recon x the reconstruction MSE
 projected vector from private + shared, averaged over modalities. MMSA clips each gradient
 entry at 0.8 (recipe misa_mosi: train.grad_clip = 0.8, train.clip_by = "value").
 
-Defaults are MMSA's MOSI configuration (config_regression.json, misa/mosi). Not built: MMSA's
-fine-tuned BERT (text comes from the data's features; see text_encoder in issue 13's notes),
-and two layers MMSA creates but never uses (its text LSTM LayerNorm and the shared/private
-discriminator, whose loss its trainer leaves out).
+Defaults are MMSA's MOSI configuration (config_regression.json, misa/mosi). The text comes
+from the data's features, or, as MMSA fine-tunes BERT, from the shared text front-end
+(misa.text_encoder = "transformer"). Not built: two layers MMSA creates but never uses (its
+text LSTM LayerNorm and the shared/private discriminator, whose loss its trainer leaves out).
 """
 
 from __future__ import annotations

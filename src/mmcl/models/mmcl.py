@@ -258,14 +258,21 @@ def encode(layer: nn.TransformerEncoderLayer, x: torch.Tensor, mask: torch.Tenso
     """`layer` on x (B, L, d) with its padding mask; long sequences with activation
     checkpointing when training."""
     if torch.is_grad_enabled() and layer.training and x.shape[1] > RECOMPUTE_STEPS:
-        return checkpoint(_with_kernels, layer, x, ~mask, use_reentrant=False)
+        # TransformerEncoderLayer(src, src_mask, src_key_padding_mask)
+        return recomputed(layer, x.device, x.shape[1], x, None, ~mask)
     return layer(x, src_key_padding_mask=~mask)
 
 
-def _with_kernels(layer: nn.Module, x: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
-    # the backward pass recomputes outside the forward's kernel choice: make the same one
-    with kernels(x.device, x.shape[1]):
-        return layer(x, src_key_padding_mask=padding)
+def recomputed(fn, device: torch.device, steps: int, *args):
+    """fn(*args) with its activations recomputed in the backward pass instead of held; the
+    recomputation runs outside the forward's attention-kernel choice, so it makes the same
+    one (for `steps`-long sequences on `device`)."""
+    return checkpoint(_with_kernels, fn, device, steps, *args, use_reentrant=False)
+
+
+def _with_kernels(fn, device: torch.device, steps: int, *args):
+    with kernels(device, steps):
+        return fn(*args)
 
 
 class CommonEnhancement(nn.Module):
@@ -389,17 +396,12 @@ class Critic(nn.Module):
                     {m: x[i : i + per_chunk] for m, x in d.items()} for d in (state, action, masks)
                 ]
                 if torch.is_grad_enabled():
-                    parts.append(checkpoint(self._pool_again, *rows, use_reentrant=False))
+                    device = next(iter(masks.values())).device
+                    parts.append(recomputed(self.pool, device, length, *rows))
                 else:
                     parts.append(self.pool(*rows))
             pooled = torch.cat(parts)
         return self.head(pooled).squeeze(-1)
-
-    def _pool_again(self, state: dict, action: dict, masks: dict) -> torch.Tensor:
-        # the backward pass recomputes outside the forward's kernel choice: make the same one
-        length = max(x.shape[1] for x in masks.values())
-        with kernels(next(iter(masks.values())).device, length):
-            return self.pool(state, action, masks)
 
     def pool(self, state: dict, action: dict, masks: dict) -> torch.Tensor:
         """The encoders' pooled outputs, concatenated over modalities (B, M * (d + heads))."""

@@ -129,16 +129,16 @@ def build_model(
 ) -> TaskModel:
     """The named model for data described by `info`; with text_encoder = 'transformer', its
     "text" modality is `text_backbone`'s hidden states over the data's token ids."""
-    if text_model_path(cfg) is None:
-        check_fits(name, info.modalities, info.task.kind)
-        return MODELS[name][1](cfg, info)
-    if text_backbone is None:
-        raise TypeError("text_encoder = 'transformer' needs the loaded text_backbone.")
-    if not info.token_len:
-        raise needs_tokens_error(name)
-    frontend = TextFrontEnd(text_backbone, cfg.text_finetune, cfg.text_train_layers)
-    info = info.with_modality(TEXT, frontend.out_dim, info.token_len)
+    frontend = None
+    if text_model_path(cfg) is not None:
+        if text_backbone is None:
+            raise TypeError("text_encoder = 'transformer' needs the loaded text_backbone.")
+        if not info.token_len:
+            raise needs_tokens_error(name)
+        frontend = TextFrontEnd(text_backbone, cfg.text_finetune, cfg.text_train_layers)
+        info = info.with_modality(TEXT, frontend.out_dim, info.token_len)
     check_fits(name, info.modalities, info.task.kind)
     model = MODELS[name][1](cfg, info)
-    model.text_frontend = frontend
+    if frontend is not None:
+        model.text_frontend = frontend
     return model

@@ -92,7 +92,7 @@ class TextFrontEnd(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.n_frozen == 0:
-            return self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+            return self._whole(ids, mask)
         h = self._frozen_states(ids, mask)
         if self.n_frozen < 0:
             return h
@@ -115,9 +115,12 @@ class TextFrontEnd(nn.Module):
             out[i, : states.shape[0]] = states
         return out
 
+    def _whole(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+
     def _run_frozen(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.n_frozen < 0:
-            return self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+            return self._whole(ids, mask)
         h = self.model.embeddings(input_ids=ids)
         return _run_layers(_layers(self.model)[: self.n_frozen], h, mask)
 
