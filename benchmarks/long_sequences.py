@@ -30,11 +30,11 @@ def measure(length: int, batch: int, variant: str, precision: str, ffn: int) -> 
 
     warm, timed = warm_up_batches(batch), 2
     trainer = mmcl_trainer(variant, precision, ffn, batch, length, warm + timed, "/tmp/mmcl-long")
-    model = trainer.model
-    for t in model.buffer.data.values():
-        t.fill_(1)  # a long run fills the whole replay buffer: count all of it as resident
+    buffer = trainer.model.buffer
     batches = list(trainer.sources["train"].batches(batch))
     run_steps(trainer, batches[:warm])  # the replay buffer holds a full actor-critic sample
+    for t in [*buffer.data.values(), *buffer.store.values()]:
+        t.fill_(1)  # a long run fills the whole replay buffer: count all of it as resident
     times = []
     for b in batches[warm:]:
         start = time.perf_counter()
@@ -45,9 +45,7 @@ def measure(length: int, batch: int, variant: str, precision: str, ffn: int) -> 
         "batch": batch,
         "step_s": round(statistics.median(times), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "buffer_mb": round(
-            sum(t.numel() * t.element_size() for t in model.buffer.data.values()) / 2**20, 1
-        ),
+        "buffer_mb": round(buffer.nbytes / 2**20, 1),
     }
 
 

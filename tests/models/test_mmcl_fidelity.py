@@ -16,8 +16,8 @@ from mmcl.models.mmcl import (
     VARIANT_DEFAULTS,
     MMCLConfig,
     ReferenceAttentionBlock,
-    ReplayBuffer,
 )
+from mmcl.models.replay_buffer import ReplayBuffer
 
 TINY = {"d_model": 8, "n_heads": 2, "ffn_dim": 16}
 
@@ -61,6 +61,7 @@ def test_the_reference_buffer_holds_the_gated_states_the_actor_saw(synth_iemocap
     out2 = model(b2.features, b2.masks)
     model.extra_update(b2, out2, _opts(model))
     assert model.buffer.size == 4
+    held = model.buffer.transitions()
     for m in out1.specific:
         gate = 0.5 * b1.masks[m].float()  # the first step's action
         # s' = the next batch's specific features gated by the current action
@@ -68,17 +69,16 @@ def test_the_reference_buffer_holds_the_gated_states_the_actor_saw(synth_iemocap
         torch.testing.assert_close(out2.actor_state[m].detach(), expected_next)
         # (batches are cut to their longest valid sequence; the buffer keeps the full length)
         n1, n2 = b1.masks[m].shape[1], b2.masks[m].shape[1]
-        torch.testing.assert_close(model.buffer.data[f"next_state.{m}"][:4, :n2], expected_next)
-        stored = model.buffer.data[f"state.{m}"][:4, :n1]
+        torch.testing.assert_close(held[f"next_state.{m}"][:4, :n2], expected_next)
+        stored = held[f"state.{m}"][:4, :n1]
         torch.testing.assert_close(stored, out1.specific[m].detach())
-        torch.testing.assert_close(model.buffer.data[f"action.{m}"][:4, :n1], gate)
+        torch.testing.assert_close(held[f"action.{m}"][:4, :n1], gate)
     # the third transition's state is the second's next state: the chain the reference builds
     b3 = _batches(synth_iemocap, 4, 3)[2]
     model.extra_update(b3, model(b3.features, b3.masks), _opts(model))
+    held = model.buffer.transitions()
     for m in out1.specific:
-        torch.testing.assert_close(
-            model.buffer.data[f"state.{m}"][4:8], model.buffer.data[f"next_state.{m}"][:4]
-        )
+        torch.testing.assert_close(held[f"state.{m}"][4:8], held[f"next_state.{m}"][:4])
 
 
 def test_with_ungated_actor_input_the_buffer_holds_ungated_states(synth_iemocap):
@@ -92,12 +92,12 @@ def test_with_ungated_actor_input_the_buffer_holds_ungated_states(synth_iemocap)
         outs.append(model(b.features, b.masks))
         model.extra_update(b, outs[-1], _opts(model))
     for m, x in outs[1].specific.items():
-        stored = model.buffer.data[f"next_state.{m}"][:4, : x.shape[1]]
+        stored = model.buffer.transitions()[f"next_state.{m}"][:4, : x.shape[1]]
         torch.testing.assert_close(stored, x.detach())
 
 
 def test_replay_draws_without_replacement():
-    buf = ReplayBuffer(capacity=50, seq_lens={"text": 2}, d=3, with_next=False)
+    buf = ReplayBuffer(capacity=50, seq_lens={"text": 2}, d=3, bootstrap=False)
     buf.push(
         {
             "reward": torch.arange(10.0),
@@ -274,7 +274,7 @@ def test_each_switch_changes_only_what_it_names(synth_iemocap, switch):
     # training: the critic target and the actor's input show where they act
     if switch == "critic_target":
         assert base.bootstrap and not other.bootstrap
-        assert not any(k.startswith("next_") for k in other.buffer.data)
+        assert base.buffer.bootstrap and not other.buffer.bootstrap
     if switch == "actor_input":
         for model in (base, other):
             model.train()

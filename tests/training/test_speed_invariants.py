@@ -99,8 +99,9 @@ def test_a_bf16_run_trains_end_to_end(tmp_path):
     assert all(math.isfinite(v) for v in logs.values())
     assert logs["train_pred_loss"] == pytest.approx(PINNED["reference"]["train_pred_loss"], rel=0.1)
     # the critic reads bf16 states anyway: the replay buffer stores them so (half the memory)
-    buffer = trainer.model.buffer.data
-    assert buffer["state.text"].dtype == torch.bfloat16 and buffer["reward"].dtype == torch.float32
+    buffer = trainer.model.buffer
+    assert buffer.store["state.text"].dtype == torch.bfloat16
+    assert buffer.data["reward"].dtype == torch.float32
 
 
 # -- device: every parameter and piece of training state where train.device says -------------

@@ -49,6 +49,7 @@ from mmcl.models.base import (
     true_label_reward,
 )
 from mmcl.models.layers import LearnedDecoupling
+from mmcl.models.replay_buffer import ReplayBuffer
 from mmcl.models.text_frontend import TextInput
 
 CHOICES = {
@@ -306,61 +307,6 @@ class CommonEnhancement(nn.Module):
 AC_CHUNK_STEPS = 5120
 
 
-class ReplayBuffer:
-    """Per-sample transitions in preallocated tensors, written as a ring, sampled by index."""
-
-    def __init__(self, capacity: int, seq_lens: dict[str, int], d: int, with_next: bool) -> None:
-        # allocated on the CPU; `to(device)` moves it with the model (train.device)
-        self.capacity, self.with_next = capacity, with_next
-        self.size, self.ptr = 0, 0
-        self.data: dict[str, torch.Tensor] = {"reward": torch.zeros(capacity)}
-        prefixes = ("", "next_") if with_next else ("",)
-        for m, length in seq_lens.items():
-            for p in prefixes:
-                self.data[f"{p}state.{m}"] = torch.zeros(capacity, length, d)
-                self.data[f"{p}mask.{m}"] = torch.zeros(capacity, length, dtype=torch.bool)
-            self.data[f"action.{m}"] = torch.zeros(capacity, length)
-
-    def push(self, rows: dict[str, torch.Tensor]) -> None:
-        """Append B rows; sequences shorter than the buffer's length are zero/False padded."""
-        b = rows["reward"].shape[0]
-        keep = min(b, self.capacity)
-        idx = (self.ptr + torch.arange(keep, device=self.device)) % self.capacity
-        for key, buf in self.data.items():
-            value = rows[key][b - keep :].detach().to(buf.dtype)
-            buf[idx] = 0
-            if value.dim() == 1:
-                buf[idx] = value
-            else:
-                buf[idx, : value.shape[1]] = value
-        self.ptr = int((self.ptr + keep) % self.capacity)
-        self.size = min(self.size + keep, self.capacity)
-
-    def sample(self, n: int) -> dict[str, torch.Tensor]:
-        """n distinct transitions (without replacement, as the reference draws them)."""
-        idx = torch.randperm(self.size)[: min(n, self.size)].to(self.device)
-        return {k: v[idx] for k, v in self.data.items()}
-
-    @property
-    def device(self) -> torch.device:
-        return self.data["reward"].device
-
-    def to(self, device: torch.device, states: torch.dtype = torch.float32) -> None:
-        """Move to `device`, with the stored states in `states` (bf16 halves the buffer,
-        1.5 GB at 500 steps in the reference variant)."""
-        self.data = {
-            k: v.to(device, states if "state." in k else v.dtype) for k, v in self.data.items()
-        }
-
-    def state_dict(self) -> dict[str, object]:
-        return {"size": self.size, "ptr": self.ptr, "data": dict(self.data)}
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.size, self.ptr = int(state["size"]), int(state["ptr"])
-        for k, v in self.data.items():
-            v.copy_(state["data"][k])
-
-
 class Critic(nn.Module):
     """Centralised Q(s, a): per modality [state ; action tiled n_heads times] -> Transformer
     -> mean over steps; concatenated over modalities; the reference's head
@@ -463,8 +409,7 @@ class MMCL(TaskModel):
                 # initialised on their own, as in the reference (not copies of the online ones)
                 self.actors_target = Actors(mods, d).requires_grad_(False)
                 self.critic_target = Critic(mods, d, h, ff, cfg.dropout).requires_grad_(False)
-            self.buffer = ReplayBuffer(cfg.buffer_size, info.seq_lens, d, with_next=self.bootstrap)
-            self._pending: dict[str, torch.Tensor] | None = None
+            self.buffer = ReplayBuffer(cfg.buffer_size, info.seq_lens, d, self.bootstrap)
             self._prev_gate: dict[str, torch.Tensor] | None = None
         if cfg.fusion == "gated_mean":
             self.fusion_gate = nn.ModuleDict(
@@ -594,19 +539,9 @@ class MMCL(TaskModel):
             **{f"action.{m}": out.gates[m].detach() for m in mods},
         }
         self._prev_gate = {m: rows[f"action.{m}"] for m in mods}
-        if self.bootstrap:
-            # reference: the next state is the NEXT batch's (unrelated samples), row by row, as
-            # the actors see it (gated by this step's action when carried)
-            if self._pending is not None:
-                b = min(len(batch), self._pending["reward"].shape[0])
-                done = {k: v[:b] for k, v in self._pending.items()}
-                for m in mods:
-                    done[f"next_state.{m}"] = rows[f"state.{m}"][:b]
-                    done[f"next_mask.{m}"] = rows[f"mask.{m}"][:b]
-                self.buffer.push(done)
-            self._pending = rows
-        else:
-            self.buffer.push(rows)
+        # with the bootstrapped critic, s' is the NEXT batch's row (unrelated samples), as the
+        # actors see it: the buffer completes this step's transitions when the next arrives
+        self.buffer.push(rows)
         # the reference waits until the buffer holds more than one sample's worth
         if self.buffer.size <= self.cfg.ac_batch_size:
             return {}
@@ -664,16 +599,14 @@ class MMCL(TaskModel):
         if self.cfg.csm != "actor_critic":
             return {}
         state: dict[str, object] = {"buffer": self.buffer.state_dict()}
-        for name, value in (("pending", self._pending), ("prev_gate", self._prev_gate)):
-            if value is not None:
-                state[name] = dict(value)
+        if self._prev_gate is not None:
+            state["prev_gate"] = dict(self._prev_gate)
         return state
 
     def load_training_state(self, state: dict[str, object]) -> None:
         if self.cfg.csm != "actor_critic":
             return
         self.buffer.load_state_dict(state["buffer"])
-        self._pending = state.get("pending")
         self._prev_gate = state.get("prev_gate")
         self.move_training_state(self.device)
 
@@ -682,7 +615,5 @@ class MMCL(TaskModel):
             return
         # in bf16 training the critic reads the states in bf16 anyway: store them so
         self.buffer.to(device, torch.bfloat16 if self.precision == "bf16" else torch.float32)
-        for name in ("_pending", "_prev_gate"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, {k: v.to(device) for k, v in value.items()})
+        if self._prev_gate is not None:
+            self._prev_gate = {k: v.to(device) for k, v in self._prev_gate.items()}
