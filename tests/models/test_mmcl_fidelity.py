@@ -14,6 +14,7 @@ from mmcl.models.base import DataInfo
 from mmcl.models.mmcl import (
     MMCL,
     VARIANT_DEFAULTS,
+    EncoderLayer,
     MMCLConfig,
     ReferenceAttentionBlock,
 )
@@ -155,6 +156,38 @@ def test_the_reference_attention_block_has_no_output_projection():
     torch.testing.assert_close(block(x, mask), expected)
     # a sample without a valid step gives numbers, not NaN
     assert torch.isfinite(block(x, torch.zeros(2, 3, dtype=torch.bool))).all()
+
+
+def test_the_encoder_layer_trains_with_pytorchs_arithmetic():
+    """The written-out training pass equals nn.TransformerEncoderLayer's, values and
+    gradients, with padding; inference is PyTorch's own path."""
+    torch.manual_seed(0)
+    ours = EncoderLayer(8, 2, 16)
+    torch.manual_seed(0)
+    theirs = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a, b)  # PyTorch's initialisation, drawn in the same order
+    x = torch.randn(3, 5, 8)
+    pad = torch.tensor([[False] * 5, [False, False, False, True, True], [False] * 4 + [True]])
+    outs = []
+    for layer in (ours, theirs):
+        layer.train()
+        xi = x.clone().requires_grad_(True)
+        y = layer(xi, src_key_padding_mask=pad)
+        (y * ~pad.unsqueeze(-1)).square().sum().backward()
+        outs.append((y, xi.grad, [p.grad for p in layer.parameters()]))
+    (ya, gxa, gpa), (yb, gxb, gpb) = outs
+    valid = ~pad
+    torch.testing.assert_close(ya[valid], yb[valid])
+    torch.testing.assert_close(gxa, gxb)
+    for a, b in zip(gpa, gpb, strict=True):
+        torch.testing.assert_close(a, b)
+    # a sample without a valid step gives numbers, not NaN
+    assert torch.isfinite(ours(x, src_key_padding_mask=torch.ones(3, 5, dtype=torch.bool))).all()
+    ours.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x)[valid], theirs.eval()(x)[valid])
 
 
 def test_critic_head_fusion_gate_and_independent_targets(synth_iemocap):

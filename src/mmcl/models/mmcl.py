@@ -240,13 +240,45 @@ class ReferenceAttentionBlock(nn.Module):
         return self.norm(ctx + self.linear(ctx))
 
 
-def transformer_layer(d: int, heads: int, ff: int) -> nn.TransformerEncoderLayer:
-    """The reference's encoder layer: PyTorch defaults (ReLU, post-norm), dropout 0."""
-    layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, dropout=0.0, batch_first=True)
-    # dropout with p = 0 is the identity: the modules go, the math stays (their removal did
-    # not change the profiled copies, see docs/performance.md)
-    layer.dropout = layer.dropout1 = layer.dropout2 = nn.Identity()
-    return layer
+class EncoderLayer(nn.TransformerEncoderLayer):
+    """The reference's encoder layer: nn.TransformerEncoderLayer with PyTorch's defaults
+    (ReLU, post-norm) and dropout 0, batch first; its parameters, their names and their
+    initialisation are PyTorch's.
+
+    Passes that need gradients run the same arithmetic written out: nn.MultiheadAttention's
+    training path turns the batch sequence-first and splits the packed q/k/v projection
+    through copies whose backward fills three zero tensors of the projection's size per layer
+    (the profile in docs/performance.md); here the projection is viewed as heads and handed
+    to scaled_dot_product_attention as it is. Inference keeps PyTorch's fused fast path.
+    """
+
+    def __init__(self, d: int, heads: int, ff: int) -> None:
+        super().__init__(d, heads, dim_feedforward=ff, dropout=0.0, batch_first=True)
+        # dropout with p = 0 is the identity: the modules go, the math stays
+        self.dropout = self.dropout1 = self.dropout2 = nn.Identity()
+
+    def forward(
+        self,
+        src: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        src_key_padding_mask: torch.Tensor | None = None,
+        is_causal: bool = False,
+    ) -> torch.Tensor:
+        if src_mask is not None or is_causal or not (self.training or torch.is_grad_enabled()):
+            return super().forward(src, src_mask, src_key_padding_mask, is_causal)
+        b, length, d = src.shape
+        attn, heads = self.self_attn, self.self_attn.num_heads
+        qkv = F.linear(src, attn.in_proj_weight, attn.in_proj_bias)
+        q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
+        keys = None
+        if src_key_padding_mask is not None:
+            keys = ~src_key_padding_mask
+            # a sample without any valid step attends everywhere (its output is masked out
+            # later) instead of producing NaN from a row of -inf
+            keys = (keys | ~keys.any(-1, keepdim=True))[:, None, None, :]
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)  # (B, heads, L, d/heads)
+        x = self.norm1(src + attn.out_proj(ctx.transpose(1, 2).reshape(b, length, d)))
+        return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
 
 
 # sequences longer than this recompute their Transformer layers' activations (and CSD's) in
@@ -255,7 +287,7 @@ def transformer_layer(d: int, heads: int, ff: int) -> nn.TransformerEncoderLayer
 RECOMPUTE_STEPS = 64
 
 
-def encode(layer: nn.TransformerEncoderLayer, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def encode(layer: EncoderLayer, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """`layer` on x (B, L, d) with its padding mask; long sequences with activation
     checkpointing when training."""
     if torch.is_grad_enabled() and layer.training and x.shape[1] > RECOMPUTE_STEPS:
@@ -286,7 +318,7 @@ class CommonEnhancement(nn.Module):
             self.block = (
                 ReferenceAttentionBlock(d, heads)
                 if block == "reference"
-                else transformer_layer(d, heads, ff)
+                else EncoderLayer(d, heads, ff)
             )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -316,7 +348,7 @@ class Critic(nn.Module):
         super().__init__()
         self.heads = heads
         width = d + heads  # divisible by heads because d is
-        self.encoders = nn.ModuleDict({m: transformer_layer(width, heads, ff) for m in modalities})
+        self.encoders = nn.ModuleDict({m: EncoderLayer(width, heads, ff) for m in modalities})
         self.head = nn.Sequential(
             nn.Linear(len(modalities) * width, d),
             nn.Linear(d, d),
@@ -400,7 +432,7 @@ class MMCL(TaskModel):
         e_dim = d
         if cfg.csm != "none":
             e_dim = 2 * d
-            self.spec_enc = nn.ModuleDict({m: transformer_layer(d, h, ff) for m in mods})
+            self.spec_enc = nn.ModuleDict({m: EncoderLayer(d, h, ff) for m in mods})
         if cfg.csm == "actor_critic":
             self.actors = Actors(mods, d)
             self.critic = Critic(mods, d, h, ff, cfg.dropout)
