@@ -187,6 +187,7 @@ def test_the_long_sequence_memory_savings_change_no_number(tmp_path, variant, mo
     (here 2 rows per chunk, recomputation from 4 steps on)."""
     import mmcl.models.mmcl as mmcl_module
 
+    monkeypatch.setattr(mmcl_module, "AC_WHOLE_STEPS", 16)
     monkeypatch.setattr(mmcl_module, "AC_CHUNK_STEPS", 16)
     monkeypatch.setattr(mmcl_module, "RECOMPUTE_STEPS", 4)  # and recomputed activations
     assert_pinned(tmp_path, variant)

@@ -334,8 +334,11 @@ class CommonEnhancement(nn.Module):
 
 # --------------------------------------------------------------------------- CSM
 
-# rows x steps the critic takes at once: 128 x 20 (the reference's IEMOCAP setting) in one
-# go, 500-step sequences 10 rows at a time (memory: see docs/performance.md)
+# rows x steps the critic takes in one go: up to AC_WHOLE_STEPS (128 x 20 in the reference's
+# IEMOCAP setting, 128 x 50 MOSI word pieces) all at once; more (500-step sequences) in chunks
+# of AC_CHUNK_STEPS, 10 rows at a time, recomputed in the backward pass (memory: see
+# docs/performance.md). Recomputing costs a forward pass: not worth it for short sequences.
+AC_WHOLE_STEPS = 8192
 AC_CHUNK_STEPS = 5120
 
 
@@ -365,7 +368,7 @@ class Critic(nn.Module):
         n = next(iter(masks.values())).shape[0]
         length = max(x.shape[1] for x in masks.values())
         per_chunk = max(1, AC_CHUNK_STEPS // length)
-        if n <= per_chunk:
+        if n * length <= AC_WHOLE_STEPS or n <= per_chunk:
             pooled = self.pool(state, action, masks)
         else:
             parts = []
