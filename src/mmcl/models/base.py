@@ -123,13 +123,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def kernels(device: torch.device, steps: int) -> contextlib.AbstractContextManager:
-    """Kernel choices measured faster here (benchmarks/profile_mmcl.py, long_sequences.py):
-    on the CPU, for sequences of up to 64 steps, the plain (math) attention, whose backward
-    beats the fused flash kernel's (1.1x in fp32, 1.4x in bf16 at 20 steps); longer ones keep
-    the fused kernel, which never holds the steps x steps attention matrix (at 500 steps it
-    is both faster and 0.9 GB smaller)."""
-    if device.type != "cpu" or steps > 64:
+def kernels(device: torch.device, steps: int, precision: str) -> contextlib.AbstractContextManager:
+    """Attention kernels measured faster here: on the CPU in bf16, for sequences of up to 64
+    steps, the plain (math) attention (fused flash attention's bf16 backward was 23 % of an
+    MMCL step at 20 steps, docs/performance.md); otherwise PyTorch's choice, the fused kernel,
+    which never holds the steps x steps attention matrix and in fp32 is the faster one (about
+    a tenth of an MMCL epoch on MOSI's 50 word pieces)."""
+    if device.type != "cpu" or steps > 64 or precision != "bf16":
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -282,7 +282,7 @@ class TaskModel(nn.Module):
         (outputs always float32)."""
         device = self.device
         batch = batch.to(device)
-        with kernels(device, batch.steps), autocast(device, self.precision):
+        with kernels(device, batch.steps, self.precision), autocast(device, self.precision):
             out = self.forward_batch(batch)
         return out if self.precision == "fp32" else out.float()
 

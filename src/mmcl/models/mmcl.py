@@ -300,11 +300,12 @@ def recomputed(fn, device: torch.device, steps: int, *args):
     """fn(*args) with its activations recomputed in the backward pass instead of held; the
     recomputation runs outside the forward's attention-kernel choice, so it makes the same
     one (for `steps`-long sequences on `device`)."""
-    return checkpoint(_with_kernels, fn, device, steps, *args, use_reentrant=False)
+    precision = "bf16" if torch.is_autocast_enabled(device.type) else "fp32"
+    return checkpoint(_with_kernels, fn, device, steps, precision, *args, use_reentrant=False)
 
 
-def _with_kernels(fn, device: torch.device, steps: int, *args):
-    with kernels(device, steps):
+def _with_kernels(fn, device: torch.device, steps: int, precision: str, *args):
+    with kernels(device, steps, precision):
         return fn(*args)
 
 

@@ -224,7 +224,7 @@ class Trainer:
                 skipped += 1
                 continue
             with (
-                kernels(self.device, batch.steps),
+                kernels(self.device, batch.steps, self.cfg.precision),
                 autocast(self.device, self.cfg.precision),
                 record_function("train.extra_update"),
             ):
