@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
@@ -63,6 +64,7 @@ class Experiment:
     title: str
     real: bool = True  # real sets get floor rows and a panel in the summary figure
     robustness: list[str] = field(default_factory=list)  # rows run under perturbations
+    goal: dict[str, float] = field(default_factory=dict)  # a target for the best row's means
 
 
 EXPERIMENTS = [
@@ -80,6 +82,7 @@ EXPERIMENTS = [
         "mosi",
         "Non0_acc_2",
         "CMU-MOSI: MiniLM fine-tuned on the token ids (top two layers) and the audio vector",
+        goal={"Non0_acc_2": 0.82, "Corr": 0.75},  # issue 13's goal for the best model
     ),
     Experiment(
         "mmmo-compare",
@@ -272,7 +275,51 @@ def findings(t: Table) -> str:
             f"- mean better than the linear floor ({floor:.3f}): {names(above)}; "
             f"not better: {names([r for r in t.rows if r not in above])}."
         )
+    if t.exp.goal:
+        lines.append("- the goal for the best row: " + goal_sentence(t) + ".")
     return "\n".join(lines) + "\n"
+
+
+def goal_sentence(t: Table) -> str:
+    """Whether some row's means reach every metric of the experiment's goal."""
+    reached = [
+        r
+        for r in t.rows
+        if all(
+            (t.values(r, m).mean() >= v) if higher_is_better(m) else (t.values(r, m).mean() <= v)
+            for m, v in t.exp.goal.items()
+        )
+    ]
+    parts = []
+    for m, v in t.exp.goal.items():
+        means = {r: t.values(r, m).mean() for r in t.rows}
+        best = max(means, key=means.get) if higher_is_better(m) else min(means, key=means.get)
+        sign = ">=" if higher_is_better(m) else "<="
+        parts.append(f"{m} {sign} {v} (best mean {means[best]:.3f}, `{best}`)")
+    verdict = f"reached by {names(reached)}" if reached else "reached by no row"
+    return ", ".join(parts) + f": {verdict}"
+
+
+def training_time(out: Path, exp: Experiment) -> str:
+    """Run time of the experiment's runs, from their logged epoch times. Each run counts
+    its epochs x its median epoch time, so that a pause of the machine during one epoch (the
+    runs keep wall-clock time) does not count."""
+    per_row, total, runs = {}, 0.0, 0
+    for row in read_json(out / exp.folder / "compare.json")["per_seed"]:
+        epochs_s = []
+        for seed_dir in seed_dirs(out / exp.folder / folder_name(row)):
+            lines = (seed_dir / "log.jsonl").read_text().splitlines()
+            seconds = [json.loads(x)["seconds"] for x in lines if x.strip()]
+            total += len(seconds) * float(np.median(seconds))
+            epochs_s += seconds
+            runs += 1
+        per_row[row] = float(np.median(epochs_s))
+    rows = ", ".join(f"`{r}` {v:.1f}" for r, v in per_row.items())
+    return (
+        f"Run time: {runs} runs, {total / 60:.0f} minutes in all (epochs run x each run's "
+        f"median epoch time; runs in parallel share the machine's cores); median seconds per "
+        f"epoch: {rows}."
+    )
 
 
 def markdown(t: Table) -> str:
@@ -423,7 +470,8 @@ def _above_floor(t: Table, row: str, metric: str) -> bool:
     return bool(mean > floor if higher_is_better(metric) else mean < floor)
 
 
-# claim kind -> whether it holds, given the table, row, other row and metric
+# claim kind -> whether it holds, given the table, row, other row and metric (with
+# other_table = X, `other` is a row of table X, paired with `row` by seed)
 CLAIM_KINDS = {
     # significantly better (paired t-test, p < ALPHA, better mean)
     "better": lambda t, r, o, m: t.better(r, o, m),
@@ -459,6 +507,21 @@ def check_claims(tables: dict[str, Table]) -> list[str]:
         if c["kind"] not in CLAIM_KINDS:
             raise SystemExit(f"{CLAIMS}: claim {c['id']} has unknown kind '{c['kind']}'")
         metric, row, other = c.get("metric", t.exp.key), c.get("row"), c.get("other")
+        if "other_table" in c:  # `other` is a row of another table, paired by seed
+            u = tables.get(c["other_table"])
+            if u is None:
+                broken.append(f"{c['id']}: table {c['other_table']} was not produced")
+                continue
+            if u.seeds != t.seeds:
+                raise SystemExit(f"{CLAIMS}: claim {c['id']} pairs tables with other seeds")
+            other = f"{other} ({c['other_table']})"
+            t = Table(
+                t.exp,
+                {row: t.per_seed[row], other: u.per_seed[c["other"]]},
+                t.seeds,
+                t.floors,
+                t.selection,
+            )
         if CLAIM_KINDS[c["kind"]](t, row, other, metric):
             continue
         detail = f"{row} {t.stat(row, metric)}" if row else ""
@@ -522,7 +585,8 @@ over time, the floor to beat, and the constant predictor (training mean or major
             t = tables[e.folder]
             parts.append(
                 f"\n### {e.title}\n\n{describe_data(out, e)}\n{describe_budget(e, seeds)}\n"
-                f"Selection on validation {t.selection}.\n\n{markdown(t)}\n{findings(t)}"
+                f"Selection on validation {t.selection}. {training_time(out, e)}\n\n"
+                f"{markdown(t)}\n{findings(t)}"
             )
     robust = [e for e in done if e.robustness]
     if robust:
