@@ -14,8 +14,10 @@ training code. Every write is atomic (a temporary file, then a rename).
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,25 @@ def versions() -> dict[str, str]:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
+    out["mmcl_commit"] = source_commit()
     return out
+
+
+@functools.cache
+def source_commit() -> str:
+    """The git commit of this package's source tree (models change between commits of one
+    version), or "unknown" outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
 
 
 def build(cfg: RunConfig, info: DataInfo, pretrained_weights: bool = True) -> TaskModel:
@@ -87,9 +107,10 @@ def save_weights(model: torch.nn.Module, folder: Path) -> None:
     partial.replace(target)
 
 
-def load_weights(model: torch.nn.Module, folder: Path) -> None:
+def load_weights(model: torch.nn.Module, folder: Path, saved_versions: dict | None = None) -> None:
     """The weights file into `model`; a damaged file, or weights of another architecture,
-    is a UserError naming the file."""
+    is a UserError naming the file (and, given the run's recorded versions, the code that
+    trained it)."""
     path = Path(folder) / WEIGHTS
     try:
         weights = load_file(str(path))
@@ -101,7 +122,17 @@ def load_weights(model: torch.nn.Module, folder: Path) -> None:
         }
         model.load_state_dict(weights)
     except (SafetensorError, RuntimeError, OSError) as e:
-        raise UserError(f"{path}: weights that do not fit this run's model ({e}).") from e
+        made = ""
+        if saved_versions is not None:
+            then = saved_versions.get("mmcl_commit", "not recorded")
+            now = versions()
+            made = (
+                f" The run was trained with mmcl {saved_versions.get('mmcl', '?')} at commit "
+                f"{then}; this is mmcl {now['mmcl']} at commit {now['mmcl_commit']}. If the "
+                "model's code changed in between, train the run again or load it with the code "
+                "that trained it."
+            )
+        raise UserError(f"{path}: weights that do not fit this run's model ({e}).{made}") from e
 
 
 def seed_dirs(run_dir: Path) -> list[Path]:
@@ -143,7 +174,7 @@ def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
     model = build(cfg, data_info_of(saved, run_dir / CONFIG), pretrained_weights=False)
     if cfg.train.normalize:
         model.enable_input_norm()  # its statistics come with the weights
-    load_weights(model, run_dir)
+    load_weights(model, run_dir, saved.get("versions", {}))
     # evaluated and predicted where and as it trained (train.device, train.precision)
     model.precision = cfg.train.precision
     model.to_device(resolve_device(cfg.train.device))

@@ -219,3 +219,15 @@ def test_wrongly_typed_run_configs(tmp_path, run_folder, data):
         config[path] = data.draw(JSON_VALUES)
     (work / "config.json").write_text(json.dumps(config))
     loads_or_refuses(load_run, work)
+
+
+def test_weights_of_another_architecture_name_the_code_that_trained_them(tmp_path, run_folder):
+    """A run trained by code whose model has changed since: the message says which code."""
+    work = _copy(run_folder, tmp_path)
+    config = json.loads((work / "config.json").read_text())
+    assert config["versions"]["mmcl_commit"]  # recorded with every run
+    config["versions"]["mmcl_commit"] = "0000000"
+    config["late_fusion"]["hidden"] = 2 * config["late_fusion"]["hidden"]  # another shape
+    (work / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match=r"(?s)do not fit.*at commit 0000000; this is mmcl"):
+        load_run(work)
