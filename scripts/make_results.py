@@ -266,14 +266,23 @@ def findings(t: Table) -> str:
         f"Computed from these runs ({key}, {direction} is better, paired t-tests across "
         f"seeds at p < {ALPHA}):",
         f"- best mean: `{best}`, {t.stat(best)}; first row `{first}`: {t.stat(first)}.",
-        f"- better than `{first}`: "
-        + (", ".join(f"`{r}` ({t.stat(r)}, {fmt_p(t.pvalue(r, first))})" for r in better) or "none")
-        + ".",
-        f"- worse than `{first}`: "
-        + (", ".join(f"`{r}` ({t.stat(r)}, {fmt_p(t.pvalue(r, first))})" for r in worse) or "none")
-        + ".",
-        f"- no significant difference from `{first}`: {names(same)}.",
     ]
+    if len(t.rows) > 1:
+        lines += [
+            f"- better than `{first}`: "
+            + (
+                ", ".join(f"`{r}` ({t.stat(r)}, {fmt_p(t.pvalue(r, first))})" for r in better)
+                or "none"
+            )
+            + ".",
+            f"- worse than `{first}`: "
+            + (
+                ", ".join(f"`{r}` ({t.stat(r)}, {fmt_p(t.pvalue(r, first))})" for r in worse)
+                or "none"
+            )
+            + ".",
+            f"- no significant difference from `{first}`: {names(same)}.",
+        ]
     if t.floors:
         floor = t.floors[FLOOR][key]
         above = [
@@ -347,6 +356,8 @@ def markdown(t: Table) -> str:
             f"| {name} (no training) | " + " | ".join(f"{m[k]:.3f}" for k in metrics) + " |"
         )
     first = t.rows[0]
+    if len(t.rows) == 1:
+        return "\n".join(lines) + "\n"
     lines += ["", f"Paired t-test p-values across seeds against `{first}`:", ""]
     lines += [f"| vs {first} | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for r in t.rows[1:]:
@@ -499,6 +510,7 @@ CLAIM_KINDS = {
     "none_above_floor": lambda t, r, o, m: not any(_above_floor(t, x, m) for x in t.rows),
     # the experiment's goal (Experiment.goal) reached by no row (row, other, metric unused)
     "goal_not_reached": lambda t, r, o, m: not goal_rows(t),
+    "goal_reached": lambda t, r, o, m: r in goal_rows(t),  # by `row`
 }
 
 
