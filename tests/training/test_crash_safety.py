@@ -105,4 +105,7 @@ def test_sigkill_leaves_complete_files_and_resume_matches(tmp_path, uninterrupte
     assert resumed["best_epoch"] == uninterrupted["best_epoch"]
     assert len((out / "log.jsonl").read_text().splitlines()) == 4
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no leftovers
+    # finished, the run keeps no checkpoint: its metrics resume it
+    assert not (out / "checkpoint").exists()
+    assert train_run(cfg, make_synthetic(SynthConfig(**DATA)), out, resume=True) == resumed
     _complete_files(out)
