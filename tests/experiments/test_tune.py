@@ -34,6 +34,8 @@ def test_tune_resumes_study_and_best_recipe_trains(tmp_path):
     # stops before writing any)
     for row in rows:
         assert row["state"] in ("COMPLETE", "PRUNED")
+        # neither a finished nor a pruned trial resumes: no checkpoint is kept
+        assert not (tmp_path / row["folder"] / "checkpoint").exists()
         if row["state"] == "COMPLETE":
             metrics = json.loads((tmp_path / row["folder"] / "metrics.json").read_text())
             assert "test" not in metrics and "valid" in metrics

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import socket
 import tomllib
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from mmcl.experiments.defaults import default_data
 from mmcl.experiments.runs import train_run
 from mmcl.experiments.studies import HEARTBEAT, open_storage, storage_url
 from mmcl.run_folder import write_text
-from mmcl.training.trainer import NonFiniteLoss, selection_rule
+from mmcl.training.trainer import CHECKPOINT, NonFiniteLoss, selection_rule
 
 
 # -- search spaces --------------------------------------------------------------------------
@@ -232,7 +233,13 @@ def run_worker(
             if trial.should_prune():
                 raise optuna.TrialPruned(f"validation {score:.4f} at epoch {epoch}")
 
-        result = train_run(cfg, ds, folder, on_epoch_end=report, test=False)
+        try:
+            result = train_run(cfg, ds, folder, on_epoch_end=report, test=False)
+        except optuna.TrialPruned:
+            # a pruned trial never resumes: its log and best weights stay, its checkpoint
+            # (optimisers, replay buffer) goes, as a finished run's does
+            shutil.rmtree(folder / CHECKPOINT, ignore_errors=True)
+            raise
         metric = result["selection"]["metric"]
         return float(result["valid"]["loss" if metric == "loss" else metric])
 
