@@ -42,7 +42,7 @@ from mmcl.evaluation.report import paired_pvalues
 from mmcl.evaluation.robustness import robustness_report
 from mmcl.experiments.grid import folder_name, load_grid, run_grid_on
 from mmcl.features.importers import import_dataset
-from mmcl.run_folder import read_json, seed_dirs, write_json, write_text
+from mmcl.run_folder import read_json, seed_dirs, source_commit, write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MMCL_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -157,11 +157,8 @@ FLOOR, CONSTANT = "linear floor", "constant"
 
 
 def git_commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    )
     dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True)
-    return (out.stdout.strip() or "unknown") + (" (with local changes)" if dirty.stdout else "")
+    return source_commit() + (" (with local changes)" if dirty.stdout else "")
 
 
 def data_path(out: Path, name: str) -> str:

@@ -148,6 +148,12 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
 
 
+def attendable(mask: torch.Tensor) -> torch.Tensor:
+    """The keys (B, L) attention may use: the valid steps, or every step of a sample that has
+    none (its output is masked out later) instead of NaN from a row of -inf."""
+    return mask | ~mask.any(-1, keepdim=True)
+
+
 def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Max over the unpadded steps of x (B, L, d) -> (B, d)."""
     return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)

@@ -40,6 +40,7 @@ from mmcl.models.base import (
     ModelOutput,
     PredictionHead,
     TaskModel,
+    attendable,
     kernels,
     masked_max,
     masked_mean,
@@ -232,10 +233,8 @@ class ReferenceAttentionBlock(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, length, d = x.shape
         q, k, v = self.qkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        # a sample without any valid step attends everywhere (its output is masked out later)
-        # instead of producing NaN from a row of -inf
-        keys = mask | ~mask.any(-1, keepdim=True)
-        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys[:, None, None, :])
+        keys = attendable(mask)[:, None, None, :]
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)
         ctx = ctx.transpose(1, 2).reshape(b, length, d)
         return self.norm(ctx + self.linear(ctx))
 
@@ -272,10 +271,7 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
         keys = None
         if src_key_padding_mask is not None:
-            keys = ~src_key_padding_mask
-            # a sample without any valid step attends everywhere (its output is masked out
-            # later) instead of producing NaN from a row of -inf
-            keys = (keys | ~keys.any(-1, keepdim=True))[:, None, None, :]
+            keys = attendable(~src_key_padding_mask)[:, None, None, :]
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)  # (B, heads, L, d/heads)
         x = self.norm1(src + attn.out_proj(ctx.transpose(1, 2).reshape(b, length, d)))
         return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
@@ -372,13 +368,12 @@ class Critic(nn.Module):
         if n * length <= AC_WHOLE_STEPS or n <= per_chunk:
             pooled = self.pool(state, action, masks)
         else:
-            parts = []
+            parts, device = [], next(iter(masks.values())).device
             for i in range(0, n, per_chunk):
                 rows = [
                     {m: x[i : i + per_chunk] for m, x in d.items()} for d in (state, action, masks)
                 ]
                 if torch.is_grad_enabled():
-                    device = next(iter(masks.values())).device
                     parts.append(recomputed(self.pool, device, length, *rows))
                 else:
                     parts.append(self.pool(*rows))

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcl.errors import UserError
-from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, attendable, shape_predictions
 from mmcl.models.text_frontend import TextInput
 
 
@@ -133,8 +133,7 @@ class Encoder(nn.Module):
     ) -> torch.Tensor:
         x = self.embed(x)
         src = None if src is None else self.embed(src)
-        # a sample without any valid source step attends everywhere instead of giving NaN
-        padding = ~(src_mask | ~src_mask.any(-1, keepdim=True))
+        padding = ~attendable(src_mask)
         for layer in self.layers:
             x = layer(x, src, padding, causal)
         return self.norm(x)
