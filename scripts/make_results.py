@@ -233,6 +233,12 @@ class Table:
         first = [{metric: s[metric]} for s in self.per_seed[other]]
         return paired_pvalues(first, [{metric: s[metric]} for s in self.per_seed[row]])[metric]
 
+    def best(self, metric: str | None = None) -> str:
+        """The row with the best mean of `metric`."""
+        means = {r: self.values(r, metric).mean() for r in self.rows}
+        pick = max if higher_is_better(metric or self.exp.key) else min
+        return pick(means, key=means.get)
+
     def better(self, row: str, other: str, metric: str | None = None) -> bool:
         """`row` has the better mean of `metric` than `other`, at paired p < ALPHA."""
         metric = metric or self.exp.key
@@ -254,8 +260,7 @@ def findings(t: Table) -> str:
     row (paired t-test), rows against the floors."""
     key, first = t.exp.key, t.rows[0]
     direction = "higher" if higher_is_better(key) else "lower"
-    means = {r: t.values(r).mean() for r in t.rows}
-    best = max(means, key=means.get) if higher_is_better(key) else min(means, key=means.get)
+    best = t.best()
     better = [r for r in t.rows[1:] if t.better(r, first)]
     worse = [r for r in t.rows[1:] if t.better(first, r)]
     same = [r for r in t.rows[1:] if r not in better + worse]
@@ -282,9 +287,7 @@ def findings(t: Table) -> str:
         ]
     if t.floors:
         floor = t.floors[FLOOR][key]
-        above = [
-            r for r in t.rows if (means[r] > floor if higher_is_better(key) else means[r] < floor)
-        ]
+        above = [r for r in t.rows if _above_floor(t, r, key)]
         lines.append(
             f"- mean better than the linear floor ({floor:.3f}): {names(above)}; "
             f"not better: {names([r for r in t.rows if r not in above])}."
@@ -311,10 +314,9 @@ def goal_sentence(t: Table) -> str:
     reached = goal_rows(t)
     parts = []
     for m, v in t.exp.goal.items():
-        means = {r: t.values(r, m).mean() for r in t.rows}
-        best = max(means, key=means.get) if higher_is_better(m) else min(means, key=means.get)
+        best = t.best(m)
         sign = ">=" if higher_is_better(m) else "<="
-        parts.append(f"{m} {sign} {v} (best mean {means[best]:.3f}, `{best}`)")
+        parts.append(f"{m} {sign} {v} (best mean {t.values(best, m).mean():.3f}, `{best}`)")
     verdict = f"reached by {names(reached)}" if reached else "reached by no row"
     return ", ".join(parts) + f": {verdict}"
 
