@@ -190,6 +190,31 @@ def test_the_encoder_layer_trains_with_pytorchs_arithmetic():
         torch.testing.assert_close(ours(x)[valid], theirs.eval()(x)[valid])
 
 
+def test_the_encoder_layer_without_gradients_blocks_rows(monkeypatch):
+    """Without gradients (inference, the target critic) the fp32 feed-forward runs in blocks
+    of rows, a last partial block included: the same numbers as PyTorch's layer."""
+    import mmcl.models.mmcl as mmcl_module
+
+    monkeypatch.setattr(mmcl_module, "FFN_BLOCK_ROWS", 4)  # 3 x 5 rows: blocks of 4, 4, 4, 3
+    torch.manual_seed(0)
+    ours = EncoderLayer(8, 2, 16)
+    torch.manual_seed(0)
+    theirs = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    x = torch.randn(3, 5, 8)
+    pad = torch.tensor([[False] * 5, [False, False, False, True, True], [False] * 4 + [True]])
+    valid = ~pad
+    rows = []
+    ours.linear1.register_forward_hook(lambda _m, inp, _o: rows.append(inp[0].shape[0]))
+    for train in (True, False):  # the target critic runs without gradients in train mode
+        ours.train(train), theirs.train(train)
+        rows.clear()
+        with torch.no_grad():
+            torch.testing.assert_close(
+                ours(x, src_key_padding_mask=pad)[valid], theirs(x, src_key_padding_mask=pad)[valid]
+            )
+        assert rows == [4, 4, 4, 3]
+
+
 def test_critic_head_fusion_gate_and_independent_targets(synth_iemocap):
     torch.manual_seed(0)
     model = MMCL(MMCLConfig(variant="reference", **TINY), _info(synth_iemocap))

@@ -244,11 +244,13 @@ class EncoderLayer(nn.TransformerEncoderLayer):
     (ReLU, post-norm) and dropout 0, batch first; its parameters, their names and their
     initialisation are PyTorch's.
 
-    Passes that need gradients run the same arithmetic written out: nn.MultiheadAttention's
-    training path turns the batch sequence-first and splits the packed q/k/v projection
-    through copies whose backward fills three zero tensors of the projection's size per layer
-    (the profile in docs/performance.md); here the projection is viewed as heads and handed
-    to scaled_dot_product_attention as it is. Inference keeps PyTorch's fused fast path.
+    The forward runs the same arithmetic written out: nn.MultiheadAttention's training path
+    turns the batch sequence-first and splits the packed q/k/v projection through copies whose
+    backward fills three zero tensors of the projection's size per layer (the profile in
+    docs/performance.md); here the projection is viewed as heads and handed to
+    scaled_dot_product_attention as it is. Without gradients on the CPU in fp32 the
+    feed-forward runs in blocks of rows (see `feed_forward`); bf16 inference, and inference on
+    other devices, keep PyTorch's fused fast path (measured faster in bf16 here).
     """
 
     def __init__(self, d: int, heads: int, ff: int) -> None:
@@ -263,7 +265,11 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         src_key_padding_mask: torch.Tensor | None = None,
         is_causal: bool = False,
     ) -> torch.Tensor:
-        if src_mask is not None or is_causal or not (self.training or torch.is_grad_enabled()):
+        inference = not (self.training or torch.is_grad_enabled())
+        fast_path = inference and (
+            src.device.type != "cpu" or torch.is_autocast_enabled(src.device.type)
+        )
+        if src_mask is not None or is_causal or fast_path:
             return super().forward(src, src_mask, src_key_padding_mask, is_causal)
         b, length, d = src.shape
         attn, heads = self.self_attn, self.self_attn.num_heads
@@ -274,8 +280,27 @@ class EncoderLayer(nn.TransformerEncoderLayer):
             keys = attendable(~src_key_padding_mask)[:, None, None, :]
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)  # (B, heads, L, d/heads)
         x = self.norm1(src + attn.out_proj(ctx.transpose(1, 2).reshape(b, length, d)))
-        return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
+        return self.norm2(x + self.feed_forward(x))
 
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """linear2(relu(linear1(x))). Without gradients nothing keeps the ffn_dim-wide hidden
+        activations, so blocks of FFN_BLOCK_ROWS rows go through both products in turn, the
+        hidden block still in cache, the ReLU in place: the same numbers, and on the CPU in
+        fp32 about twice as fast as the whole batch at once at the reference width (the
+        2048-wide hidden activations of 5120 rows are 42 MB; docs/performance.md section 8)."""
+        if torch.is_grad_enabled():
+            return self.linear2(F.relu(self.linear1(x)))
+        if x.device.type != "cpu" or torch.is_autocast_enabled(x.device.type):
+            # bf16 blocks were slower than the whole (half the bytes; measured)
+            return self.linear2(self.linear1(x).relu_())
+        rows = x.reshape(-1, x.shape[-1])
+        blocks = [self.linear2(self.linear1(r).relu_()) for r in rows.split(FFN_BLOCK_ROWS)]
+        return torch.cat(blocks).view(x.shape)
+
+
+# rows per block of the feed-forward without gradients: 512 (x 2048 hidden units x 4 bytes =
+# 4 MB) was the fastest of 256, 512 and 1024 in fp32 here (docs/performance.md section 8)
+FFN_BLOCK_ROWS = 512
 
 # sequences longer than this recompute their Transformer layers' activations (and CSD's) in
 # the backward pass instead of holding them (same numbers; memory at 500 steps in
