@@ -286,12 +286,12 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         """linear2(relu(linear1(x))). Without gradients nothing keeps the ffn_dim-wide hidden
         activations, so blocks of FFN_BLOCK_ROWS rows go through both products in turn, the
         hidden block still in cache, the ReLU in place: the same numbers, and on the CPU in
-        fp32 about twice as fast as the whole batch at once at the reference width (the
-        2048-wide hidden activations of 5120 rows are 42 MB; docs/performance.md section 8)."""
+        fp32 measured faster than the whole batch at once (the 2048-wide hidden activations
+        of 5120 rows are 42 MB; docs/performance.md section 8)."""
         if torch.is_grad_enabled():
             return self.linear2(F.relu(self.linear1(x)))
         if x.device.type != "cpu" or torch.is_autocast_enabled(x.device.type):
-            # bf16 blocks were slower than the whole (half the bytes; measured)
+            # bf16 (half the bytes): blocks were not faster at every width (ffn-blocks.txt)
             return self.linear2(self.linear1(x).relu_())
         rows = x.reshape(-1, x.shape[-1])
         blocks = [self.linear2(self.linear1(r).relu_()) for r in rows.split(FFN_BLOCK_ROWS)]
