@@ -39,6 +39,19 @@ def median_ms(fn, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def variants(x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> dict:
+    """The ways of computing lin2(relu(lin1(x))) that part (1) compares."""
+    out = {
+        "whole": lambda: lin2(F.relu(lin1(x))),
+        "whole, ReLU in place": lambda: lin2(lin1(x).relu_()),
+    }
+    for block in (256, 512, 1024):
+        out[f"blocks of {block}"] = lambda block=block: torch.cat(
+            [lin2(lin1(r).relu_()) for r in x.split(block)]
+        )
+    return out
+
+
 def feed_forward_alone(repeats: int) -> None:
     print("(1) feed-forward alone, 5120 x 128 rows, no grad: median ms")
     torch.manual_seed(0)
@@ -47,16 +60,8 @@ def feed_forward_alone(repeats: int) -> None:
             x = torch.randn(ROWS, D, dtype=dtype)
             lin1 = nn.Linear(D, width).to(dtype)
             lin2 = nn.Linear(width, D).to(dtype)
-            variants = {
-                "whole": lambda: lin2(F.relu(lin1(x))),
-                "whole, ReLU in place": lambda: lin2(lin1(x).relu_()),
-            }
-            for block in (256, 512, 1024):
-                variants[f"blocks of {block}"] = lambda block=block: torch.cat(
-                    [lin2(lin1(r).relu_()) for r in x.split(block)]
-                )
             with torch.no_grad():
-                for name, fn in variants.items():
+                for name, fn in variants(x, lin1, lin2).items():
                     ms = median_ms(fn, repeats)
                     print(f"  {str(dtype)[6:]:<9} {width:>5} wide  {name:<22}{ms:8.2f} ms")
 
