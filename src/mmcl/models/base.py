@@ -5,6 +5,7 @@ the pieces every model shares: masked pooling, the prediction head, task losses.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,14 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     """Mixed precision for `precision = "bf16"` (matmuls and convolutions in bfloat16, the
     rest as autocast decides); a no-op context for fp32."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@contextlib.contextmanager
+def arithmetic(device: torch.device, steps: int, precision: str) -> Iterator[None]:
+    """How a model computes on `steps`-long batches: `precision`'s autocast and the attention
+    kernels measured faster for it (every forward pass and the actor-critic update)."""
+    with kernels(device, steps, precision), autocast(device, precision):
+        yield
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -288,7 +297,7 @@ class TaskModel(nn.Module):
         (outputs always float32)."""
         device = self.device
         batch = batch.to(device)
-        with kernels(device, batch.steps, self.precision), autocast(device, self.precision):
+        with arithmetic(device, batch.steps, self.precision):
             out = self.forward_batch(batch)
         return out if self.precision == "fp32" else out.float()
 

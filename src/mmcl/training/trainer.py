@@ -27,7 +27,7 @@ from mmcl.data.batching import BatchSource
 from mmcl.data.dataset import Dataset
 from mmcl.errors import UserError
 from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate, higher_is_better
-from mmcl.models.base import TaskModel, autocast, kernels, resolve_device, task_loss
+from mmcl.models.base import TaskModel, arithmetic, resolve_device, task_loss
 from mmcl.progress import Progress
 from mmcl.run_folder import load_weights, save_weights, write_text
 from mmcl.training.state import load_state, save_state
@@ -224,8 +224,7 @@ class Trainer:
                 skipped += 1
                 continue
             with (
-                kernels(self.device, batch.steps, self.cfg.precision),
-                autocast(self.device, self.cfg.precision),
+                arithmetic(self.device, batch.steps, self.cfg.precision),
                 record_function("train.extra_update"),
             ):
                 extra = self.model.extra_update(batch, out, self.extra_optimizers)
