@@ -20,6 +20,18 @@ Per model, in a fresh process (so that peak memory is the model's own):
 - peak_rss_mb: the process's peak resident memory.
 Prints a table; with --json the last line is {"models": {name: {...}}}. Run it on a quiet
 machine and compare numbers from one run: absolute figures vary between machines.
+
+The machine's speed drifts (docs/performance.md: the same code 1.45x faster one morning than
+the night before), and issue 12's anchor (the reference code: 120 training and 1600
+inference samples/s, with products at 190 GFLOP/s in fp32) was measured on another day. So
+each MMCL row also measures, in its own process right after its timings, the fp32 and bf16
+matrix-product rate of this machine now (the best of a 2048-cube product and the
+feed-forward's first product at the anchor's shapes) and counts its FLOPs per training and
+inference sample (torch.utils.flop_counter). A second table gives the share of the ceiling
+each row reaches, and its ratios to the anchor with the anchor scaled to the fp32 product
+rate measured now: the anchor's figures x (fp32 rate now / 190). That scaling assumes the
+reference code's speed follows the machine's product rate; it is a reading, not a
+side-by-side measurement. Not part of the JSON.
 """
 
 from __future__ import annotations
@@ -74,6 +86,52 @@ def parse_row(name: str) -> tuple[str, dict, str, str]:
 BATCH = 128
 DIMS = {"text": 300, "audio": 74, "vision": 35}
 
+# issue 12's anchor, measured on this machine kind before this work: the reference code's
+# samples/s, its FLOPs per training sample, and the product rates (GFLOP/s) of that day
+ANCHOR_TRAIN, ANCHOR_INFER = 120.0, 1600.0
+ANCHOR_TRAIN_MFLOP = 767.0
+ANCHOR_CEILING = {"fp32": 190.0, "bf16": 800.0}
+# products whose best rate is "the ceiling": a large square one and the feed-forward's first
+# product at the anchor's shapes (128 samples x 20 steps rows, 128 -> 2048)
+CEILING_SHAPES = ((2048, 2048, 2048), (BATCH * 20, 128, 2048))
+
+
+def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.5) -> float:
+    """The best rate (GFLOP/s) of the matrix products `shapes` (m, k, n) in `dtype` here."""
+    import torch
+
+    best = 0.0
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+        a @ b  # warm-up
+        for _ in range(3):  # the best of three timings, each about `seconds / 3` long
+            reps, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds / 3 or reps == 0:
+                a @ b
+                reps += 1
+            best = max(best, 2 * m * k * n * reps / elapsed / 1e9)
+    return best
+
+
+def counted_mflop(model, trainer, source, batch) -> tuple[float, float]:
+    """FLOPs (millions) per sample of one training step on `batch` and of inference at batch
+    256 on `source`, counted by torch.utils.flop_counter (matrix products and attention)."""
+    from anchor import run_steps
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        run_steps(trainer, [batch])
+    train = counter.get_total_flops() / len(batch.labels)
+    # PyTorch's fused inference path (taken in bf16) does not run under the counter; the
+    # products are the same in fp32
+    precision, model.precision = model.precision, "fp32"
+    try:
+        with FlopCounterMode(display=False) as counter:
+            n = len(model.predict(source, batch_size=256))
+    finally:
+        model.precision = precision
+    return train / 1e6, counter.get_total_flops() / n / 1e6
+
 
 def measure(name: str, steps: int, device: str) -> dict[str, float]:
     """One model's numbers, in this process."""
@@ -123,13 +181,54 @@ def measure(name: str, steps: int, device: str) -> dict[str, float]:
             model.run(batch)
             latencies.append(1000 * (time.perf_counter() - start))
     latencies = np.array(latencies[10:])
-    return {
+    result = {
         "train_samples_per_s": round(train_rate, 1),
         "infer_samples_per_s": round(infer_rate, 1),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 2),
         "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if model_name == "mmcl" and device == "cpu":
+        # after the peak memory is read: the counting and the products allocate on their own
+        model.train()
+        batch = trainer.sources["train"].batch(torch.arange(BATCH))
+        result["_mflop"] = counted_mflop(model, trainer, source, batch)
+        result["_ceiling"] = {
+            "fp32": product_rate(torch.float32),
+            "bf16": product_rate(torch.bfloat16),
+        }
+    return result
+
+
+def ceiling_table(results: dict[str, dict]) -> list[str]:
+    """The MMCL rows against the machine's product rate measured beside them (see the module
+    docstring): lines to print."""
+    lines = [
+        "",
+        "MMCL against the product rate measured in the same process (the anchor scaled by the",
+        "fp32 rate now / 190 GFLOP/s; its training FLOPs 767 MFLOP per sample as issue 12 counts)",
+        f"{'model':<28}{'MFLOP/s.':>10}{'GFLOP/s':>9}{'ceil fp32':>10}{'ceil bf16':>10}"
+        f"{'share':>7}{'train/anch':>11}{'infer/anch':>11}",
+    ]
+    for name, r in results.items():
+        if "_ceiling" not in r:
+            continue
+        precision = parse_row(name)[3]
+        ceiling, (train_mflop, _) = r["_ceiling"], r["_mflop"]
+        achieved = r["train_samples_per_s"] * train_mflop / 1e3
+        scale = ceiling["fp32"] / ANCHOR_CEILING["fp32"]
+        lines.append(
+            f"{name:<28}{train_mflop:>10.1f}{achieved:>9.1f}{ceiling['fp32']:>10.1f}"
+            f"{ceiling['bf16']:>10.1f}{achieved / ceiling[precision]:>7.0%}"
+            f"{r['train_samples_per_s'] / (ANCHOR_TRAIN * scale):>10.2f}x"
+            f"{r['infer_samples_per_s'] / (ANCHOR_INFER * scale):>10.2f}x"
+        )
+    anchor_share = ANCHOR_TRAIN * ANCHOR_TRAIN_MFLOP / 1e3 / ANCHOR_CEILING["fp32"]
+    lines.append(
+        f"(the anchor: {ANCHOR_TRAIN_MFLOP:.0f} MFLOP per training sample at "
+        f"{ANCHOR_TRAIN:.0f} samples/s reached {anchor_share:.0%} of its day's fp32 ceiling)"
+    )
+    return lines
 
 
 def main() -> None:
@@ -163,8 +262,13 @@ def main() -> None:
             f"{r['latency_ms_p50']:>9}{r['latency_ms_p95']:>9}{r['peak_rss_mb']:>9}",
             flush=True,
         )
+    if any("_ceiling" in r for r in results.values()):
+        print("\n".join(ceiling_table(results)), flush=True)
     if args.json:
-        print(json.dumps({"models": results}))
+        public = {
+            n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()
+        }
+        print(json.dumps({"models": public}))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from torch.utils.checkpoint import checkpoint
 
 from mmcl.data.batching import Batch
 from mmcl.errors import UserError
+from mmcl.models import feed_forward as fast_feed_forward
 from mmcl.models.base import (
     DataInfo,
     ModelOutput,
@@ -248,9 +249,10 @@ class EncoderLayer(nn.TransformerEncoderLayer):
     turns the batch sequence-first and splits the packed q/k/v projection through copies whose
     backward fills three zero tensors of the projection's size per layer (the profile in
     docs/performance.md); here the projection is viewed as heads and handed to
-    scaled_dot_product_attention as it is. Without gradients on the CPU in fp32 the
-    feed-forward runs in blocks of rows (see `feed_forward`); bf16 inference, and inference on
-    other devices, keep PyTorch's fused fast path (measured faster in bf16 here).
+    scaled_dot_product_attention as it is. On the CPU in fp32 the feed-forward's products go
+    through oneDNN, in blocks of rows without gradients (see `feed_forward`); bf16 inference,
+    and inference on other devices, keep PyTorch's fused fast path (measured faster in bf16
+    here).
     """
 
     def __init__(self, d: int, heads: int, ff: int) -> None:
@@ -283,19 +285,17 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         return self.norm2(x + self.feed_forward(x))
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """linear2(relu(linear1(x))). Without gradients nothing keeps the ffn_dim-wide hidden
-        activations, so blocks of FFN_BLOCK_ROWS rows go through both products in turn, the
-        hidden block still in cache, the ReLU in place: the same numbers, and on the CPU in
-        fp32 measured faster than the whole batch at once (the 2048-wide hidden activations
-        of 5120 rows are 42 MB; docs/performance.md section 8)."""
+        """linear2(relu(linear1(x))). In fp32 on the CPU its products go through oneDNN,
+        the ReLU fused into the first (`models/feed_forward.py`: same arithmetic, measured
+        faster); without gradients in blocks of FFN_BLOCK_ROWS rows, the hidden block still
+        in cache (the 2048-wide hidden activations of 5120 rows are 42 MB; docs/performance.md
+        sections 8 and 9)."""
+        if fast_feed_forward.applies(x):
+            return fast_feed_forward.feed_forward(x, self.linear1, self.linear2, FFN_BLOCK_ROWS)
         if torch.is_grad_enabled():
             return self.linear2(F.relu(self.linear1(x)))
-        if x.device.type != "cpu" or torch.is_autocast_enabled(x.device.type):
-            # bf16 (half the bytes): blocks were not faster at every width (ffn-blocks.txt)
-            return self.linear2(self.linear1(x).relu_())
-        rows = x.reshape(-1, x.shape[-1])
-        blocks = [self.linear2(self.linear1(r).relu_()) for r in rows.split(FFN_BLOCK_ROWS)]
-        return torch.cat(blocks).view(x.shape)
+        # bf16 (half the bytes): blocks were not faster at every width (ffn-blocks.txt)
+        return self.linear2(self.linear1(x).relu_())
 
 
 # rows per block of the feed-forward without gradients: 512 (x 2048 hidden units x 4 bytes =
