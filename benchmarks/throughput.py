@@ -26,12 +26,12 @@ the night before), and issue 12's anchor (the reference code: 120 training and 1
 inference samples/s, with products at 190 GFLOP/s in fp32) was measured on another day. So
 each MMCL row also measures, in its own process right after its timings, the fp32 and bf16
 matrix-product rate of this machine now (the best of a 2048-cube product and the
-feed-forward's first product at the anchor's shapes) and counts its FLOPs per training and
-inference sample (torch.utils.flop_counter). A second table gives the share of the ceiling
-each row reaches, and its ratios to the anchor with the anchor scaled to the fp32 product
-rate measured now: the anchor's figures x (fp32 rate now / 190). That scaling assumes the
-reference code's speed follows the machine's product rate; it is a reading, not a
-side-by-side measurement. Not part of the JSON.
+feed-forward's first product at the anchor's shapes, by MKL and by oneDNN) and counts its
+FLOPs per training and inference sample (torch.utils.flop_counter). A second table gives
+the share of the ceiling each row reaches, and its ratios to the anchor with the anchor
+scaled to the fp32 product rate measured now: the anchor's figures x (fp32 rate now / 190).
+That scaling assumes the reference code's speed follows the machine's product rate; it is
+a reading, not a side-by-side measurement. Not part of the JSON.
 """
 
 from __future__ import annotations
@@ -97,19 +97,27 @@ CEILING_SHAPES = ((2048, 2048, 2048), (BATCH * 20, 128, 2048))
 
 
 def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.5) -> float:
-    """The best rate (GFLOP/s) of the matrix products `shapes` (m, k, n) in `dtype` here."""
+    """The best rate (GFLOP/s) of the matrix products `shapes` (m, k, n) in `dtype` here, by
+    PyTorch's matmul and, in fp32, by oneDNN too (PyTorch's fp32 matmul uses MKL, slower on
+    this CPU; bf16 already goes to oneDNN)."""
     import torch
+
+    from mmcl.models import feed_forward
 
     best = 0.0
     for m, k, n in shapes:
         a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
-        a @ b  # warm-up
-        for _ in range(3):  # the best of three timings, each about `seconds / 3` long
-            reps, start = 0, time.perf_counter()
-            while (elapsed := time.perf_counter() - start) < seconds / 3 or reps == 0:
-                a @ b
-                reps += 1
-            best = max(best, 2 * m * k * n * reps / elapsed / 1e9)
+        products = [torch.matmul]
+        if dtype == torch.float32 and feed_forward.LINEAR is not None:
+            products.append(lambda x, y: feed_forward.linear(x, y.t(), None))
+        for product in products:
+            product(a, b)  # warm-up
+            for _ in range(3):  # the best of three timings, each about `seconds / 3` long
+                reps, start = 0, time.perf_counter()
+                while (elapsed := time.perf_counter() - start) < seconds / 3 or reps == 0:
+                    product(a, b)
+                    reps += 1
+                best = max(best, 2 * m * k * n * reps / elapsed / 1e9)
     return best
 
 
