@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -121,11 +122,29 @@ def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.5) -> float:
     return best
 
 
+def count_onednn_products() -> None:
+    """Teach torch.utils.flop_counter oneDNN's linear (the fp32 feed-forward's products),
+    which it does not know: 2 x rows x inputs x outputs."""
+    import torch
+    from torch.utils.flop_counter import register_flop_formula
+
+    from mmcl.models import feed_forward
+
+    if feed_forward.LINEAR is None:
+        return
+
+    @register_flop_formula(torch.ops.mkldnn._linear_pointwise)
+    def linear_flop(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        return 2 * math.prod(x_shape[:-1]) * x_shape[-1] * w_shape[0]
+
+
 def counted_mflop(model, trainer, source, batch) -> tuple[float, float]:
     """FLOPs (millions) per sample of one training step on `batch` and of inference at batch
     256 on `source`, counted by torch.utils.flop_counter (matrix products and attention)."""
     from anchor import run_steps
     from torch.utils.flop_counter import FlopCounterMode
+
+    count_onednn_products()
 
     with FlopCounterMode(display=False) as counter:
         run_steps(trainer, [batch])

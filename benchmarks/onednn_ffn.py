@@ -1,0 +1,156 @@
+"""The fp32 feed-forward's products by MKL (PyTorch's fp32 matmul on the CPU) or by oneDNN
+(`mmcl.models.feed_forward`), at the MMCL reference code's IEMOCAP configuration (batch 128
+x L = 20 = 2560 rows per modality in training, 256 x 20 at inference; d = 128, the critic's
+layers 132 wide).
+
+    .venv/bin/python benchmarks/onednn_ffn.py [--repeats 7] [--steps 4]
+
+(1) linear2(relu(linear1(x))) alone, forward and backward, 2560 rows, 128 and 132 wide,
+    feed-forward 2048 and 512: PyTorch's modules against the oneDNN function. Median ms.
+(2) MMCL in fp32, samples/s: full training steps of the one trainer (the actor-critic update
+    included) and inference (batch 256, no grad), with `EncoderLayer.feed_forward` as it
+    was before (MKL; blocks of rows without gradients) and as it is now (oneDNN), alternating
+    in one process so that the machine's drift hits both alike; and the largest difference
+    between the two paths' predictions on one batch.
+Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from anchor import mmcl_trainer, run_steps, warm_up_batches
+from torch import nn
+
+from mmcl.models import feed_forward as fast
+from mmcl.models import mmcl as mmcl_module
+
+ROWS = 2560
+
+
+def mkl_feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+    """EncoderLayer.feed_forward before oneDNN (commit b9251c2)."""
+    if torch.is_grad_enabled():
+        return self.linear2(F.relu(self.linear1(x)))
+    if x.device.type != "cpu" or torch.is_autocast_enabled(x.device.type):
+        return self.linear2(self.linear1(x).relu_())
+    rows = x.reshape(-1, x.shape[-1])
+    blocks = [self.linear2(self.linear1(r).relu_()) for r in rows.split(mmcl_module.FFN_BLOCK_ROWS)]
+    return torch.cat(blocks).view(x.shape)
+
+
+ONEDNN_FEED_FORWARD = mmcl_module.EncoderLayer.feed_forward
+PATHS = {"MKL": mkl_feed_forward, "oneDNN": ONEDNN_FEED_FORWARD}
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def mkl(x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> torch.Tensor:
+    return lin2(F.relu(lin1(x)))
+
+
+def onednn(x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> torch.Tensor:
+    return fast.feed_forward(x, lin1, lin2, mmcl_module.FFN_BLOCK_ROWS)
+
+
+def forward_backward(ffn, x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> None:
+    ffn(x, lin1, lin2).sum().backward()
+
+
+def feed_forward_alone(repeats: int) -> None:
+    print("(1) feed-forward alone, 2560 rows, forward + backward: median ms")
+    print(f"  {'width':<8}{'hidden':>7}{'MKL':>9}{'oneDNN':>9}{'ratio':>8}")
+    torch.manual_seed(0)
+    for d in (128, 132):
+        for hidden in (2048, 512):
+            lin1, lin2 = nn.Linear(d, hidden), nn.Linear(hidden, d)
+            x = torch.randn(ROWS, d, requires_grad=True)
+            ms = {
+                name: median_ms(functools.partial(forward_backward, ffn, x, lin1, lin2), repeats)
+                for name, ffn in (("MKL", mkl), ("oneDNN", onednn))
+            }
+            print(
+                f"  {d:<8}{hidden:>7}{ms['MKL']:>9.2f}{ms['oneDNN']:>9.2f}"
+                f"{ms['MKL'] / ms['oneDNN']:>7.2f}x",
+                flush=True,
+            )
+
+
+def mmcl_alternating(variant: str, ffn_dim: int, steps: int, repeats: int) -> str:
+    trainer = mmcl_trainer(variant, "fp32", ffn_dim, 128, 20, 16, "/tmp/mmcl-onednn-ffn")
+    source = trainer.sources["train"]
+    batches = [source.batch(torch.arange(i * 128, (i + 1) * 128)) for i in range(16)]
+    run_steps(trainer, batches[: warm_up_batches(128)])  # the replay buffer past one sample
+    model = trainer.model
+    infer_batches = [source.batch(torch.arange(i * 256, (i + 1) * 256)) for i in range(4)]
+    model.eval()
+    preds = {}
+    for path, forward in PATHS.items():  # the same predictions either way, up to rounding
+        mmcl_module.EncoderLayer.feed_forward = forward
+        with torch.no_grad():
+            preds[path] = model.run(infer_batches[0]).preds
+    gap = float((preds["MKL"] - preds["oneDNN"]).abs().max())
+    model.train()
+    train_s, infer_s = {p: [] for p in PATHS}, {p: [] for p in PATHS}
+    for r in range(repeats + 1):  # the first round warms both paths up
+        for path, forward in PATHS.items():
+            mmcl_module.EncoderLayer.feed_forward = forward
+            chosen = [batches[(r * steps + i) % len(batches)] for i in range(steps)]
+            start = time.perf_counter()
+            run_steps(trainer, chosen)
+            elapsed = time.perf_counter() - start
+            model.eval()
+            with torch.no_grad():
+                start_infer = time.perf_counter()
+                for b in infer_batches:
+                    model.run(b)
+                elapsed_infer = time.perf_counter() - start_infer
+            model.train()
+            if r:
+                train_s[path].append(128 * steps / elapsed)
+                infer_s[path].append(256 * len(infer_batches) / elapsed_infer)
+    t = {p: statistics.median(v) for p, v in train_s.items()}
+    i = {p: statistics.median(v) for p, v in infer_s.items()}
+    name = f"mmcl:{variant}" + ("" if ffn_dim == 2048 else f":ffn{ffn_dim}")
+    return (
+        f"  {name:<26}{t['MKL']:>8.1f}{t['oneDNN']:>8.1f}{t['oneDNN'] / t['MKL']:>7.2f}x"
+        f"{i['MKL']:>9.0f}{i['oneDNN']:>8.0f}{i['oneDNN'] / i['MKL']:>7.2f}x{gap:>12.1e}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=7, help="alternating rounds timed")
+    ap.add_argument("--steps", type=int, default=4, help="training steps per round and path")
+    args = ap.parse_args()
+    if fast.LINEAR is None:
+        raise SystemExit("this PyTorch build has no oneDNN linear: nothing to compare")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    feed_forward_alone(2 * args.repeats)
+    print("\n(2) MMCL fp32: training and inference samples/s, medians of alternating rounds")
+    print(
+        f"  {'row':<26}{'train':>8}{'':>8}{'':>8}{'infer':>9}{'':>8}{'':>8}{'max |diff|':>12}\n"
+        f"  {'':<26}{'MKL':>8}{'oneDNN':>8}{'ratio':>8}{'MKL':>9}{'oneDNN':>8}{'ratio':>8}"
+    )
+    try:
+        for variant, ffn_dim in (("reference", 2048), ("corrected", 2048), ("reference", 512)):
+            print(mmcl_alternating(variant, ffn_dim, args.steps, args.repeats), flush=True)
+    finally:
+        mmcl_module.EncoderLayer.feed_forward = ONEDNN_FEED_FORWARD
+
+
+if __name__ == "__main__":
+    main()
