@@ -13,8 +13,9 @@ precisions; --models names rows (any such name, listed or not).
 
 Per model, in a fresh process (so that peak memory is the model's own):
 - train_samples_per_s: full optimisation steps of the one trainer (forward, losses,
-  backward, optimiser, the actor-critic update and its replay buffer, data batching), one
-  warm-up epoch of --steps batches, then a timed epoch of --steps batches;
+  backward, optimiser, the actor-critic update and its replay buffer, data batching), a
+  warm-up of 4 batches (the replay buffer past one actor-critic sample), then a timed epoch of
+  --steps batches;
 - infer_samples_per_s: batch 256, no grad, the model in eval mode;
 - latency_ms_p50 / p95: one sample at a time;
 - peak_rss_mb: the process's peak resident memory.
@@ -43,6 +44,8 @@ import resource
 import subprocess
 import sys
 import time
+
+from anchor import run_steps
 
 # registry model -> (options at the anchor configuration, task)
 BASES: dict[str, tuple[str, dict, str]] = {
@@ -97,7 +100,7 @@ ANCHOR_CEILING = {"fp32": 190.0, "bf16": 800.0}
 CEILING_SHAPES = ((2048, 2048, 2048), (BATCH * 20, 128, 2048))
 
 
-def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.5) -> float:
+def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.3) -> float:
     """The best rate (GFLOP/s) of the matrix products `shapes` (m, k, n) in `dtype` here, by
     PyTorch's matmul and, in fp32, by oneDNN too (PyTorch's fp32 matmul uses MKL, slower on
     this CPU; bf16 already goes to oneDNN)."""
@@ -141,7 +144,6 @@ def count_onednn_products() -> None:
 def counted_mflop(model, trainer, source, batch) -> tuple[float, float]:
     """FLOPs (millions) per sample of one training step on `batch` and of inference at batch
     256 on `source`, counted by torch.utils.flop_counter (matrix products and attention)."""
-    from anchor import run_steps
     from torch.utils.flop_counter import FlopCounterMode
 
     count_onednn_products()
@@ -188,7 +190,11 @@ def measure(name: str, steps: int, device: str) -> dict[str, float]:
     model = build_model(model_name, cfg.model_cfg(), data_info(ds))
     trainer = Trainer(model, ds, cfg.train, "/tmp/mmcl-throughput")  # moves it to the device
     model.on_fit_start(trainer.sources["train"].labels)
-    trainer.train_epoch()  # warm-up
+    # warm-up: enough steps for the replay buffer to pass one actor-critic sample, so that the
+    # timed steps do MMCL's steady-state work
+    source = trainer.sources["train"]
+    warm = [source.batch(torch.arange(i * BATCH, (i + 1) * BATCH)) for i in range(min(4, steps))]
+    run_steps(trainer, warm)
     start = time.perf_counter()
     trainer.train_epoch()
     train_rate = BATCH * steps / (time.perf_counter() - start)
@@ -233,8 +239,10 @@ def ceiling_table(results: dict[str, dict]) -> list[str]:
     lines = [
         "",
         "MMCL against the product rate measured in the same process (the anchor scaled by the",
-        "fp32 rate now / 190 GFLOP/s; its training FLOPs 767 MFLOP per sample as issue 12 counts)",
-        f"{'model':<28}{'MFLOP/s.':>10}{'GFLOP/s':>9}{'ceil fp32':>10}{'ceil bf16':>10}"
+        "fp32 rate now / 190 GFLOP/s). MFLOP: counted per training sample (the anchor's: 767,",
+        "as issue 12 counts); GFLOP/s: the training rate times it; share: of the row's precision's",
+        "ceiling; train/anch, infer/anch: samples/s over the scaled anchor's",
+        f"{'model':<28}{'MFLOP':>10}{'GFLOP/s':>9}{'ceil fp32':>10}{'ceil bf16':>10}"
         f"{'share':>7}{'train/anch':>11}{'infer/anch':>11}",
     ]
     for name, r in results.items():
