@@ -5,6 +5,9 @@ layers 132 wide).
 
     .venv/bin/python benchmarks/onednn_ffn.py [--repeats 7] [--steps 4]
 
+(0) the products alone, GFLOP/s (median): PyTorch's fp32 matmul (MKL) against oneDNN's
+    linear, at the feed-forward's shapes in training (forward, input and weight gradients)
+    and a 2048-cube product.
 (1) linear2(relu(linear1(x))) alone, forward and backward, 2560 rows, 128 and 132 wide,
     feed-forward 2048 and 512: PyTorch's modules against the oneDNN function. Median ms.
 (2) MMCL in fp32, samples/s: full training steps of the one trainer (the actor-critic update
@@ -68,6 +71,35 @@ def onednn(x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> torch.Tensor:
 
 def forward_backward(ffn, x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> None:
     ffn(x, lin1, lin2).sum().backward()
+
+
+# (name, m, k, n, A transposed): the products C = A (m x k) @ B (k x n) of part (0)
+PRODUCTS = (
+    ("forward x @ W1.T", ROWS, 128, 2048, False),
+    ("forward h @ W2.T", ROWS, 2048, 128, False),
+    ("input grad gy @ W2", ROWS, 128, 2048, False),
+    ("input grad gh @ W1", ROWS, 2048, 128, False),
+    ("weight grad gy.T @ h", 128, ROWS, 2048, True),
+    ("weight grad gh.T @ x", 2048, ROWS, 128, True),
+    ("2048 cube", 2048, 2048, 2048, False),
+)
+
+
+def products_alone(repeats: int) -> None:
+    print("(0) fp32 products alone: GFLOP/s (median)")
+    print(f"  {'product':<24}{'m x k x n':>18}{'MKL':>8}{'oneDNN':>8}{'ratio':>8}")
+    torch.manual_seed(0)
+    for name, m, k, n, transposed in PRODUCTS:
+        a = torch.randn(k, m).t() if transposed else torch.randn(m, k)
+        b = torch.randn(k, n)
+        flop = 2 * m * k * n / 1e6  # in MFLOP: / ms gives GFLOP/s
+        mkl_rate = flop / median_ms(functools.partial(torch.matmul, a, b), repeats)
+        dnn_rate = flop / median_ms(functools.partial(fast.linear, a, b.t(), None), repeats)
+        print(
+            f"  {name:<24}{f'{m} x {k} x {n}':>18}{mkl_rate:>8.0f}{dnn_rate:>8.0f}"
+            f"{dnn_rate / mkl_rate:>7.2f}x",
+            flush=True,
+        )
 
 
 def feed_forward_alone(repeats: int) -> None:
@@ -139,6 +171,8 @@ def main() -> None:
     if fast.LINEAR is None:
         raise SystemExit("this PyTorch build has no oneDNN linear: nothing to compare")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    products_alone(4 * args.repeats)
+    print()
     feed_forward_alone(2 * args.repeats)
     print("\n(2) MMCL fp32: training and inference samples/s, medians of alternating rounds")
     print(

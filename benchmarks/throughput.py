@@ -238,25 +238,29 @@ def ceiling_table(results: dict[str, dict]) -> list[str]:
     docstring): lines to print."""
     lines = [
         "",
-        "MMCL against the product rate measured in the same process (the anchor scaled by the",
-        "fp32 rate now / 190 GFLOP/s). MFLOP: counted per training sample (the anchor's: 767,",
-        "as issue 12 counts); GFLOP/s: the training rate times it; share: of the row's precision's",
-        "ceiling; train/anch, infer/anch: samples/s over the scaled anchor's",
-        f"{'model':<28}{'MFLOP':>10}{'GFLOP/s':>9}{'ceil fp32':>10}{'ceil bf16':>10}"
-        f"{'share':>7}{'train/anch':>11}{'infer/anch':>11}",
+        "MMCL against the product rate measured in the same process. MFLOP: counted per sample;",
+        "share: the rate x MFLOP over the ceiling of the row's precision; /anchor: samples/s over",
+        "the anchor's, scaled by the fp32 rate now / 190 GFLOP/s; infer bound: the most samples/s",
+        "its inference FLOPs allow at the bf16 ceiling, over the scaled anchor's.",
+        f"{'model':<28}{'MFLOP':>7}{'':>6}{'ceiling':>8}{'':>6}{'share':>6}{'':>6}"
+        f"{'/anchor':>8}{'':>7}{'infer':>7}",
+        f"{'':<28}{'train':>7}{'infer':>6}{'fp32':>8}{'bf16':>6}{'train':>6}{'infer':>6}"
+        f"{'train':>8}{'infer':>7}{'bound':>7}",
     ]
     for name, r in results.items():
         if "_ceiling" not in r:
             continue
         precision = parse_row(name)[3]
-        ceiling, (train_mflop, _) = r["_ceiling"], r["_mflop"]
-        achieved = r["train_samples_per_s"] * train_mflop / 1e3
+        ceiling, (train_mflop, infer_mflop) = r["_ceiling"], r["_mflop"]
+        train, infer = r["train_samples_per_s"], r["infer_samples_per_s"]
         scale = ceiling["fp32"] / ANCHOR_CEILING["fp32"]
+        bound = ceiling["bf16"] * 1e3 / infer_mflop / (ANCHOR_INFER * scale)
         lines.append(
-            f"{name:<28}{train_mflop:>10.1f}{achieved:>9.1f}{ceiling['fp32']:>10.1f}"
-            f"{ceiling['bf16']:>10.1f}{achieved / ceiling[precision]:>7.0%}"
-            f"{r['train_samples_per_s'] / (ANCHOR_TRAIN * scale):>10.2f}x"
-            f"{r['infer_samples_per_s'] / (ANCHOR_INFER * scale):>10.2f}x"
+            f"{name:<28}{train_mflop:>7.0f}{infer_mflop:>6.0f}{ceiling['fp32']:>8.0f}"
+            f"{ceiling['bf16']:>6.0f}{train * train_mflop / 1e3 / ceiling[precision]:>6.0%}"
+            f"{infer * infer_mflop / 1e3 / ceiling[precision]:>6.0%}"
+            f"{train / (ANCHOR_TRAIN * scale):>7.2f}x{infer / (ANCHOR_INFER * scale):>6.2f}x"
+            f"{bound:>6.1f}x"
         )
     anchor_share = ANCHOR_TRAIN * ANCHOR_TRAIN_MFLOP / 1e3 / ANCHOR_CEILING["fp32"]
     lines.append(
