@@ -14,7 +14,7 @@ precisions; --models names rows (any such name, listed or not).
 Per model, in a fresh process (so that peak memory is the model's own):
 - train_samples_per_s: full optimisation steps of the one trainer (forward, losses,
   backward, optimiser, the actor-critic update and its replay buffer, data batching), a
-  warm-up of 4 batches (the replay buffer past one actor-critic sample), then a timed epoch of
+  warm-up of 3 batches (the replay buffer past one actor-critic sample), then a timed epoch of
   --steps batches;
 - infer_samples_per_s: batch 256, no grad, the model in eval mode (the median of
   INFER_PASSES passes over 256 samples);
@@ -46,7 +46,7 @@ import subprocess
 import sys
 import time
 
-from anchor import run_steps
+from anchor import run_steps, warm_up_batches
 
 # registry model -> (options at the anchor configuration, task)
 BASES: dict[str, tuple[str, dict, str]] = {
@@ -89,7 +89,7 @@ def parse_row(name: str) -> tuple[str, dict, str, str]:
 
 
 BATCH = 128
-INFER_PASSES = 5
+INFER_PASSES = 3
 DIMS = {"text": 300, "audio": 74, "vision": 35}
 
 # issue 12's anchor, measured on this machine kind before this work: the reference code's
@@ -102,7 +102,7 @@ ANCHOR_CEILING = {"fp32": 190.0, "bf16": 800.0}
 CEILING_SHAPES = ((2048, 2048, 2048), (BATCH * 20, 128, 2048))
 
 
-def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.3) -> float:
+def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.15) -> float:
     """The best rate (GFLOP/s) of the matrix products `shapes` (m, k, n) in `dtype` here, by
     PyTorch's matmul and, in fp32, by oneDNN too (PyTorch's fp32 matmul uses MKL, slower on
     this CPU; bf16 already goes to oneDNN)."""
@@ -195,7 +195,8 @@ def measure(name: str, steps: int, device: str) -> dict[str, float]:
     # warm-up: enough steps for the replay buffer to pass one actor-critic sample, so that the
     # timed steps do MMCL's steady-state work
     source = trainer.sources["train"]
-    warm = [source.batch(torch.arange(i * BATCH, (i + 1) * BATCH)) for i in range(min(4, steps))]
+    n_warm = min(warm_up_batches(BATCH), steps)
+    warm = [source.batch(torch.arange(i * BATCH, (i + 1) * BATCH)) for i in range(n_warm)]
     run_steps(trainer, warm)
     start = time.perf_counter()
     trainer.train_epoch()
