@@ -21,7 +21,15 @@ from anchor import mmcl_trainer, run_steps, warm_up_batches
 from torch.profiler import ProfilerActivity, profile
 
 BATCH = 128
-MATMULS = {"aten::addmm", "aten::mm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm"}
+MATMULS = {
+    "aten::addmm",
+    "aten::mm",
+    "aten::bmm",
+    "aten::matmul",
+    "aten::linear",
+    "aten::baddbmm",
+    "mkldnn::_linear_pointwise",  # the fp32 feed-forward's products (models/feed_forward.py)
+}
 
 
 def main() -> None:
