@@ -4,7 +4,7 @@ d = 128, 4 heads, batch 128 (Self-MM and its covariance variant, which need a re
 task, get the same shapes with regression labels).
 
     .venv/bin/python benchmarks/throughput.py [--models mmcl:reference,late_fusion]
-        [--steps 10] [--precision fp32,bf16] [--device cpu] [--json]
+        [--steps 10] [--precision fp32,bf16] [--device cpu] [--json] [--flops]
 
 A row is MODEL[:bf16][:ffnN]: `mmcl:reference` is the reference variant at its defaults
 (fp32, feed-forward 2048 wide), `mmcl:corrected:bf16:ffn512` the corrected variant with
@@ -20,7 +20,9 @@ Per model, in a fresh process (so that peak memory is the model's own):
   INFER_PASSES passes over 256 samples);
 - latency_ms_p50 / p95: one sample at a time;
 - peak_rss_mb: the process's peak resident memory.
-Prints a table; with --json the last line is {"models": {name: {...}}}. Run it on a quiet
+Prints a table; with --json the last line is {"models": {name: {...}}}. --flops prints
+instead each fp32 row's counted FLOPs per training and inference sample and its parameters
+(nothing timed). Run it on a quiet
 machine and compare numbers from one run: absolute figures vary between machines.
 
 The machine's speed drifts (docs/performance.md: the same code 1.45x faster one morning than
@@ -39,6 +41,7 @@ a reading, not a side-by-side measurement. Not part of the JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import resource
@@ -127,6 +130,7 @@ def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.15) -> float:
     return best
 
 
+@functools.cache  # registering twice is an error
 def count_onednn_products() -> None:
     """Teach torch.utils.flop_counter oneDNN's linear (the fp32 feed-forward's products),
     which it does not know: 2 x rows x inputs x outputs."""
@@ -164,9 +168,9 @@ def counted_mflop(model, trainer, source, batch) -> tuple[float, float]:
     return train / 1e6, counter.get_total_flops() / n / 1e6
 
 
-def measure(name: str, steps: int, device: str) -> dict[str, float]:
-    """One model's numbers, in this process."""
-    import numpy as np
+def build_row(name: str, steps: int, device: str):
+    """A row's model and trainer on synthetic anchor-shaped data (`steps` training batches,
+    256 test samples), warmed up past one actor-critic sample: (model, trainer, test source)."""
     import torch
 
     from mmcl.config import resolve_config
@@ -198,12 +202,21 @@ def measure(name: str, steps: int, device: str) -> dict[str, float]:
     n_warm = min(warm_up_batches(BATCH), steps)
     warm = [source.batch(torch.arange(i * BATCH, (i + 1) * BATCH)) for i in range(n_warm)]
     run_steps(trainer, warm)
+    return model, trainer, BatchSource(ds.splits["test"])
+
+
+def measure(name: str, steps: int, device: str) -> dict[str, float]:
+    """One model's numbers, in this process."""
+    import numpy as np
+    import torch
+
+    model, trainer, source = build_row(name, steps, device)
+    model_name = parse_row(name)[0]
     start = time.perf_counter()
     trainer.train_epoch()
     train_rate = BATCH * steps / (time.perf_counter() - start)
 
-    test = ds.splits["test"]
-    source = BatchSource(test)
+    n_test = len(source.labels)
     model.predict(source)  # warm-up
     # the median of several passes: one pass of MMCL is a quarter of a second, and single
     # timings that short varied by a fifth here
@@ -211,13 +224,13 @@ def measure(name: str, steps: int, device: str) -> dict[str, float]:
     for _ in range(INFER_PASSES):
         start = time.perf_counter()
         model.predict(source, batch_size=256)
-        rates.append(len(test) / (time.perf_counter() - start))
+        rates.append(n_test / (time.perf_counter() - start))
     infer_rate = float(np.median(rates))
     latencies = []
     model.eval()
     with torch.no_grad():
         for i in range(60):
-            batch = source.batch(torch.tensor([i % len(test)]))
+            batch = source.batch(torch.tensor([i % n_test]))
             start = time.perf_counter()
             model.run(batch)
             latencies.append(1000 * (time.perf_counter() - start))
@@ -278,6 +291,22 @@ def ceiling_table(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def flops_table(names: list[str]) -> None:
+    """--flops: each model's counted FLOPs per training and inference sample and its
+    parameters, in this process, nothing timed (fp32: the FLOPs do not depend on precision)."""
+    import torch
+
+    print(f"{'model':<28}{'train MFLOP':>12}{'infer MFLOP':>12}{'parameters':>12}")
+    for name in names:
+        if parse_row(name)[3] != "fp32":
+            continue
+        model, trainer, source = build_row(name, warm_up_batches(BATCH) + 1, "cpu")
+        batch = trainer.sources["train"].batch(torch.arange(BATCH))
+        train, infer = counted_mflop(model, trainer, source, batch)
+        params = sum(p.numel() for p in model.parameters())
+        print(f"{name:<28}{train:>12.1f}{infer:>12.1f}{params:>12,}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(DEFAULT_ROWS), help="comma-separated rows")
@@ -285,6 +314,9 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32,bf16", help="keep rows of these precisions")
     ap.add_argument("--device", default="cpu", help="train.device: cpu, cuda, cuda:N, auto")
     ap.add_argument("--json", action="store_true", help="print the JSON object last")
+    ap.add_argument(
+        "--flops", action="store_true", help="only count each row's FLOPs and parameters"
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one model, print JSON
     args = ap.parse_args()
     if args.one:
@@ -295,6 +327,9 @@ def main() -> None:
         raise SystemExit(f"--precision {args.precision}: choose from fp32, bf16")
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     names = [n for n in names if parse_row(n)[3] in precisions]
+    if args.flops:
+        flops_table(names)
+        return
     results = {}
     print(f"{'model':<28}{'train/s':>10}{'infer/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}")
     for name in names:
