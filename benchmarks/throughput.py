@@ -296,7 +296,10 @@ def flops_table(names: list[str]) -> None:
     parameters, in this process, nothing timed (fp32: the FLOPs do not depend on precision)."""
     import torch
 
-    print(f"{'model':<28}{'train MFLOP':>12}{'infer MFLOP':>12}{'parameters':>12}")
+    print(
+        f"{'model':<28}{'train MFLOP':>12}{'infer MFLOP':>12}{'parameters':>12}"
+        "  largest parameter tensor"
+    )
     for name in names:
         if parse_row(name)[3] != "fp32":
             continue
@@ -304,7 +307,11 @@ def flops_table(names: list[str]) -> None:
         batch = trainer.sources["train"].batch(torch.arange(BATCH))
         train, infer = counted_mflop(model, trainer, source, batch)
         params = sum(p.numel() for p in model.parameters())
-        print(f"{name:<28}{train:>12.1f}{infer:>12.1f}{params:>12,}", flush=True)
+        size, largest = max((p.numel(), n) for n, p in model.named_parameters())
+        print(
+            f"{name:<28}{train:>12.1f}{infer:>12.1f}{params:>12,}  {largest} ({size / params:.0%})",
+            flush=True,
+        )
 
 
 def main() -> None:
