@@ -49,8 +49,21 @@ def test_only_fp32_on_the_cpu_outside_autocast_takes_it():
     x = torch.randn(2, 3)
     assert ff.applies(x)
     assert not ff.applies(x.bfloat16())
+    assert not ff.applies(torch.randn(0, 3))  # oneDNN refuses products over zero rows
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not ff.applies(x)
+
+
+def test_a_strided_input_and_an_empty_batch_train_through_the_layer():
+    from mmcl.models.mmcl import EncoderLayer
+
+    layer = EncoderLayer(8, 2, 16).train()
+    strided = torch.randn(3, 10, 8)[:, ::2].requires_grad_(True)  # not contiguous
+    layer(strided).sum().backward()
+    assert strided.grad.shape == (3, 5, 8) and torch.isfinite(strided.grad).all()
+    empty = torch.randn(0, 5, 8, requires_grad=True)
+    layer(empty).sum().backward()
+    assert empty.grad.shape == (0, 5, 8)
 
 
 def test_the_encoder_layers_training_pass_uses_it(monkeypatch):

@@ -31,11 +31,13 @@ LINEAR = _onednn_linear()
 
 
 def applies(x: torch.Tensor) -> bool:
-    """Whether `x` takes the oneDNN path: fp32 on the CPU, outside autocast."""
+    """Whether `x` takes the oneDNN path: fp32 on the CPU, outside autocast, not empty
+    (oneDNN refuses products over zero rows)."""
     return (
         LINEAR is not None
         and x.device.type == "cpu"
         and x.dtype == torch.float32
+        and x.numel() > 0
         and not torch.is_autocast_enabled("cpu")
     )
 
