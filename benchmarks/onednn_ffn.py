@@ -28,6 +28,7 @@ import time
 import torch
 import torch.nn.functional as F
 from anchor import mmcl_trainer, run_steps, warm_up_batches
+from ffn_blocks import median_ms
 from torch import nn
 
 from mmcl.models import feed_forward as fast
@@ -49,16 +50,6 @@ def mkl_feed_forward(self, x: torch.Tensor) -> torch.Tensor:
 
 ONEDNN_FEED_FORWARD = mmcl_module.EncoderLayer.feed_forward
 PATHS = {"MKL": mkl_feed_forward, "oneDNN": ONEDNN_FEED_FORWARD}
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def mkl(x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> torch.Tensor:

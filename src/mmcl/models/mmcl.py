@@ -294,12 +294,14 @@ class EncoderLayer(nn.TransformerEncoderLayer):
             return fast_feed_forward.feed_forward(x, self.linear1, self.linear2, FFN_BLOCK_ROWS)
         if torch.is_grad_enabled():
             return self.linear2(F.relu(self.linear1(x)))
-        # bf16 (half the bytes): blocks were not faster at every width (ffn-blocks.txt)
+        # bf16, other devices, builds without oneDNN; in bf16 (half the bytes) blocks were not
+        # faster at every width (ffn-blocks.txt)
         return self.linear2(self.linear1(x).relu_())
 
 
 # rows per block of the feed-forward without gradients: 512 (x 2048 hidden units x 4 bytes =
-# 4 MB) was the fastest of 256, 512 and 1024 in fp32 here (docs/performance.md section 8)
+# 4 MB) was the fastest of 256, 512 and 1024 in fp32 here, measured with MKL's products before
+# they moved to oneDNN (docs/performance.md section 8)
 FFN_BLOCK_ROWS = 512
 
 # sequences longer than this recompute their Transformer layers' activations (and CSD's) in
