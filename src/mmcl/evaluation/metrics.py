@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 
 from mmcl.data.presets import IEMOCAP_EMOTIONS
 
@@ -27,6 +26,14 @@ SELECTION_METRIC: dict[str, str] = {
 }
 # errors and losses; every other metric (accuracies, F1, Corr) is better when higher
 LOWER_IS_BETTER = frozenset({"MAE", "RMSE", "loss"})
+
+
+def _sklearn_metrics():
+    """sklearn.metrics, imported when first needed: importing it takes about a second, which
+    every process that imports the trainer (a CLI call, each row of a benchmark) would pay."""
+    from sklearn import metrics
+
+    return metrics
 
 
 def higher_is_better(metric: str) -> bool:
@@ -49,7 +56,7 @@ def _multiclass_acc(preds: np.ndarray, truths: np.ndarray) -> float:
 
 
 def _weighted_f1(truth: np.ndarray, preds: np.ndarray) -> float:
-    return float(f1_score(truth, preds, average="weighted", zero_division=0))
+    return float(_sklearn_metrics().f1_score(truth, preds, average="weighted", zero_division=0))
 
 
 def _mosi(preds: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -57,9 +64,11 @@ def _mosi(preds: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     nz_truth, nz_preds = truth[non_zero] > 0, preds[non_zero] > 0
     has0_truth, has0_preds = truth >= 0, preds >= 0
     return {
-        "Has0_acc_2": float(accuracy_score(has0_truth, has0_preds)),
+        "Has0_acc_2": float(_sklearn_metrics().accuracy_score(has0_truth, has0_preds)),
         "Has0_F1_score": _weighted_f1(has0_truth, has0_preds),
-        "Non0_acc_2": float(accuracy_score(nz_truth, nz_preds)) if non_zero.any() else float("nan"),
+        "Non0_acc_2": float(_sklearn_metrics().accuracy_score(nz_truth, nz_preds))
+        if non_zero.any()
+        else float("nan"),
         "Non0_F1_score": _weighted_f1(nz_truth, nz_preds) if non_zero.any() else float("nan"),
         "Mult_acc_5": _multiclass_acc(np.clip(preds, -2, 2), np.clip(truth, -2, 2)),
         "Mult_acc_7": _multiclass_acc(np.clip(preds, -3, 3), np.clip(truth, -3, 3)),
@@ -94,7 +103,7 @@ def _iemocap(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
     for i, emo in enumerate(IEMOCAP_EMOTIONS):
         pred_i = logits[:, i].argmax(axis=1)
-        out[f"{emo}_acc"] = float(accuracy_score(truth[:, i], pred_i))
+        out[f"{emo}_acc"] = float(_sklearn_metrics().accuracy_score(truth[:, i], pred_i))
         out[f"{emo}_F1"] = _weighted_f1(truth[:, i], pred_i)
     out["Mean_acc"] = float(np.mean([out[f"{e}_acc"] for e in IEMOCAP_EMOTIONS]))
     out["Mean_F1"] = float(np.mean([out[f"{e}_F1"] for e in IEMOCAP_EMOTIONS]))
@@ -113,9 +122,11 @@ def _classification(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     pred_cls = preds.argmax(axis=1) if preds.ndim == 2 else preds.astype(np.int64)
     truth = labels.reshape(-1).astype(np.int64)
     return {
-        "Acc": float(accuracy_score(truth, pred_cls)),
+        "Acc": float(_sklearn_metrics().accuracy_score(truth, pred_cls)),
         "F1_weighted": _weighted_f1(truth, pred_cls),
-        "F1_macro": float(f1_score(truth, pred_cls, average="macro", zero_division=0)),
+        "F1_macro": float(
+            _sklearn_metrics().f1_score(truth, pred_cls, average="macro", zero_division=0)
+        ),
     }
 
 

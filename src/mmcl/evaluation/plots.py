@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # matplotlib takes half a second to import: only plotting loads it
+    from matplotlib.figure import Figure
 
 
 def pyplot() -> ModuleType:

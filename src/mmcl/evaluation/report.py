@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -60,6 +59,8 @@ def csv_table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
 def paired_pvalues(first: list[dict], other: list[dict]) -> dict[str, float]:
     """Paired t-test across seeds (same seed, same split) of each metric against `first`;
     NaN with fewer than 2 seeds or identical values."""
+    from scipy import stats  # imported here: it takes most of a second, which every CLI call paid
+
     out = {}
     for k in first[0]:
         a = np.array([r[k] for r in first], dtype=float)
@@ -69,7 +70,7 @@ def paired_pvalues(first: list[dict], other: list[dict]) -> dict[str, float]:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            out[k] = float(scipy_stats.ttest_rel(b, a).pvalue)
+            out[k] = float(stats.ttest_rel(b, a).pvalue)
     return out
 
 
