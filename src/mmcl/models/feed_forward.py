@@ -2,7 +2,7 @@
 
 PyTorch multiplies fp32 matrices on the CPU with MKL; on this project's machines (AMD EPYC)
 oneDNN, which PyTorch also ships (`torch.ops.mkldnn._linear_pointwise`, the kernel that
-torch.compile's CPU backend calls), runs the feed-forward's products about 1.2-1.5x as fast
+torch.compile's CPU backend calls), runs the feed-forward's products about 1.2-1.6x as fast
 and applies the ReLU as the product writes its output, instead of in a pass of its own over
 the ffn_dim-wide hidden activations (docs/performance.md section 9). Same arithmetic: fp32
 products, only their summation order differs. One product, the first layer's weight gradient,
