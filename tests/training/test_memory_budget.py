@@ -1,7 +1,8 @@
 """Training reads the memory-mapped native format batch by batch: a dataset larger than the
 process's memory budget trains. The budget is RLIMIT_DATA (private writable memory: heap and
 anonymous maps, where a copy of the data would have to go), set in a child process after its
-imports; the read-only file mappings of the native arrays do not count against it."""
+imports (those made when first needed included); the read-only file mappings of the native
+arrays do not count against it."""
 
 import resource
 import subprocess
@@ -20,6 +21,9 @@ CHILD = textwrap.dedent(
     import re, resource, sys
     from pathlib import Path
     import numpy, torch
+    # what the run imports when first needed (the metrics): scipy's own OpenBLAS reserves its
+    # buffers at import, start-up memory that the data's budget is not about
+    import scipy.stats, sklearn.metrics
     from mmcl.config import resolve_config
     from mmcl.data.loader import load_dataset
     from mmcl.experiments.runs import train_run
