@@ -28,12 +28,20 @@ SELECTION_METRIC: dict[str, str] = {
 LOWER_IS_BETTER = frozenset({"MAE", "RMSE", "loss"})
 
 
-def _sklearn_metrics():
-    """sklearn.metrics, imported when first needed: importing it takes about a second, which
-    every process that imports the trainer (a CLI call, each row of a benchmark) would pay."""
-    from sklearn import metrics
+# scikit-learn is imported when a metric is first computed: importing it takes about a
+# second, which every process importing the trainer would otherwise pay at start-up
 
-    return metrics
+
+def _accuracy(truth: np.ndarray, preds: np.ndarray) -> float:
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(truth, preds))
+
+
+def _f1(truth: np.ndarray, preds: np.ndarray, average: str) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(truth, preds, average=average, zero_division=0))
 
 
 def higher_is_better(metric: str) -> bool:
@@ -56,7 +64,7 @@ def _multiclass_acc(preds: np.ndarray, truths: np.ndarray) -> float:
 
 
 def _weighted_f1(truth: np.ndarray, preds: np.ndarray) -> float:
-    return float(_sklearn_metrics().f1_score(truth, preds, average="weighted", zero_division=0))
+    return _f1(truth, preds, "weighted")
 
 
 def _mosi(preds: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -64,11 +72,9 @@ def _mosi(preds: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     nz_truth, nz_preds = truth[non_zero] > 0, preds[non_zero] > 0
     has0_truth, has0_preds = truth >= 0, preds >= 0
     return {
-        "Has0_acc_2": float(_sklearn_metrics().accuracy_score(has0_truth, has0_preds)),
+        "Has0_acc_2": _accuracy(has0_truth, has0_preds),
         "Has0_F1_score": _weighted_f1(has0_truth, has0_preds),
-        "Non0_acc_2": float(_sklearn_metrics().accuracy_score(nz_truth, nz_preds))
-        if non_zero.any()
-        else float("nan"),
+        "Non0_acc_2": _accuracy(nz_truth, nz_preds) if non_zero.any() else float("nan"),
         "Non0_F1_score": _weighted_f1(nz_truth, nz_preds) if non_zero.any() else float("nan"),
         "Mult_acc_5": _multiclass_acc(np.clip(preds, -2, 2), np.clip(truth, -2, 2)),
         "Mult_acc_7": _multiclass_acc(np.clip(preds, -3, 3), np.clip(truth, -3, 3)),
@@ -103,7 +109,7 @@ def _iemocap(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
     for i, emo in enumerate(IEMOCAP_EMOTIONS):
         pred_i = logits[:, i].argmax(axis=1)
-        out[f"{emo}_acc"] = float(_sklearn_metrics().accuracy_score(truth[:, i], pred_i))
+        out[f"{emo}_acc"] = _accuracy(truth[:, i], pred_i)
         out[f"{emo}_F1"] = _weighted_f1(truth[:, i], pred_i)
     out["Mean_acc"] = float(np.mean([out[f"{e}_acc"] for e in IEMOCAP_EMOTIONS]))
     out["Mean_F1"] = float(np.mean([out[f"{e}_F1"] for e in IEMOCAP_EMOTIONS]))
@@ -122,11 +128,9 @@ def _classification(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     pred_cls = preds.argmax(axis=1) if preds.ndim == 2 else preds.astype(np.int64)
     truth = labels.reshape(-1).astype(np.int64)
     return {
-        "Acc": float(_sklearn_metrics().accuracy_score(truth, pred_cls)),
+        "Acc": _accuracy(truth, pred_cls),
         "F1_weighted": _weighted_f1(truth, pred_cls),
-        "F1_macro": float(
-            _sklearn_metrics().f1_score(truth, pred_cls, average="macro", zero_division=0)
-        ),
+        "F1_macro": _f1(truth, pred_cls, "macro"),
     }
 
 
