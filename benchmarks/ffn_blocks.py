@@ -6,7 +6,8 @@ rows, d = 128).
 
 (1) linear2(relu(linear1(x))) on 5120 x 128 rows, feed-forward 2048 and 512 wide, fp32 and
     bf16: the whole batch at once (out-of-place ReLU, as nn.TransformerEncoderLayer does; and
-    in place), and in blocks of 256, 512 and 1024 rows (ReLU in place). Median ms.
+    in place), and in blocks of 256, 512 and 1024 rows (ReLU in place); in fp32 also through
+    oneDNN (`models/feed_forward.py`), whole and in blocks of 256 to 2048 rows. Median ms.
 (2) MMCL inference (model + actors, batch 256, no grad), samples/s: the encoder layers
     through PyTorch's fused fast path (the code before) against the written-out layer with
     the blocked feed-forward (`EncoderLayer.feed_forward`), alternating in one process so
@@ -25,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from throughput import DIMS, parse_row
 from torch import nn
+
+from mmcl.models import feed_forward as fast
 
 ROWS, D = 5120, 128
 
@@ -49,6 +52,12 @@ def variants(x: torch.Tensor, lin1: nn.Linear, lin2: nn.Linear) -> dict:
         out[f"blocks of {block}"] = lambda block=block: torch.cat(
             [lin2(lin1(r).relu_()) for r in x.split(block)]
         )
+    if fast.applies(x):  # fp32: the products by oneDNN, the ReLU fused (models/feed_forward.py)
+        out["oneDNN, whole"] = lambda: fast.feed_forward(x, lin1, lin2, len(x))
+        for block in (256, 512, 1024, 2048):
+            out[f"oneDNN, blocks of {block}"] = lambda block=block: fast.feed_forward(
+                x, lin1, lin2, block
+            )
     return out
 
 
