@@ -300,8 +300,8 @@ class EncoderLayer(nn.TransformerEncoderLayer):
 
 
 # rows per block of the feed-forward without gradients: 512 (x 2048 hidden units x 4 bytes =
-# 4 MB) was the fastest of 256, 512 and 1024 in fp32 here, measured with MKL's products before
-# they moved to oneDNN (docs/performance.md section 8)
+# 4 MB) was the fastest of 256, 512 and 1024 in fp32 here with MKL's products; with oneDNN's,
+# 512, 1024 and 2048 were within 10 % of each other at 2048 wide (docs/performance.md 8, 9)
 FFN_BLOCK_ROWS = 512
 
 # sequences longer than this recompute their Transformer layers' activations (and CSD's) in
