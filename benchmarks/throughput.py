@@ -22,8 +22,8 @@ Per model, in a fresh process (so that peak memory is the model's own):
 - peak_rss_mb: the process's peak resident memory.
 Prints a table; with --json the last line is {"models": {name: {...}}}. --flops prints
 instead each fp32 row's counted FLOPs per training and inference sample and its parameters
-(nothing timed). Run it on a quiet
-machine and compare numbers from one run: absolute figures vary between machines.
+(nothing timed). Run it on a quiet machine and compare numbers from one run: absolute
+figures vary between machines.
 
 The machine's speed drifts (docs/performance.md: the same code 1.45x faster one morning than
 the night before), and issue 12's anchor (the reference code: 120 training and 1600

@@ -63,19 +63,15 @@ def _multiclass_acc(preds: np.ndarray, truths: np.ndarray) -> float:
     return float(np.mean(np.round(preds) == np.round(truths)))
 
 
-def _weighted_f1(truth: np.ndarray, preds: np.ndarray) -> float:
-    return _f1(truth, preds, "weighted")
-
-
 def _mosi(preds: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     non_zero = truth != 0
     nz_truth, nz_preds = truth[non_zero] > 0, preds[non_zero] > 0
     has0_truth, has0_preds = truth >= 0, preds >= 0
     return {
         "Has0_acc_2": _accuracy(has0_truth, has0_preds),
-        "Has0_F1_score": _weighted_f1(has0_truth, has0_preds),
+        "Has0_F1_score": _f1(has0_truth, has0_preds, "weighted"),
         "Non0_acc_2": _accuracy(nz_truth, nz_preds) if non_zero.any() else float("nan"),
-        "Non0_F1_score": _weighted_f1(nz_truth, nz_preds) if non_zero.any() else float("nan"),
+        "Non0_F1_score": _f1(nz_truth, nz_preds, "weighted") if non_zero.any() else float("nan"),
         "Mult_acc_5": _multiclass_acc(np.clip(preds, -2, 2), np.clip(truth, -2, 2)),
         "Mult_acc_7": _multiclass_acc(np.clip(preds, -3, 3), np.clip(truth, -3, 3)),
         "MAE": float(np.mean(np.abs(preds - truth))),
@@ -96,7 +92,7 @@ def _sims(preds: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         "Mult_acc_2": float(np.mean(cls[2][0] == cls[2][1])),
         "Mult_acc_3": float(np.mean(cls[3][0] == cls[3][1])),
         "Mult_acc_5": float(np.mean(cls[5][0] == cls[5][1])),
-        "F1_score": _weighted_f1(cls[2][1], cls[2][0]),
+        "F1_score": _f1(cls[2][1], cls[2][0], "weighted"),
         "MAE": float(np.mean(np.abs(preds - truth))),
         "Corr": _corr(preds, truth),
     }
@@ -110,7 +106,7 @@ def _iemocap(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     for i, emo in enumerate(IEMOCAP_EMOTIONS):
         pred_i = logits[:, i].argmax(axis=1)
         out[f"{emo}_acc"] = _accuracy(truth[:, i], pred_i)
-        out[f"{emo}_F1"] = _weighted_f1(truth[:, i], pred_i)
+        out[f"{emo}_F1"] = _f1(truth[:, i], pred_i, "weighted")
     out["Mean_acc"] = float(np.mean([out[f"{e}_acc"] for e in IEMOCAP_EMOTIONS]))
     out["Mean_F1"] = float(np.mean([out[f"{e}_F1"] for e in IEMOCAP_EMOTIONS]))
     return out
@@ -129,7 +125,7 @@ def _classification(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     truth = labels.reshape(-1).astype(np.int64)
     return {
         "Acc": _accuracy(truth, pred_cls),
-        "F1_weighted": _weighted_f1(truth, pred_cls),
+        "F1_weighted": _f1(truth, pred_cls, "weighted"),
         "F1_macro": _f1(truth, pred_cls, "macro"),
     }
 

@@ -59,7 +59,7 @@ def csv_table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
 def paired_pvalues(first: list[dict], other: list[dict]) -> dict[str, float]:
     """Paired t-test across seeds (same seed, same split) of each metric against `first`;
     NaN with fewer than 2 seeds or identical values."""
-    from scipy import stats  # imported here: it takes most of a second, which every CLI call paid
+    from scipy import stats  # imported here: most of a second that every run's start-up paid
 
     out = {}
     for k in first[0]:
