@@ -58,3 +58,66 @@ def warm_up_batches(batch: int, ac_batch: int = 128) -> int:
     sample, when the updates start (the reference variant pushes a batch one step late), so
     that every timed step does the steady-state work."""
     return -(-ac_batch // batch) + 2
+
+
+def alternating(
+    variant: str,
+    precision: str,
+    ffn_dim: int,
+    paths: dict,
+    steps: int,
+    repeats: int,
+) -> str:
+    """MMCL at the anchor configuration with two code paths, before and after a change
+    (`paths`: name -> a function that puts that path in place), alternating in one process so
+    that the machine's drift hits both alike: full training steps of the one trainer (the
+    actor-critic update included) and inference (batch 256, no grad), samples/s as medians of
+    `repeats` rounds, and the largest difference between the two paths' predictions on one
+    batch. Returns the row's line (name, train before / after / ratio, infer likewise, gap);
+    leaves the last path in place."""
+    import statistics
+    import time
+
+    import torch
+
+    before, after = paths
+    trainer = mmcl_trainer(variant, precision, ffn_dim, 128, 20, 16, "/tmp/mmcl-alternating")
+    source = trainer.sources["train"]
+    batches = [source.batch(torch.arange(i * 128, (i + 1) * 128)) for i in range(16)]
+    run_steps(trainer, batches[: warm_up_batches(128)])  # the replay buffer past one sample
+    model = trainer.model
+    infer_batches = [source.batch(torch.arange(i * 256, (i + 1) * 256)) for i in range(4)]
+    model.eval()
+    preds = {}
+    for path, put_in_place in paths.items():  # the same predictions either way, up to rounding
+        put_in_place()
+        with torch.no_grad():
+            preds[path] = model.run(infer_batches[0]).preds.float()
+    gap = float((preds[before] - preds[after]).abs().max())
+    model.train()
+    train_s, infer_s = {p: [] for p in paths}, {p: [] for p in paths}
+    for r in range(repeats + 1):  # the first round warms both paths up
+        for path, put_in_place in paths.items():
+            put_in_place()
+            chosen = [batches[(r * steps + i) % len(batches)] for i in range(steps)]
+            start = time.perf_counter()
+            run_steps(trainer, chosen)
+            elapsed = time.perf_counter() - start
+            model.eval()
+            with torch.no_grad():
+                start_infer = time.perf_counter()
+                for b in infer_batches:
+                    model.run(b)
+                elapsed_infer = time.perf_counter() - start_infer
+            model.train()
+            if r:
+                train_s[path].append(128 * steps / elapsed)
+                infer_s[path].append(256 * len(infer_batches) / elapsed_infer)
+    t = {p: statistics.median(v) for p, v in train_s.items()}
+    i = {p: statistics.median(v) for p, v in infer_s.items()}
+    name = f"mmcl:{variant}" + ("" if precision == "fp32" else f":{precision}")
+    name += "" if ffn_dim == 2048 else f":ffn{ffn_dim}"
+    return (
+        f"  {name:<26}{t[before]:>8.1f}{t[after]:>8.1f}{t[after] / t[before]:>7.2f}x"
+        f"{i[before]:>9.0f}{i[after]:>8.0f}{i[after] / i[before]:>7.2f}x{gap:>12.1e}"
+    )

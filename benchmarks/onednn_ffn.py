@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
-from anchor import mmcl_trainer, run_steps, warm_up_batches
+from anchor import alternating
 from ffn_blocks import median_ms
 from torch import nn
 
@@ -112,48 +110,6 @@ def feed_forward_alone(repeats: int) -> None:
             )
 
 
-def mmcl_alternating(variant: str, ffn_dim: int, steps: int, repeats: int) -> str:
-    trainer = mmcl_trainer(variant, "fp32", ffn_dim, 128, 20, 16, "/tmp/mmcl-onednn-ffn")
-    source = trainer.sources["train"]
-    batches = [source.batch(torch.arange(i * 128, (i + 1) * 128)) for i in range(16)]
-    run_steps(trainer, batches[: warm_up_batches(128)])  # the replay buffer past one sample
-    model = trainer.model
-    infer_batches = [source.batch(torch.arange(i * 256, (i + 1) * 256)) for i in range(4)]
-    model.eval()
-    preds = {}
-    for path, forward in PATHS.items():  # the same predictions either way, up to rounding
-        mmcl_module.EncoderLayer.feed_forward = forward
-        with torch.no_grad():
-            preds[path] = model.run(infer_batches[0]).preds
-    gap = float((preds["MKL"] - preds["oneDNN"]).abs().max())
-    model.train()
-    train_s, infer_s = {p: [] for p in PATHS}, {p: [] for p in PATHS}
-    for r in range(repeats + 1):  # the first round warms both paths up
-        for path, forward in PATHS.items():
-            mmcl_module.EncoderLayer.feed_forward = forward
-            chosen = [batches[(r * steps + i) % len(batches)] for i in range(steps)]
-            start = time.perf_counter()
-            run_steps(trainer, chosen)
-            elapsed = time.perf_counter() - start
-            model.eval()
-            with torch.no_grad():
-                start_infer = time.perf_counter()
-                for b in infer_batches:
-                    model.run(b)
-                elapsed_infer = time.perf_counter() - start_infer
-            model.train()
-            if r:
-                train_s[path].append(128 * steps / elapsed)
-                infer_s[path].append(256 * len(infer_batches) / elapsed_infer)
-    t = {p: statistics.median(v) for p, v in train_s.items()}
-    i = {p: statistics.median(v) for p, v in infer_s.items()}
-    name = f"mmcl:{variant}" + ("" if ffn_dim == 2048 else f":ffn{ffn_dim}")
-    return (
-        f"  {name:<26}{t['MKL']:>8.1f}{t['oneDNN']:>8.1f}{t['oneDNN'] / t['MKL']:>7.2f}x"
-        f"{i['MKL']:>9.0f}{i['oneDNN']:>8.0f}{i['oneDNN'] / i['MKL']:>7.2f}x{gap:>12.1e}"
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=7, help="alternating rounds timed")
@@ -172,7 +128,12 @@ def main() -> None:
     )
     try:
         for variant, ffn_dim in (("reference", 2048), ("corrected", 2048), ("reference", 512)):
-            print(mmcl_alternating(variant, ffn_dim, args.steps, args.repeats), flush=True)
+            paths = {
+                path: functools.partial(setattr, mmcl_module.EncoderLayer, "feed_forward", fn)
+                for path, fn in PATHS.items()
+            }
+            line = alternating(variant, "fp32", ffn_dim, paths, args.steps, args.repeats)
+            print(line, flush=True)
     finally:
         mmcl_module.EncoderLayer.feed_forward = ONEDNN_FEED_FORWARD
 

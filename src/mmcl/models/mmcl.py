@@ -36,6 +36,7 @@ from torch.utils.checkpoint import checkpoint
 from mmcl.data.batching import Batch
 from mmcl.errors import UserError
 from mmcl.models import feed_forward as fast_feed_forward
+from mmcl.models import short_attention
 from mmcl.models.base import (
     DataInfo,
     ModelOutput,
@@ -232,11 +233,7 @@ class ReferenceAttentionBlock(nn.Module):
         self.norm = nn.LayerNorm(d)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, length, d = x.shape
-        q, k, v = self.qkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        keys = attendable(mask)[:, None, None, :]
-        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)
-        ctx = ctx.transpose(1, 2).reshape(b, length, d)
+        ctx = self_attention(self.qkv(x), self.heads, attendable(mask))
         return self.norm(ctx + self.linear(ctx))
 
 
@@ -273,15 +270,10 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         )
         if src_mask is not None or is_causal or fast_path:
             return super().forward(src, src_mask, src_key_padding_mask, is_causal)
-        b, length, d = src.shape
-        attn, heads = self.self_attn, self.self_attn.num_heads
+        attn = self.self_attn
         qkv = F.linear(src, attn.in_proj_weight, attn.in_proj_bias)
-        q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
-        keys = None
-        if src_key_padding_mask is not None:
-            keys = attendable(~src_key_padding_mask)[:, None, None, :]
-        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)  # (B, heads, L, d/heads)
-        x = self.norm1(src + attn.out_proj(ctx.transpose(1, 2).reshape(b, length, d)))
+        keys = None if src_key_padding_mask is None else attendable(~src_key_padding_mask)
+        x = self.norm1(src + attn.out_proj(self_attention(qkv, attn.num_heads, keys)))
         return self.norm2(x + self.feed_forward(x))
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -297,6 +289,21 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         # bf16, other devices, builds without oneDNN; in bf16 (half the bytes) blocks were not
         # faster at every width (ffn-blocks.txt)
         return self.linear2(self.linear1(x).relu_())
+
+
+def self_attention(qkv: torch.Tensor, heads: int, keys: torch.Tensor | None) -> torch.Tensor:
+    """Multi-head self-attention (B, L, d) from the packed q/k/v projection (B, L, 3 * d), the
+    heads concatenated; `keys` (B, L): the steps that may be attended to. Short sequences on
+    the CPU take `short_attention` (measured faster: docs/performance.md, section 10); the
+    rest PyTorch's scaled_dot_product_attention, given the projection viewed as heads."""
+    if short_attention.applies(qkv):
+        return short_attention.attention(qkv, heads, keys)
+    b, length, packed = qkv.shape
+    d = packed // 3
+    q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
+    mask = None if keys is None else keys[:, None, None, :]
+    ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, heads, L, d/heads)
+    return ctx.transpose(1, 2).reshape(b, length, d)
 
 
 # rows per block of the feed-forward without gradients: 512 (x 2048 hidden units x 4 bytes =
