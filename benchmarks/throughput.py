@@ -32,9 +32,10 @@ each MMCL row also measures, in its own process right after its timings, the fp3
 matrix-product rate of this machine now (the best of a 2048-cube product and the
 feed-forward's first product at the anchor's shapes, by MKL and by oneDNN) and counts its
 FLOPs per training and inference sample (torch.utils.flop_counter). A second table gives
-the share of the ceiling each row reaches, and its ratios to the anchor with the anchor
-scaled to the fp32 product rate measured now: the anchor's figures x (fp32 rate now / 190).
-That scaling assumes the reference code's speed follows the machine's product rate; it is
+the share of the ceiling each row reaches, its ratios to the anchor with the anchor
+scaled to the fp32 product rate measured now (the anchor's figures x (fp32 rate now / 190)),
+and the most the row's FLOPs would allow at the ceiling against the same scaled anchor: the
+bound no code change reaches past without fewer FLOPs. That scaling assumes the reference code's speed follows the machine's product rate; it is
 a reading, not a side-by-side measurement. Not part of the JSON.
 """
 
@@ -261,12 +262,13 @@ def ceiling_table(results: dict[str, dict]) -> list[str]:
         "",
         "MMCL against the product rate measured in the same process. MFLOP: counted per sample;",
         "share: the rate x MFLOP over the ceiling of the row's precision; /anchor: samples/s over",
-        "the anchor's, scaled by the fp32 rate now / 190 GFLOP/s; infer bound: the most samples/s",
-        "its inference FLOPs allow at the bf16 ceiling, over the scaled anchor's.",
+        "the anchor's, scaled by the fp32 rate now / 190 GFLOP/s; bounds, over the scaled",
+        "anchor's: train, the most samples/s the row's training FLOPs allow at its precision's",
+        "ceiling; infer, the most its inference FLOPs allow at the bf16 ceiling.",
         f"{'model':<28}{'MFLOP':>7}{'':>6}{'ceiling':>8}{'':>6}{'share':>6}{'':>6}"
-        f"{'/anchor':>8}{'':>7}{'infer':>7}",
+        f"{'/anchor':>8}{'':>7}{'bound':>7}{'':>7}",
         f"{'':<28}{'train':>7}{'infer':>6}{'fp32':>8}{'bf16':>6}{'train':>6}{'infer':>6}"
-        f"{'train':>8}{'infer':>7}{'bound':>7}",
+        f"{'train':>8}{'infer':>7}{'train':>7}{'infer':>7}",
     ]
     for name, r in results.items():
         if "_ceiling" not in r:
@@ -275,13 +277,14 @@ def ceiling_table(results: dict[str, dict]) -> list[str]:
         ceiling, (train_mflop, infer_mflop) = r["_ceiling"], r["_mflop"]
         train, infer = r["train_samples_per_s"], r["infer_samples_per_s"]
         scale = ceiling["fp32"] / ANCHOR_CEILING["fp32"]
+        train_bound = ceiling[precision] * 1e3 / train_mflop / (ANCHOR_TRAIN * scale)
         bound = ceiling["bf16"] * 1e3 / infer_mflop / (ANCHOR_INFER * scale)
         lines.append(
             f"{name:<28}{train_mflop:>7.0f}{infer_mflop:>6.0f}{ceiling['fp32']:>8.0f}"
             f"{ceiling['bf16']:>6.0f}{train * train_mflop / 1e3 / ceiling[precision]:>6.0%}"
             f"{infer * infer_mflop / 1e3 / ceiling[precision]:>6.0%}"
             f"{train / (ANCHOR_TRAIN * scale):>7.2f}x{infer / (ANCHOR_INFER * scale):>6.2f}x"
-            f"{bound:>6.1f}x"
+            f"{train_bound:>6.1f}x{bound:>6.1f}x"
         )
     anchor_share = ANCHOR_TRAIN * ANCHOR_TRAIN_MFLOP / 1e3 / ANCHOR_CEILING["fp32"]
     lines.append(
