@@ -245,8 +245,9 @@ class EncoderLayer(nn.TransformerEncoderLayer):
     The forward runs the same arithmetic written out: nn.MultiheadAttention's training path
     turns the batch sequence-first and splits the packed q/k/v projection through copies whose
     backward fills three zero tensors of the projection's size per layer (the profile in
-    docs/performance.md); here the projection is viewed as heads and handed to
-    scaled_dot_product_attention as it is. On the CPU in fp32 the feed-forward's products go
+    docs/performance.md); here the projection goes to `self_attention` as it is (viewed as
+    heads for scaled_dot_product_attention; short sequences in bf16 on the CPU through
+    `short_attention`, which lays it out once). On the CPU in fp32 the feed-forward's products go
     through oneDNN, in blocks of rows without gradients (see `feed_forward`); bf16 inference,
     and inference on other devices, keep PyTorch's fused fast path (measured faster in bf16
     here).
@@ -293,9 +294,9 @@ class EncoderLayer(nn.TransformerEncoderLayer):
 
 def self_attention(qkv: torch.Tensor, heads: int, keys: torch.Tensor | None) -> torch.Tensor:
     """Multi-head self-attention (B, L, d) from the packed q/k/v projection (B, L, 3 * d), the
-    heads concatenated; `keys` (B, L): the steps that may be attended to. Short sequences on
-    the CPU take `short_attention` (measured faster: docs/performance.md, section 10); the
-    rest PyTorch's scaled_dot_product_attention, given the projection viewed as heads."""
+    heads concatenated; `keys` (B, L): the steps that may be attended to. Short sequences in
+    bf16 on the CPU take `short_attention` (measured faster: docs/performance.md, section 10);
+    the rest PyTorch's scaled_dot_product_attention, given the projection viewed as heads."""
     if short_attention.applies(qkv):
         return short_attention.attention(qkv, heads, keys)
     b, length, packed = qkv.shape
