@@ -35,8 +35,9 @@ FLOPs per training and inference sample (torch.utils.flop_counter). A second tab
 the share of the ceiling each row reaches, its ratios to the anchor with the anchor
 scaled to the fp32 product rate measured now (the anchor's figures x (fp32 rate now / 190)),
 and the most the row's FLOPs would allow at the ceiling against the same scaled anchor: the
-bound no code change reaches past without fewer FLOPs. That scaling assumes the reference code's speed follows the machine's product rate; it is
-a reading, not a side-by-side measurement. Not part of the JSON.
+bound no code change reaches past without fewer FLOPs. That scaling assumes the reference
+code's speed follows the machine's product rate; it is a reading, not a side-by-side
+measurement. Not part of the JSON.
 """
 
 from __future__ import annotations
