@@ -226,6 +226,34 @@ def test_the_encoder_layer_without_gradients_blocks_rows(monkeypatch):
         assert rows == [4, 4, 4, 3]
 
 
+def test_without_onednn_the_feed_forward_keeps_its_blocks(monkeypatch):
+    """A PyTorch build without oneDNN runs the fp32 feed-forward with PyTorch's products,
+    whole with gradients and in blocks of rows without: the same numbers as PyTorch's layer."""
+    import mmcl.models.mmcl as mmcl_module
+
+    monkeypatch.setattr(mmcl_module, "FFN_BLOCK_ROWS", 4)
+    monkeypatch.setattr(feed_forward, "LINEAR", None)
+    torch.manual_seed(0)
+    ours = EncoderLayer(8, 2, 16)
+    torch.manual_seed(0)
+    theirs = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    rows = []
+    ours.linear1.register_forward_hook(lambda mod, args, out: rows.append(args[0].shape[0]))
+    x = torch.randn(3, 5, 8)
+    pad = torch.tensor([[False] * 5, [False, False, False, True, True], [False] * 4 + [True]])
+    valid = ~pad
+    with torch.no_grad():
+        expected = theirs(x, src_key_padding_mask=pad)[valid]
+        torch.testing.assert_close(ours(x, src_key_padding_mask=pad)[valid], expected)
+    assert rows == [4, 4, 4, 3]
+    rows.clear()
+    xi = x.clone().requires_grad_(True)
+    out = ours(xi, src_key_padding_mask=pad)
+    out[valid].sum().backward()
+    torch.testing.assert_close(out[valid], expected)
+    assert rows == [3] and xi.grad is not None  # whole: (3, 5, 8) in one call
+
+
 def test_critic_head_fusion_gate_and_independent_targets(synth_iemocap):
     torch.manual_seed(0)
     model = MMCL(MMCLConfig(variant="reference", **TINY), _info(synth_iemocap))

@@ -14,6 +14,7 @@ Used for the feed-forward only: it is most of a Transformer layer's FLOPs at MMC
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,11 +32,11 @@ LINEAR = _onednn_linear()
 
 
 def applies(x: torch.Tensor) -> bool:
-    """Whether `x` takes the oneDNN path: fp32 on the CPU, outside autocast, not empty
-    (oneDNN refuses products over zero rows)."""
+    """Whether `x` takes `feed_forward`: fp32 on the CPU, outside autocast, not empty
+    (oneDNN refuses products over zero rows). Its products are oneDNN's where the build
+    has it (`LINEAR`), PyTorch's otherwise."""
     return (
-        LINEAR is not None
-        and x.device.type == "cpu"
+        x.device.type == "cpu"
         and x.dtype == torch.float32
         and x.numel() > 0
         and not torch.is_autocast_enabled("cpu")
@@ -87,11 +88,17 @@ def feed_forward(
 ) -> torch.Tensor:
     """linear2(relu(linear1(x))) over x's last dimension, x fp32 on the CPU (`applies`).
     Without gradients nothing keeps the hidden activations, so blocks of `block_rows` rows
-    go through both products in turn, the hidden block still in the caches."""
+    go through both products in turn, the hidden block still in the caches (measured with
+    MKL's products before oneDNN's: docs/performance.md, section 8). Builds without oneDNN
+    use PyTorch's products, in the same blocks."""
+    if LINEAR is None and torch.is_grad_enabled():
+        return linear2(F.relu(linear1(x)))
     rows = x.reshape(-1, x.shape[-1])
     w1, b1, w2, b2 = linear1.weight, linear1.bias, linear2.weight, linear2.bias
     if torch.is_grad_enabled():
         out = FeedForwardFunction.apply(rows, w1, b1, w2, b2)
+    elif LINEAR is None:
+        out = torch.cat([linear2(linear1(r).relu_()) for r in rows.split(block_rows)])
     else:
         blocks = [linear(linear(r, w1, b1, relu=True), w2, b2) for r in rows.split(block_rows)]
         out = torch.cat(blocks)

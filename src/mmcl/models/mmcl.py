@@ -278,17 +278,17 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         return self.norm2(x + self.feed_forward(x))
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """linear2(relu(linear1(x))). In fp32 on the CPU its products go through oneDNN,
-        the ReLU fused into the first (`models/feed_forward.py`: same arithmetic, measured
-        faster); without gradients in blocks of FFN_BLOCK_ROWS rows, the hidden block still
-        in cache (the 2048-wide hidden activations of 5120 rows are 42 MB; docs/performance.md
-        sections 8 and 9)."""
+        """linear2(relu(linear1(x))). In fp32 on the CPU its products go through oneDNN
+        where the build has it, the ReLU fused into the first (`models/feed_forward.py`: same
+        arithmetic, measured faster); without gradients in blocks of FFN_BLOCK_ROWS rows, the
+        hidden block still in cache (the 2048-wide hidden activations of 5120 rows are 42 MB;
+        docs/performance.md sections 8 and 9)."""
         if fast_feed_forward.applies(x):
             return fast_feed_forward.feed_forward(x, self.linear1, self.linear2, FFN_BLOCK_ROWS)
         if torch.is_grad_enabled():
             return self.linear2(F.relu(self.linear1(x)))
-        # bf16, other devices, builds without oneDNN; in bf16 (half the bytes) blocks were not
-        # faster at every width (ffn-blocks.txt)
+        # bf16 and other devices; in bf16 (half the bytes) blocks were not faster at every
+        # width (ffn-blocks.txt)
         return self.linear2(self.linear1(x).relu_())
 
 
