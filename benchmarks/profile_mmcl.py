@@ -4,12 +4,14 @@ IEMOCAP configuration (L = 20; text 300, audio 74, vision 35; d = 128, 4 heads, 
 
     .venv/bin/python benchmarks/profile_mmcl.py [--variant reference] [--precision fp32]
         [--ffn-dim 2048] [--steps 5]
+    .venv/bin/python benchmarks/profile_mmcl.py --row mult:bf16   (any throughput.py row)
 
 Prints (1) the share of the step in each named scope (the trainer's phases and MMCL's parts:
 `train.*`, `mmcl.*`), (2) the operators with the most self time, and (3) the share of all
 self time spent in matrix products, and in those whose output is `ffn_dim` wide or that
 take an `ffn_dim`-wide input (the Transformer feed-forward blocks). Run it on a quiet
-machine.
+machine. With `--row`, the same for any row of `benchmarks/throughput.py` (its model,
+data and trainer as that benchmark builds them); (3) then has no feed-forward part.
 """
 
 from __future__ import annotations
@@ -38,18 +40,26 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--ffn-dim", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=5, help="profiled steps (after warm-up)")
+    ap.add_argument("--row", help="a throughput.py row instead (e.g. mult:bf16)")
     args = ap.parse_args()
 
     warm = warm_up_batches(BATCH)
-    trainer = mmcl_trainer(
-        args.variant,
-        args.precision,
-        args.ffn_dim,
-        BATCH,
-        20,
-        warm + args.steps,
-        "/tmp/mmcl-profile",
-    )
+    if args.row:
+        from throughput import build_row
+
+        trainer = build_row(args.row, warm + args.steps, "cpu")[1]
+        title = f"{args.row}, batch {BATCH}"
+    else:
+        trainer = mmcl_trainer(
+            args.variant,
+            args.precision,
+            args.ffn_dim,
+            BATCH,
+            20,
+            warm + args.steps,
+            "/tmp/mmcl-profile",
+        )
+        title = f"MMCL {args.variant}, {args.precision}, ffn_dim {args.ffn_dim}, batch {BATCH}"
     batches = list(trainer.sources["train"].batches(BATCH))
     run_steps(trainer, batches[:warm])  # fills the replay buffer and the allocator's caches
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
@@ -59,8 +69,7 @@ def main() -> None:
 
     step_total = sum(e.self_cpu_time_total for e in events)
     print(
-        f"MMCL {args.variant}, {args.precision}, ffn_dim {args.ffn_dim}, batch {BATCH}, "
-        f"{args.steps} steps, {torch.get_num_threads()} threads: "
+        f"{title}, {args.steps} steps, {torch.get_num_threads()} threads: "
         f"{step_total / 1e3 / args.steps:.1f} ms of operator time per step\n"
     )
     print("(1) named scopes (time inside, children included), share of the step")
@@ -90,9 +99,12 @@ def main() -> None:
         for e in by_shape
         if e.key in MATMULS and any(args.ffn_dim in (s or []) for s in e.input_shapes or [])
     )
+    print(f"\n(3) matrix products: {100 * mat / step_total:.1f} % of operator self time", end="")
     print(
-        f"\n(3) matrix products: {100 * mat / step_total:.1f} % of operator self time; "
-        f"those touching the {args.ffn_dim}-wide feed-forward: {100 * ffn / step_total:.1f} %"
+        ""
+        if args.row
+        else f"; those touching the {args.ffn_dim}-wide feed-forward: "
+        f"{100 * ffn / step_total:.1f} %"
     )
 
 
