@@ -8,6 +8,12 @@ import json
 
 DIMS = {"text": 300, "audio": 74, "vision": 35}
 
+# issue 12's anchor, measured on this machine kind before this work: the reference code's
+# samples/s, its FLOPs per training sample, and the product rates (GFLOP/s) of that day
+ANCHOR_TRAIN, ANCHOR_INFER = 120.0, 1600.0
+ANCHOR_TRAIN_MFLOP = 767.0
+ANCHOR_CEILING = {"fp32": 190.0, "bf16": 800.0}
+
 
 def mmcl_trainer(
     variant: str, precision: str, ffn_dim: int, batch: int, length: int, n_batches: int, out: str

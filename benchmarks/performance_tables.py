@@ -11,9 +11,9 @@ import json
 import statistics
 from pathlib import Path
 
+from anchor import ANCHOR_INFER, ANCHOR_TRAIN
+
 FOLDER = Path(__file__).resolve().parents[1] / "docs" / "performance"
-# the public MMCL reference code on this machine kind (issue 12): samples/s
-ANCHOR_TRAIN, ANCHOR_INFER = 120.0, 1600.0
 MMCL_ROWS = [
     "mmcl:reference",
     "mmcl:reference:bf16",

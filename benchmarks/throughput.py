@@ -51,7 +51,14 @@ import subprocess
 import sys
 import time
 
-from anchor import run_steps, warm_up_batches
+from anchor import (
+    ANCHOR_CEILING,
+    ANCHOR_INFER,
+    ANCHOR_TRAIN,
+    ANCHOR_TRAIN_MFLOP,
+    run_steps,
+    warm_up_batches,
+)
 
 # registry model -> (options at the anchor configuration, task)
 BASES: dict[str, tuple[str, dict, str]] = {
@@ -97,11 +104,6 @@ BATCH = 128
 INFER_PASSES = 3
 DIMS = {"text": 300, "audio": 74, "vision": 35}
 
-# issue 12's anchor, measured on this machine kind before this work: the reference code's
-# samples/s, its FLOPs per training sample, and the product rates (GFLOP/s) of that day
-ANCHOR_TRAIN, ANCHOR_INFER = 120.0, 1600.0
-ANCHOR_TRAIN_MFLOP = 767.0
-ANCHOR_CEILING = {"fp32": 190.0, "bf16": 800.0}
 # products whose best rate is "the ceiling": a large square one and the feed-forward's first
 # product at the anchor's shapes (128 samples x 20 steps rows, 128 -> 2048)
 CEILING_SHAPES = ((2048, 2048, 2048), (BATCH * 20, 128, 2048))
@@ -279,13 +281,13 @@ def ceiling_table(results: dict[str, dict]) -> list[str]:
         train, infer = r["train_samples_per_s"], r["infer_samples_per_s"]
         scale = ceiling["fp32"] / ANCHOR_CEILING["fp32"]
         train_bound = ceiling[precision] * 1e3 / train_mflop / (ANCHOR_TRAIN * scale)
-        bound = ceiling["bf16"] * 1e3 / infer_mflop / (ANCHOR_INFER * scale)
+        infer_bound = ceiling["bf16"] * 1e3 / infer_mflop / (ANCHOR_INFER * scale)
         lines.append(
             f"{name:<28}{train_mflop:>7.0f}{infer_mflop:>6.0f}{ceiling['fp32']:>8.0f}"
             f"{ceiling['bf16']:>6.0f}{train * train_mflop / 1e3 / ceiling[precision]:>6.0%}"
             f"{infer * infer_mflop / 1e3 / ceiling[precision]:>6.0%}"
             f"{train / (ANCHOR_TRAIN * scale):>7.2f}x{infer / (ANCHOR_INFER * scale):>6.2f}x"
-            f"{train_bound:>6.1f}x{bound:>6.1f}x"
+            f"{train_bound:>6.1f}x{infer_bound:>6.1f}x"
         )
     anchor_share = ANCHOR_TRAIN * ANCHOR_TRAIN_MFLOP / 1e3 / ANCHOR_CEILING["fp32"]
     lines.append(

@@ -14,7 +14,6 @@ Used for the feed-forward only: it is most of a Transformer layer's FLOPs at MMC
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -33,13 +32,14 @@ LINEAR = _onednn_linear()
 
 def applies(x: torch.Tensor) -> bool:
     """Whether `x` takes `feed_forward`: fp32 on the CPU, outside autocast, not empty
-    (oneDNN refuses products over zero rows). Its products are oneDNN's where the build
-    has it (`LINEAR`), PyTorch's otherwise."""
+    (oneDNN refuses products over zero rows), and something to gain: oneDNN's products where
+    the build has them (`LINEAR`), otherwise PyTorch's in blocks of rows without gradients."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
         and x.numel() > 0
         and not torch.is_autocast_enabled("cpu")
+        and (LINEAR is not None or not torch.is_grad_enabled())
     )
 
 
@@ -91,8 +91,6 @@ def feed_forward(
     go through both products in turn, the hidden block still in the caches (measured with
     MKL's products before oneDNN's: docs/performance.md, section 8). Builds without oneDNN
     use PyTorch's products, in the same blocks."""
-    if LINEAR is None and torch.is_grad_enabled():
-        return linear2(F.relu(linear1(x)))
     rows = x.reshape(-1, x.shape[-1])
     w1, b1, w2, b2 = linear1.weight, linear1.bias, linear2.weight, linear2.bias
     if torch.is_grad_enabled():
