@@ -1,6 +1,8 @@
 """The tables of docs/performance.md, computed from the saved benchmark outputs in
 docs/performance/ (throughput-before.txt, throughput.txt; section 7: throughput-same-day.txt,
-throughput-2026-11-26.txt) and issue 12's anchor figures.
+throughput-2026-11-26.txt; section 5, where issue 12's targets stand: the latest whole
+throughput run and the latest accuracy grid, LATEST_THROUGHPUT and LATEST_ACCURACY) and
+issue 12's anchor figures.
 
     .venv/bin/python benchmarks/performance_tables.py
 """
@@ -14,6 +16,10 @@ from pathlib import Path
 from anchor import ANCHOR_INFER, ANCHOR_TRAIN
 
 FOLDER = Path(__file__).resolve().parents[1] / "docs" / "performance"
+LATEST_THROUGHPUT = "throughput-short-attention.txt"
+LATEST_ACCURACY = "speed_accuracy-5seeds.txt"
+# Models written up as slower than MMCL's reference variant in some runs, and where.
+SLOWER_FOR_A_REASON = {"mult": "sections 9 and 10", "tfn": "section 9"}
 MMCL_ROWS = [
     "mmcl:reference",
     "mmcl:reference:bf16",
@@ -25,7 +31,9 @@ MMCL_ROWS = [
 
 
 def load(name: str) -> dict:
-    return json.loads((FOLDER / name).read_text().splitlines()[-1])["models"]
+    """The rows of a throughput.py --json run: its last JSON line (a wall-time line may follow)."""
+    lines = (FOLDER / name).read_text().splitlines()
+    return json.loads(next(s for s in reversed(lines) if s.startswith("{")))["models"]
 
 
 def main() -> None:
@@ -119,7 +127,124 @@ def same_day() -> None:
         )
 
 
+def ceiling_rows(name: str) -> dict[str, dict[str, float]]:
+    """The MMCL rows of a throughput.py run's second table (its figures by column name)."""
+    columns = [
+        "train_mflop",
+        "infer_mflop",
+        "fp32_ceiling",
+        "bf16_ceiling",
+        "train_share",
+        "infer_share",
+        "train_x",
+        "infer_x",
+        "train_bound",
+        "infer_bound",
+    ]
+    rows = {}
+    for line in (FOLDER / name).read_text().splitlines():
+        cells = line.split()
+        if len(cells) == 1 + len(columns) and cells[0].startswith("mmcl:"):
+            rows[cells[0]] = {
+                c: float(v.rstrip("%x")) for c, v in zip(columns, cells[1:], strict=True)
+            }
+    return rows
+
+
+def wall_seconds(name: str) -> float:
+    """The whole run's wall time, from the `wall N s` line under the table."""
+    for line in (FOLDER / name).read_text().splitlines():
+        if line.startswith("wall "):
+            return float(line.split()[1])
+    raise ValueError(f"{name}: no 'wall N s' line")
+
+
+def accuracy_verdicts(name: str) -> dict[str, tuple[str, str]]:
+    """Fast row of speed_accuracy.py's table -> (within one std of fp32, paired difference)."""
+    verdicts = {}
+    for line in (FOLDER / name).read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0].startswith("mmcl") and cells[6] != "(fp32)":
+            verdicts[cells[0]] = (cells[6], cells[7])
+    return verdicts
+
+
+def targets() -> None:
+    """Section 5: issue 12's targets against the latest whole run and accuracy grid."""
+    run, bounds = load(LATEST_THROUGHPUT), ceiling_rows(LATEST_THROUGHPUT)
+    accuracy = accuracy_verdicts(LATEST_ACCURACY)
+    grid_row = {
+        "mmcl:reference:bf16": "mmcl:variant=reference:train.precision=bf16",
+        "mmcl:reference:bf16:ffn512": "mmcl:variant=reference:train.precision=bf16:ffn_dim=512",
+        "mmcl:corrected:bf16": "mmcl:train.precision=bf16",
+        "mmcl:corrected:bf16:ffn512": "mmcl:train.precision=bf16:ffn_dim=512",
+    }
+
+    def speed(rows: list[str], figure: str, bound: str) -> str:
+        return "; ".join(
+            f"{r}: {bounds[r][figure]:.2f}x (bound {bounds[r][bound]:.1f}x)" for r in rows
+        )
+
+    print("| target (issue 12) | measured | met? |")
+    print("|---|---|---|")
+    wall = wall_seconds(LATEST_THROUGHPUT)
+    print(
+        f"| `throughput.py --json` under 5 minutes, JSON last | {wall:.0f} s, JSON last line "
+        f"| {'yes' if wall < 300 else 'no'} |"
+    )
+    fp32 = ["mmcl:reference", "mmcl:corrected"]
+    shares = "; ".join(
+        f"{r}: {bounds[r]['train_share']:.0f} % ({bounds[r]['train_x']:.2f}x)" for r in fp32
+    )
+    met = all(bounds[r]["train_share"] >= 80 for r in fp32)
+    print(
+        f"| fp32, same arithmetic: 80 % of the fp32 ceiling | {shares} | "
+        f"{'yes' if met else '**no**'} |"
+    )
+    for target, rows in (
+        (5, ["mmcl:reference:bf16", "mmcl:corrected:bf16"]),
+        (10, ["mmcl:reference:bf16:ffn512", "mmcl:corrected:bf16:ffn512"]),
+    ):
+        within = "; ".join(
+            f"{r}: {accuracy[grid_row[r]][0]}, paired {accuracy[grid_row[r]][1]}" for r in rows
+        )
+        fast = all(bounds[r]["train_x"] >= target for r in rows)
+        accurate = all(accuracy[grid_row[r]][0].startswith("yes") for r in rows)
+        print(
+            f"| {'bf16 + 512 wide' if target == 10 else 'bf16'}: {target}x the anchor's "
+            f"training, validation MAE within one seed-std of fp32 | "
+            f"{speed(rows, 'train_x', 'train_bound')}; accuracy: {within} | "
+            f"{'yes' if fast and accurate else '**no**'} |"
+        )
+    best = max(bounds, key=lambda r: bounds[r]["infer_x"])
+    met = bounds[best]["infer_x"] >= 10
+    print(
+        f"| inference: 10x the anchor's | at best {speed([best], 'infer_x', 'infer_bound')}; "
+        f"largest bound {max(b['infer_bound'] for b in bounds.values()):.1f}x | "
+        f"{'yes' if met else '**no**'} |"
+    )
+    slower = []
+    for row, r in run.items():
+        if row.startswith("mmcl"):
+            continue
+        mmcl = run["mmcl:reference:bf16" if row.endswith(":bf16") else "mmcl:reference"]
+        if r["train_samples_per_s"] < mmcl["train_samples_per_s"]:
+            slower.append((row, r["train_samples_per_s"], mmcl["train_samples_per_s"]))
+    unexplained = [s for s in slower if s[0].split(":")[0] not in SLOWER_FOR_A_REASON]
+    listed = "; ".join(f"{row} {t} against {m}" for row, t, m in slower) or "none"
+    reasons = ", ".join(
+        f"{s[0]}: {SLOWER_FOR_A_REASON[s[0].split(':')[0]]}" for s in slower if s not in unexplained
+    )
+    verdict = "**no**" if unexplained else "yes" + (f" (reasons: {reasons})" if reasons else "")
+    print(
+        "| every other model in the table, none slower than MMCL without a reason | "
+        f"slower than MMCL's reference variant at the same precision: {listed} | {verdict} |"
+    )
+
+
 if __name__ == "__main__":
     main()
     print()
     same_day()
+    print()
+    targets()

@@ -5,13 +5,15 @@ IEMOCAP configuration (L = 20; text 300, audio 74, vision 35; d = 128, 4 heads, 
     .venv/bin/python benchmarks/profile_mmcl.py [--variant reference] [--precision fp32]
         [--ffn-dim 2048] [--steps 5]
     .venv/bin/python benchmarks/profile_mmcl.py --row mult:bf16   (any throughput.py row)
+    .venv/bin/python benchmarks/profile_mmcl.py --by-shape aten::copy_,aten::mm
 
 Prints (1) the share of the step in each named scope (the trainer's phases and MMCL's parts:
 `train.*`, `mmcl.*`), (2) the operators with the most self time, and (3) the share of all
 self time spent in matrix products, and in those whose output is `ffn_dim` wide or that
 take an `ffn_dim`-wide input (the Transformer feed-forward blocks). Run it on a quiet
 machine. With `--row`, the same for any row of `benchmarks/throughput.py` (its model,
-data and trainer as that benchmark builds them); (3) then has no feed-forward part.
+data and trainer as that benchmark builds them); (3) then has no feed-forward part. With
+`--by-shape`, (4) the named operators' time split by the shapes of their inputs.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ def main() -> None:
     ap.add_argument("--ffn-dim", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=5, help="profiled steps (after warm-up)")
     ap.add_argument("--row", help="a throughput.py row instead (e.g. mult:bf16)")
+    ap.add_argument(
+        "--by-shape",
+        default="",
+        help="comma-separated operators (e.g. aten::copy_,aten::mm) to split by input shapes",
+    )
     args = ap.parse_args()
 
     warm = warm_up_batches(BATCH)
@@ -106,6 +113,16 @@ def main() -> None:
         else f"; those touching the {args.ffn_dim}-wide feed-forward: "
         f"{100 * ffn / step_total:.1f} %"
     )
+    for op in filter(None, args.by_shape.split(",")):
+        groups = sorted((e for e in by_shape if e.key == op), key=lambda e: -e.self_cpu_time_total)
+        share = sum(e.self_cpu_time_total for e in groups) / step_total
+        print(f"\n(4) {op}: {100 * share:.1f} % of operator self time; by input shapes")
+        for e in groups[:12]:
+            print(
+                f"  {e.self_cpu_time_total / 1e3 / args.steps:8.2f} ms"
+                f"{100 * e.self_cpu_time_total / step_total:6.1f} %  calls/step "
+                f"{e.count / args.steps:4.0f}  {e.input_shapes}"
+            )
 
 
 if __name__ == "__main__":
