@@ -93,6 +93,22 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, small, variant):
     assert len((tmp_path / "killed" / "log.jsonl").read_text().splitlines()) == 4
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resume_on_cuda_matches_uninterrupted(tmp_path, small):
+    """Dropout on the GPU draws from the device's generator, which the checkpoint carries."""
+    cfg = _cfg(epochs=4, extra=['train.device="cuda"', "mmcl.dropout=0.5"])
+    full = train_run(cfg, small, tmp_path / "full")
+
+    def kill(epoch, score):
+        if epoch == 2:
+            raise StopTraining
+
+    with pytest.raises(StopTraining):
+        train_run(cfg, small, tmp_path / "killed", on_epoch_end=kill)
+    resumed = train_run(cfg, small, tmp_path / "killed", resume=True)
+    assert resumed["test"] == full["test"] and resumed["best_epoch"] == full["best_epoch"]
+
+
 def test_same_seed_same_numbers(tmp_path, small):
     cfg = _cfg(epochs=2)
     a = train_run(cfg, small, tmp_path / "a")
