@@ -159,13 +159,14 @@ def wall_seconds(name: str) -> float:
     raise ValueError(f"{name}: no 'wall N s' line")
 
 
-def accuracy_verdicts(name: str) -> dict[str, tuple[str, str]]:
-    """Fast row of speed_accuracy.py's table -> (within one std of fp32, paired difference)."""
+def accuracy_verdicts(name: str) -> dict[str, tuple[str, str, int]]:
+    """Fast row of speed_accuracy.py's table -> (within one std of fp32, paired difference,
+    number of seeds)."""
     verdicts = {}
     for line in (FOLDER / name).read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 8 and cells[0].startswith("mmcl") and cells[6] != "(fp32)":
-            verdicts[cells[0]] = (cells[6], cells[7])
+            verdicts[cells[0]] = (cells[6], cells[7], len(cells[5].split(" / ")))
     return verdicts
 
 
@@ -232,7 +233,7 @@ def targets() -> None:
             f"| {'bf16 + 512 wide' if target == 10 else 'bf16'}: {target}x the anchor's "
             f"training, validation MAE within one seed-std of fp32 | "
             f"{speed(rows, 'train_x', 'train_bound', 'train_share')}; "
-            f"accuracy (5 seeds): {within} | "
+            f"accuracy ({accuracy[grid_row[rows[0]]][2]} seeds): {within} | "
             f"{'yes' if fast and accurate else '**no**'} |"
         )
     best = max(bounds[0], key=lambda r: median(r, "infer_x"))
