@@ -26,9 +26,10 @@ from mmcl.experiments.grid import folder_name, load_grid, run_grid_on
 METRICS = ("MAE", "Corr")
 
 
-def valid_mae_by_seed(folder: Path) -> dict[int, float]:
-    """Seed -> validation MAE of the selected epoch, from each run's metrics.json."""
-    runs = (json.loads(p.read_text()) for p in sorted(folder.glob("seed-*/metrics.json")))
+def valid_mae_by_seed(folder: Path, seeds: int) -> dict[int, float]:
+    """Seed -> validation MAE of the selected epoch, from each run's metrics.json (seeds
+    0..seeds-1: the folder may hold more from an earlier, larger run)."""
+    runs = (json.loads((folder / f"seed-{s}" / "metrics.json").read_text()) for s in range(seeds))
     return {r["seed"]: r["valid"]["MAE"] for r in runs}
 
 
@@ -52,7 +53,9 @@ def main() -> None:
         spec: json.loads((args.out / folder_name(spec) / "summary.json").read_text())
         for spec in grid.models
     }
-    by_seed = {spec: valid_mae_by_seed(args.out / folder_name(spec)) for spec in grid.models}
+    by_seed = {
+        spec: valid_mae_by_seed(args.out / folder_name(spec), grid.seeds) for spec in grid.models
+    }
     header = "| row | " + " | ".join(f"{s} {m}" for s in ("valid", "test") for m in METRICS)
     print(
         header + " | valid MAE by seed | within one std of fp32 (valid MAE) "
