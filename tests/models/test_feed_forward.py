@@ -54,6 +54,22 @@ def test_only_fp32_on_the_cpu_outside_autocast_takes_it():
         assert not ff.applies(x)
 
 
+def test_an_encoder_layer_compiled_by_torch_compile_trains_as_eager():
+    """torch.compile traces the layer with PyTorch's products (its CPU backend cannot lower
+    oneDNN's linear with trainable weights: the training step failed to compile before)."""
+    from mmcl.models.mmcl import EncoderLayer
+
+    torch.manual_seed(2)
+    layer = EncoderLayer(8, 2, 16).train()
+    x = torch.randn(2, 5, 8)
+    eager = _grads(layer, x.clone().requires_grad_(True), (layer,))
+    compiled = _grads(torch.compile(layer), x.clone().requires_grad_(True), (layer,))
+    torch.testing.assert_close(compiled[0], eager[0])
+    torch.testing.assert_close(compiled[1], eager[1])
+    for a, b in zip(compiled[2], eager[2], strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_a_strided_input_and_an_empty_batch_train_through_the_layer():
     from mmcl.models.mmcl import EncoderLayer
 

@@ -32,13 +32,16 @@ LINEAR = _onednn_linear()
 
 def applies(x: torch.Tensor) -> bool:
     """Whether `x` takes `feed_forward`: fp32 on the CPU, outside autocast, not empty
-    (oneDNN refuses products over zero rows), and something to gain: oneDNN's products where
-    the build has them (`LINEAR`), otherwise PyTorch's in blocks of rows without gradients."""
+    (oneDNN refuses products over zero rows), not being traced by torch.compile (whose CPU
+    backend lowers oneDNN's linear only for constant weights, and picks its own products),
+    and something to gain: oneDNN's products where the build has them (`LINEAR`), otherwise
+    PyTorch's in blocks of rows without gradients."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
         and x.numel() > 0
         and not torch.is_autocast_enabled("cpu")
+        and not torch.compiler.is_compiling()
         and (LINEAR is not None or not torch.is_grad_enabled())
     )
 
