@@ -4,7 +4,7 @@ d = 128, 4 heads, batch 128 (Self-MM and its covariance variant, which need a re
 task, get the same shapes with regression labels).
 
     .venv/bin/python benchmarks/throughput.py [--models mmcl:reference,late_fusion]
-        [--steps 10] [--precision fp32,bf16] [--device cpu] [--json] [--flops]
+        [--steps 10] [--precision fp32,bf16] [--device cpu] [--json] [--flops] [--repeat 1]
 
 A row is MODEL[:bf16][:ffnN]: `mmcl:reference` is the reference variant at its defaults
 (fp32, feed-forward 2048 wide), `mmcl:corrected:bf16:ffn512` the corrected variant with
@@ -20,7 +20,10 @@ Per model, in a fresh process (so that peak memory is the model's own):
   INFER_PASSES passes over 256 samples);
 - latency_ms_p50 / p95: one sample at a time;
 - peak_rss_mb: the process's peak resident memory.
-Prints a table; with --json the last line is {"models": {name: {...}}}. --flops prints
+Prints a table; with --json the last line is {"models": {name: {...}}}. --repeat N measures
+every row N times, the rows in turn (round after round, so that the machine's drift reaches
+them alike), and prints each figure's median over the rounds: figures here vary by a fifth
+and more between runs minutes apart (docs/performance.md, section 5). --flops prints
 instead each fp32 row's counted FLOPs per training and inference sample and its parameters
 (nothing timed). Run it on a quiet machine and compare numbers from one run: absolute
 figures vary between machines.
@@ -259,6 +262,23 @@ def measure(name: str, steps: int, device: str) -> dict[str, float]:
     return result
 
 
+def median_of(rounds: list[dict]) -> dict:
+    """One row's figures over its rounds: the median of each figure; the product-rate
+    readings' best (a reading can only dip below the machine's rate); the FLOP counts as
+    they are (the same every round)."""
+    import statistics
+
+    out = {
+        key: round(statistics.median(r[key] for r in rounds), 2)
+        for key in rounds[0]
+        if not key.startswith("_")
+    }
+    if "_ceiling" in rounds[0]:
+        out["_ceiling"] = {p: max(r["_ceiling"][p] for r in rounds) for p in ("fp32", "bf16")}
+        out["_mflop"] = rounds[0]["_mflop"]
+    return out
+
+
 def ceiling_table(results: dict[str, dict]) -> list[str]:
     """The MMCL rows against the machine's product rate measured beside them (see the module
     docstring): lines to print."""
@@ -269,12 +289,14 @@ def ceiling_table(results: dict[str, dict]) -> list[str]:
     lines = [
         "",
         "MMCL against the product rate measured in the same processes. MFLOP: counted per",
-        "sample; ceiling: each row's own reading (GFLOP/s); the figures after it use the best",
-        f"reading of the run, fp32 {ceiling['fp32']:.0f} and bf16 {ceiling['bf16']:.0f}. share:",
-        "samples/s x MFLOP over the ceiling of the row's precision; /anchor: samples/s over the",
-        "anchor's, scaled by the fp32 ceiling / 190 GFLOP/s; bounds, over the scaled anchor's:",
-        "train, the most samples/s the row's training FLOPs allow at its precision's ceiling;",
-        "infer, the most its inference FLOPs allow at the bf16 ceiling.",
+        "sample; ceiling: each row's own reading (GFLOP/s; with --repeat, its best); the figures",
+        "after it use the best reading of the run, fp32 "
+        f"{ceiling['fp32']:.0f} and bf16 {ceiling['bf16']:.0f}.",
+        "share: samples/s x MFLOP over the ceiling of the row's precision;",
+        "/anchor: samples/s over the anchor's, scaled by the fp32 ceiling / 190 GFLOP/s;",
+        "bounds, over the scaled anchor's: train, the most samples/s the row's training FLOPs",
+        "allow at its precision's ceiling; infer, the most its inference FLOPs allow at the bf16",
+        "ceiling.",
         f"{'model':<28}{'MFLOP':>7}{'':>6}{'ceiling':>8}{'':>6}{'share':>6}{'':>6}"
         f"{'/anchor':>8}{'':>7}{'bound':>7}{'':>7}",
         f"{'':<28}{'train':>7}{'infer':>6}{'fp32':>8}{'bf16':>6}{'train':>6}{'infer':>6}"
@@ -335,6 +357,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="train.device: cpu, cuda, cuda:N, auto")
     ap.add_argument("--json", action="store_true", help="print the JSON object last")
     ap.add_argument(
+        "--repeat", type=int, default=1, help="rounds over all rows; medians are printed"
+    )
+    ap.add_argument(
         "--flops", action="store_true", help="only count each row's FLOPs and parameters"
     )
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one model, print JSON
@@ -350,20 +375,29 @@ def main() -> None:
     if args.flops:
         flops_table(names)
         return
-    results = {}
-    print(f"{'model':<28}{'train/s':>10}{'infer/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}")
-    for name in names:
-        cmd = [sys.executable, __file__, "--one", name, "--steps", str(args.steps)]
-        cmd += ["--device", args.device]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
-        r = results[name] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"{name:<28}{r['train_samples_per_s']:>10}{r['infer_samples_per_s']:>10}"
-            f"{r['latency_ms_p50']:>9}{r['latency_ms_p95']:>9}{r['peak_rss_mb']:>9}",
-            flush=True,
-        )
+    if args.repeat < 1:
+        raise SystemExit(f"--repeat {args.repeat}: give 1 or more rounds")
+    rounds: dict[str, list[dict]] = {name: [] for name in names}
+    header = f"{'model':<28}{'train/s':>10}{'infer/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}"
+    print(header if args.repeat == 1 else f"{header}   (medians of {args.repeat} rounds)")
+    for k in range(args.repeat):
+        for name in names:
+            cmd = [sys.executable, __file__, "--one", name, "--steps", str(args.steps)]
+            cmd += ["--device", args.device]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
+            rounds[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            if args.repeat > 1:
+                print(f"round {k + 1}/{args.repeat}: {name}", file=sys.stderr, flush=True)
+            if k == args.repeat - 1:
+                r = median_of(rounds[name])
+                print(
+                    f"{name:<28}{r['train_samples_per_s']:>10}{r['infer_samples_per_s']:>10}"
+                    f"{r['latency_ms_p50']:>9}{r['latency_ms_p95']:>9}{r['peak_rss_mb']:>9}",
+                    flush=True,
+                )
+    results = {name: median_of(rs) for name, rs in rounds.items()}
     if any("_ceiling" in r for r in results.values()):
         print("\n".join(ceiling_table(results)), flush=True)
     if args.json:
