@@ -110,7 +110,6 @@ class Trainer:
             else {}
         )
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.on_cuda = self.device.type == "cuda"
         # data-parallel (torchrun): same model and batch order on every rank, each rank
         # training on its slice of every batch; rank 0 evaluates and writes
         self.rank, self.world = distributed.rank_and_size()
@@ -128,7 +127,7 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------
     def _state(self) -> dict:
-        return {
+        state = {
             "model": self.model.state_dict(),
             "model_extra": self.model.training_state(),
             "optimizer": self.optimizer.state_dict(),
@@ -137,8 +136,6 @@ class Trainer:
             "extra_schedulers": {k: s.state_dict() for k, s in self.extra_schedulers.items()},
             "rng_torch": torch.get_rng_state(),
             "rng_generator": self.generator.get_state(),
-            # dropout on a GPU draws from the device's own generator
-            **({"rng_cuda": torch.cuda.get_rng_state(self.device)} if self.on_cuda else {}),
             "progress": {
                 "epoch": self.epoch,
                 "best_score": self.best_score,
@@ -148,6 +145,9 @@ class Trainer:
                 "bad_epochs": self.bad_epochs,
             },
         }
+        if self.device.type == "cuda":  # dropout on a GPU draws from the device's generator
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def _load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -163,7 +163,8 @@ class Trainer:
                 self.extra_schedulers[k].load_state_dict(saved)
         torch.set_rng_state(state["rng_torch"])
         self.generator.set_state(state["rng_generator"])
-        if self.on_cuda and "rng_cuda" in state:  # a checkpoint from a CPU run holds none
+        # a checkpoint from a CPU run holds no CUDA generator state
+        if self.device.type == "cuda" and "rng_cuda" in state:
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         p = state["progress"]
         self.epoch, self.best_score = p["epoch"], p["best_score"]
