@@ -13,15 +13,21 @@ self time spent in matrix products, and in those whose output is `ffn_dim` wide 
 take an `ffn_dim`-wide input (the Transformer feed-forward blocks). Run it on a quiet
 machine. With `--row`, the same for any row of `benchmarks/throughput.py` (its model,
 data and trainer as that benchmark builds them); (3) then has no feed-forward part. With
-`--by-shape`, (4) the named operators' time split by the shapes of their inputs.
+`--by-shape`, (4) the named operators' time split by the shapes of their inputs. Last, (5)
+the products' bound: the rate the step's matrix products and attention kernels reach (its
+FLOPs, counted as `throughput.py` counts them, over their time) against this process's
+product-rate ceiling, and the samples/s the step would reach if every other operator took
+no time, as a multiple of the anchor scaled as `throughput.py` scales it: what faster code
+around these products could gain at most.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 
 import torch
-from anchor import mmcl_trainer, run_steps, warm_up_batches
+from anchor import ANCHOR_CEILING, ANCHOR_TRAIN, mmcl_trainer, run_steps, warm_up_batches
 from torch.profiler import ProfilerActivity, profile
 
 BATCH = 128
@@ -33,6 +39,12 @@ MATMULS = {
     "aten::linear",
     "aten::baddbmm",
     "mkldnn::_linear_pointwise",  # the fp32 feed-forward's products (models/feed_forward.py)
+}
+# PyTorch's attention kernels (fp32; bf16 at 20 steps takes `short_attention`'s products):
+# counted with the products in (5), since the FLOP counter counts their products
+ATTENTION = {
+    "aten::_scaled_dot_product_flash_attention_for_cpu",
+    "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
 }
 
 
@@ -123,6 +135,95 @@ def main() -> None:
                 f"{100 * e.self_cpu_time_total / step_total:6.1f} %  calls/step "
                 f"{e.count / args.steps:4.0f}  {e.input_shapes}"
             )
+
+    product_bound(trainer, batches[warm], events, by_shape, args.steps)
+
+
+def product_flop(op: str, shapes: list) -> int:
+    """FLOPs of one call of the matrix product `op` from its input shapes (0 when unknown)."""
+    if op in ("aten::mm", "aten::addmm"):
+        (m, k), (_, n) = shapes[:2] if op == "aten::mm" else shapes[1:3]  # mm: self, mat2, out
+        return 2 * m * k * n
+    if op == "aten::bmm":
+        (b, m, k), (_, _, n) = shapes[:2]
+        return 2 * b * m * k * n
+    if op == "mkldnn::_linear_pointwise":  # x (..., k), weight (n, k)
+        return 2 * math.prod(shapes[0]) * shapes[1][0]
+    return 0
+
+
+def isolated_ms(op: str, shapes: list, dtype: torch.dtype) -> float:
+    """The best time (ms) of one call of the product `op` on fresh contiguous inputs of
+    `shapes`, by the faster of PyTorch's product and (2-D, fp32) oneDNN's linear: the product
+    on its own, caches warm, in the best layout the kernels take."""
+    from throughput import calls_per_s
+
+    from mmcl.models import feed_forward
+
+    args = [torch.randn(s).to(dtype) for s in shapes]
+    if op == "mkldnn::_linear_pointwise":
+        x, w = args[0].reshape(-1, shapes[0][-1]), args[1]
+        products = [lambda: feed_forward.linear(x, w, None)]
+    else:
+        a, b = args[:2] if op != "aten::addmm" else args[1:3]
+        products = [lambda: torch.bmm(a, b) if a.dim() == 3 else torch.mm(a, b)]
+        if dtype == torch.float32 and a.dim() == 2 and feed_forward.LINEAR is not None:
+            w = b.t().contiguous()
+            products.append(lambda: feed_forward.linear(a, w, None))
+    return min(1e3 / calls_per_s(product, 0.06) for product in products)
+
+
+def product_bound(trainer, batch, events, by_shape, steps: int) -> None:
+    """Print (5): the step's products alone, at the rates the profile shows them and at
+    their best rates on their own."""
+    from throughput import product_rate, train_mflop
+
+    step_ms = sum(e.self_cpu_time_total for e in events) / 1e3 / steps
+    attention_ms = sum(e.self_cpu_time_total for e in events if e.key in ATTENTION) / 1e3 / steps
+    precision = trainer.cfg.precision
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    groups = sorted((e for e in by_shape if e.key in MATMULS), key=lambda e: -e.self_cpu_time_total)
+    rows = []  # (ms per step in the step, GFLOP per step, ms per step on their own, event)
+    for e in groups:
+        shapes = [s for s in e.input_shapes if s]
+        flop = product_flop(e.key, shapes)
+        alone = isolated_ms(e.key, shapes, dtype) if flop else 0.0
+        rows.append((e.self_cpu_time_total / 1e3 / steps, flop * e.count / steps / 1e9, alone, e))
+    product_ms = sum(r[0] for r in rows) + attention_ms
+    alone_ms = sum(r[2] * r[3].count / steps for r in rows)
+    # after the profile: counting runs one more training step
+    mflop = train_mflop(trainer, batch)
+    # the best of three readings, each the best of its products (a reading can dip)
+    ceiling = {d: max(product_rate(d) for _ in range(3)) for d in {dtype, torch.float32}}
+    anchor = ANCHOR_TRAIN * ceiling[torch.float32] / ANCHOR_CEILING["fp32"]
+
+    def bound(ms: float) -> str:
+        rate = BATCH * mflop / ms  # GFLOP/s: MFLOP per ms
+        return (
+            f"{BATCH * 1e3 / ms:.0f} samples/s, {BATCH * 1e3 / ms / anchor:.2f}x the anchor, "
+            f"{100 * rate / ceiling[dtype]:.0f} % of the {precision} ceiling"
+        )
+
+    print(
+        f"\n(5) products alone: this process's ceilings fp32 {ceiling[torch.float32]:.0f}, "
+        f"bf16 {ceiling.get(torch.bfloat16, float('nan')):.0f} GFLOP/s; the anchor "
+        f"({ANCHOR_TRAIN:.0f} samples/s at an fp32 ceiling of {ANCHOR_CEILING['fp32']:.0f}) "
+        f"scaled to {anchor:.0f} samples/s; the step counts {mflop:.0f} MFLOP per sample.\n"
+        f"  (a) at the rates in the step: matrix products and attention kernels "
+        f"{product_ms:.1f} ms of the step's {step_ms:.1f} ms ({100 * product_ms / step_ms:.0f} "
+        f"%); every other operator free: {bound(product_ms)}\n"
+        f"  (b) every product at its best rate on its own ({alone_ms:.1f} ms), the attention "
+        f"kernels ({attention_ms:.1f} ms) and every other operator free: {bound(alone_ms)}"
+    )
+    print("  the products with the most time, by input shapes: ms per step; GFLOP/s in the step")
+    print("  and on their own (share of the ceiling)")
+    for ms, gflop, alone, e in rows[:14]:
+        own = gflop / (alone * e.count / steps) * 1e3 if alone else 0.0
+        print(
+            f"  {ms:8.2f} ms{gflop / ms * 1e3:6.0f}{100 * gflop / ms * 1e3 / ceiling[dtype]:4.0f} %"
+            f"{own:6.0f}{100 * own / ceiling[dtype]:4.0f} %  calls/step {e.count / steps:3.0f}  "
+            f"{e.key} {[s for s in e.input_shapes if s]}"
+        )
 
 
 if __name__ == "__main__":

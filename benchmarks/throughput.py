@@ -113,6 +113,20 @@ DIMS = {"text": 300, "audio": 74, "vision": 35}
 CEILING_SHAPES = ((2048, 2048, 2048), (BATCH * 20, 128, 2048))
 
 
+def calls_per_s(fn, seconds: float = 0.15) -> float:
+    """The best rate (calls per second) of fn() here: after a warm-up call, the best of three
+    timings, each about `seconds / 3` long."""
+    fn()
+    best = 0.0
+    for _ in range(3):
+        reps, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds / 3 or reps == 0:
+            fn()
+            reps += 1
+        best = max(best, reps / elapsed)
+    return best
+
+
 def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.15) -> float:
     """The best rate (GFLOP/s) of the matrix products `shapes` (m, k, n) in `dtype` here, by
     PyTorch's matmul and, in fp32, by oneDNN too (PyTorch's fp32 matmul uses MKL, slower on
@@ -128,13 +142,8 @@ def product_rate(dtype, shapes=CEILING_SHAPES, seconds: float = 0.15) -> float:
         if dtype == torch.float32 and feed_forward.LINEAR is not None:
             products.append(lambda x, y: feed_forward.linear(x, y.t(), None))
         for product in products:
-            product(a, b)  # warm-up
-            for _ in range(3):  # the best of three timings, each about `seconds / 3` long
-                reps, start = 0, time.perf_counter()
-                while (elapsed := time.perf_counter() - start) < seconds / 3 or reps == 0:
-                    product(a, b)
-                    reps += 1
-                best = max(best, 2 * m * k * n * reps / elapsed / 1e9)
+            calls = calls_per_s(functools.partial(product, a, b), seconds)
+            best = max(best, 2 * m * k * n * calls / 1e9)
     return best
 
 
@@ -155,16 +164,23 @@ def count_onednn_products() -> None:
         return 2 * math.prod(x_shape[:-1]) * x_shape[-1] * w_shape[0]
 
 
+def train_mflop(trainer, batch) -> float:
+    """FLOPs (millions) per sample of one training step on `batch`, counted by
+    torch.utils.flop_counter (matrix products and attention)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    count_onednn_products()
+    with FlopCounterMode(display=False) as counter:
+        run_steps(trainer, [batch])
+    return counter.get_total_flops() / len(batch.labels) / 1e6
+
+
 def counted_mflop(model, trainer, source, batch) -> tuple[float, float]:
     """FLOPs (millions) per sample of one training step on `batch` and of inference at batch
     256 on `source`, counted by torch.utils.flop_counter (matrix products and attention)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    count_onednn_products()
-
-    with FlopCounterMode(display=False) as counter:
-        run_steps(trainer, [batch])
-    train = counter.get_total_flops() / len(batch.labels)
+    train = train_mflop(trainer, batch)
     # PyTorch's fused inference path (taken in bf16) does not run under the counter; the
     # products are the same in fp32
     precision, model.precision = model.precision, "fp32"
@@ -173,7 +189,7 @@ def counted_mflop(model, trainer, source, batch) -> tuple[float, float]:
             n = len(model.predict(source, batch_size=256))
     finally:
         model.precision = precision
-    return train / 1e6, counter.get_total_flops() / n / 1e6
+    return train, counter.get_total_flops() / n / 1e6
 
 
 def build_row(name: str, steps: int, device: str):
