@@ -1,8 +1,8 @@
 """The tables of docs/performance.md, computed from the saved benchmark outputs in
 docs/performance/ (throughput-before.txt, throughput.txt; section 7: throughput-same-day.txt,
 throughput-2026-11-26.txt; section 5, where issue 12's targets stand: the latest whole
-throughput run and the latest accuracy grid, LATEST_THROUGHPUT and LATEST_ACCURACY) and
-issue 12's anchor figures.
+throughput run and the latest accuracy grid, LATEST_THROUGHPUT and LATEST_ACCURACY, and
+the products' bound from profile_mmcl.py, LATEST_BOUNDS) and issue 12's anchor figures.
 
     .venv/bin/python benchmarks/performance_tables.py
 """
@@ -10,6 +10,7 @@ issue 12's anchor figures.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from anchor import ANCHOR_INFER, ANCHOR_TRAIN
 FOLDER = Path(__file__).resolve().parents[1] / "docs" / "performance"
 LATEST_THROUGHPUT = ["throughput-1514.txt", "throughput-1519.txt", "throughput-1523.txt"]
 LATEST_ACCURACY = "speed_accuracy-5seeds.txt"
+# profile_mmcl.py's products' bound, two rounds over the rows (section 5)
+LATEST_BOUNDS = "profile-{variant}-{precision}-ffn{ffn}-bound-{round}.txt"
+BOUND_ROUNDS = (1, 2)
 # Models written up as slower than MMCL's reference variant in some runs, and where.
 SLOWER_FOR_A_REASON = {"mult": "sections 9 and 10", "tfn": "section 9"}
 MMCL_ROWS = [
@@ -278,9 +282,46 @@ def targets() -> None:
     )
 
 
+def product_bounds() -> None:
+    """Section 5: what the step's products alone allow (profile_mmcl.py, (5)), median and
+    range over the rounds, against each row's target."""
+    pattern = re.compile(r"(\d+) samples/s, ([\d.]+)x the anchor, (\d+) % of the")
+    print(
+        "| row | products' share of the step | (a) products at their rates in the step, "
+        "nothing else | (b) products at their best rates alone, nothing else | target |"
+    )
+    print("|---|---|---|---|---|")
+    for variant in ("reference", "corrected"):
+        for precision, ffn, target in (
+            ("fp32", 2048, "80 % of the ceiling"),
+            ("bf16", 2048, "5x"),
+            ("bf16", 512, "10x"),
+        ):
+            found: dict[str, list[float]] = {}
+            for round_ in BOUND_ROUNDS:
+                name = LATEST_BOUNDS.format(
+                    variant=variant, precision=precision, ffn=ffn, round=round_
+                )
+                text = (FOLDER / name).read_text()
+                share = re.search(r"\((\d+) %\); every other operator free", text)
+                found.setdefault("share", []).append(float(share.group(1)))
+                for case, (_, ratio, of_ceiling) in zip("ab", pattern.findall(text), strict=True):
+                    found.setdefault(f"{case}x", []).append(float(ratio))
+                    found.setdefault(f"{case}%", []).append(float(of_ceiling))
+            row = f"mmcl:{variant}" + ("" if precision == "fp32" else f":{precision}")
+            row += "" if ffn == 2048 else f":ffn{ffn}"
+            cells = [spread(found["share"], " %", 0)] + [
+                f"{spread(found[f'{c}x'])}, {spread(found[f'{c}%'], ' %', 0)} of the ceiling"
+                for c in "ab"
+            ]
+            print(f"| {row} | " + " | ".join(cells) + f" | {target} |")
+
+
 if __name__ == "__main__":
     main()
     print()
     same_day()
     print()
     targets()
+    print()
+    product_bounds()

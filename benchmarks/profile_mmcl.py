@@ -14,11 +14,13 @@ take an `ffn_dim`-wide input (the Transformer feed-forward blocks). Run it on a 
 machine. With `--row`, the same for any row of `benchmarks/throughput.py` (its model,
 data and trainer as that benchmark builds them); (3) then has no feed-forward part. With
 `--by-shape`, (4) the named operators' time split by the shapes of their inputs. Last, (5)
-the products' bound: the rate the step's matrix products and attention kernels reach (its
-FLOPs, counted as `throughput.py` counts them, over their time) against this process's
-product-rate ceiling, and the samples/s the step would reach if every other operator took
-no time, as a multiple of the anchor scaled as `throughput.py` scales it: what faster code
-around these products could gain at most.
+the products' bound: the samples/s the step would reach if every operator but the matrix
+products (and attention kernels) took no time, (a) with the products at the rates they
+have in the step, (b) with each at the best rate seen for it (timed on its own on fresh
+contiguous inputs, by PyTorch's product and in fp32 by oneDNN's too, or in the step),
+as a multiple of the anchor scaled as `throughput.py` scales it and as a share of this
+process's ceiling (the step's FLOPs counted as `throughput.py` counts them): the most that
+faster code around these products could reach.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ def isolated_ms(op: str, shapes: list, dtype: torch.dtype) -> float:
 
 def product_bound(trainer, batch, events, by_shape, steps: int) -> None:
     """Print (5): the step's products alone, at the rates the profile shows them and at
-    their best rates on their own."""
+    the best rates seen for them."""
     from throughput import product_rate, train_mflop
 
     step_ms = sum(e.self_cpu_time_total for e in events) / 1e3 / steps
@@ -183,14 +185,21 @@ def product_bound(trainer, batch, events, by_shape, steps: int) -> None:
     precision = trainer.cfg.precision
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     groups = sorted((e for e in by_shape if e.key in MATMULS), key=lambda e: -e.self_cpu_time_total)
+    shapes = [[s for s in e.input_shapes if s] for e in groups]
+    flops = [product_flop(e.key, s) for e, s in zip(groups, shapes, strict=True)]
+    # ms per call on their own: the best of two passes over all the products, since this
+    # machine's speed can halve for a while (docs/performance.md, section 5)
+    alone = [math.inf if flop else 0.0 for flop in flops]
+    for _ in range(2):
+        for i, (e, s, flop) in enumerate(zip(groups, shapes, flops, strict=True)):
+            if flop:
+                alone[i] = min(alone[i], isolated_ms(e.key, s, dtype))
     rows = []  # (ms per step in the step, GFLOP per step, ms per step on their own, event)
-    for e in groups:
-        shapes = [s for s in e.input_shapes if s]
-        flop = product_flop(e.key, shapes)
-        alone = isolated_ms(e.key, shapes, dtype) if flop else 0.0
-        rows.append((e.self_cpu_time_total / 1e3 / steps, flop * e.count / steps / 1e9, alone, e))
+    for e, flop, ms in zip(groups, flops, alone, strict=True):
+        rows.append((e.self_cpu_time_total / 1e3 / steps, flop * e.count / steps / 1e9, ms, e))
     product_ms = sum(r[0] for r in rows) + attention_ms
-    alone_ms = sum(r[2] * r[3].count / steps for r in rows)
+    # each product at the best rate seen for it, on its own or in the step
+    best_ms = sum(min(step, ms * e.count / steps) for step, _, ms, e in rows)
     # after the profile: counting runs one more training step
     mflop = train_mflop(trainer, batch)
     # the best of three readings, each the best of its products (a reading can dip)
@@ -212,8 +221,9 @@ def product_bound(trainer, batch, events, by_shape, steps: int) -> None:
         f"  (a) at the rates in the step: matrix products and attention kernels "
         f"{product_ms:.1f} ms of the step's {step_ms:.1f} ms ({100 * product_ms / step_ms:.0f} "
         f"%); every other operator free: {bound(product_ms)}\n"
-        f"  (b) every product at its best rate on its own ({alone_ms:.1f} ms), the attention "
-        f"kernels ({attention_ms:.1f} ms) and every other operator free: {bound(alone_ms)}"
+        f"  (b) every product at the best rate seen for it, on its own or in the step "
+        f"({best_ms:.1f} ms), the attention kernels ({attention_ms:.1f} ms) and every other "
+        f"operator free: {bound(best_ms)}"
     )
     print("  the products with the most time, by input shapes: ms per step; GFLOP/s in the step")
     print("  and on their own (share of the ceiling)")
