@@ -288,7 +288,7 @@ def product_bounds() -> None:
     pattern = re.compile(r"(\d+) samples/s, ([\d.]+)x the anchor, (\d+) % of the")
     print(
         "| row | products' share of the step | (a) products at their rates in the step, "
-        "nothing else | (b) products at their best rates alone, nothing else | target |"
+        "nothing else | (b) products at the best rates seen for them, nothing else | target |"
     )
     print("|---|---|---|---|---|")
     for variant in ("reference", "corrected"):
