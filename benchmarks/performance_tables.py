@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 
 from anchor import ANCHOR_INFER, ANCHOR_TRAIN
+from throughput import parse_row
 
 FOLDER = Path(__file__).resolve().parents[1] / "docs" / "performance"
 LATEST_THROUGHPUT = ["throughput-1514.txt", "throughput-1519.txt", "throughput-1523.txt"]
@@ -291,30 +292,26 @@ def product_bounds() -> None:
         "nothing else | (b) products at the best rates seen for them, nothing else | target |"
     )
     print("|---|---|---|---|---|")
-    for variant in ("reference", "corrected"):
-        for precision, ffn, target in (
-            ("fp32", 2048, "80 % of the ceiling"),
-            ("bf16", 2048, "5x"),
-            ("bf16", 512, "10x"),
-        ):
-            found: dict[str, list[float]] = {}
-            for round_ in BOUND_ROUNDS:
-                name = LATEST_BOUNDS.format(
-                    variant=variant, precision=precision, ffn=ffn, round=round_
-                )
-                text = (FOLDER / name).read_text()
-                share = re.search(r"\((\d+) %\); every other operator free", text)
-                found.setdefault("share", []).append(float(share.group(1)))
-                for case, (_, ratio, of_ceiling) in zip("ab", pattern.findall(text), strict=True):
-                    found.setdefault(f"{case}x", []).append(float(ratio))
-                    found.setdefault(f"{case}%", []).append(float(of_ceiling))
-            row = f"mmcl:{variant}" + ("" if precision == "fp32" else f":{precision}")
-            row += "" if ffn == 2048 else f":ffn{ffn}"
-            cells = [spread(found["share"], " %", 0)] + [
-                f"{spread(found[f'{c}x'])}, {spread(found[f'{c}%'], ' %', 0)} of the ceiling"
-                for c in "ab"
-            ]
-            print(f"| {row} | " + " | ".join(cells) + f" | {target} |")
+    targets = {("fp32", 2048): "80 % of the ceiling", ("bf16", 2048): "5x", ("bf16", 512): "10x"}
+    for row in MMCL_ROWS:
+        _, options, _, precision = parse_row(row)
+        ffn = options.get("ffn_dim", 2048)
+        found: dict[str, list[float]] = {}
+        for round_ in BOUND_ROUNDS:
+            name = LATEST_BOUNDS.format(
+                variant=options["variant"], precision=precision, ffn=ffn, round=round_
+            )
+            text = (FOLDER / name).read_text()
+            share = re.search(r"\((\d+) %\); every other operator free", text)
+            found.setdefault("share", []).append(float(share.group(1)))
+            for case, (_, ratio, of_ceiling) in zip("ab", pattern.findall(text), strict=True):
+                found.setdefault(f"{case}x", []).append(float(ratio))
+                found.setdefault(f"{case}%", []).append(float(of_ceiling))
+        cells = [spread(found["share"], " %", 0)] + [
+            f"{spread(found[f'{c}x'])}, {spread(found[f'{c}%'], ' %', 0)} of the ceiling"
+            for c in "ab"
+        ]
+        print(f"| {row} | " + " | ".join(cells) + f" | {targets[precision, ffn]} |")
 
 
 if __name__ == "__main__":

@@ -227,12 +227,12 @@ def product_bound(trainer, batch, events, by_shape, steps: int) -> None:
     )
     print("  the products with the most time, by input shapes: ms per step; GFLOP/s in the step")
     print("  and on their own (share of the ceiling)")
-    for ms, gflop, own_ms, e in rows[:14]:
+    for (ms, gflop, own_ms, e), shape in zip(rows[:14], shapes, strict=False):
         own = gflop / (own_ms * e.count / steps) * 1e3 if own_ms else 0.0
         print(
             f"  {ms:8.2f} ms{gflop / ms * 1e3:6.0f}{100 * gflop / ms * 1e3 / ceiling[dtype]:4.0f} %"
             f"{own:6.0f}{100 * own / ceiling[dtype]:4.0f} %  calls/step {e.count / steps:3.0f}  "
-            f"{e.key} {[s for s in e.input_shapes if s]}"
+            f"{e.key} {shape}"
         )
 
 

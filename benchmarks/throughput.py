@@ -394,6 +394,7 @@ def main() -> None:
     if args.repeat < 1:
         raise SystemExit(f"--repeat {args.repeat}: give 1 or more rounds")
     rounds: dict[str, list[dict]] = {name: [] for name in names}
+    results = {}
     header = f"{'model':<28}{'train/s':>10}{'infer/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}"
     print(header if args.repeat == 1 else f"{header}   (medians of {args.repeat} rounds)")
     for k in range(args.repeat):
@@ -407,13 +408,12 @@ def main() -> None:
             if args.repeat > 1:
                 print(f"round {k + 1}/{args.repeat}: {name}", file=sys.stderr, flush=True)
             if k == args.repeat - 1:
-                r = median_of(rounds[name])
+                r = results[name] = median_of(rounds[name])
                 print(
                     f"{name:<28}{r['train_samples_per_s']:>10}{r['infer_samples_per_s']:>10}"
                     f"{r['latency_ms_p50']:>9}{r['latency_ms_p95']:>9}{r['peak_rss_mb']:>9}",
                     flush=True,
                 )
-    results = {name: median_of(rs) for name, rs in rounds.items()}
     if any("_ceiling" in r for r in results.values()):
         print("\n".join(ceiling_table(results)), flush=True)
     if args.json:
