@@ -21,6 +21,9 @@ from mmcl.training.trainer import StopTraining
 
 GRID = Grid(models=["late_fusion", "unimodal:text"], seeds=2, epochs=3)
 TINY = ["train.batch_size=32"]
+# seconds between heartbeats: short, so that a dead worker is found within the test, yet long
+# enough that a live worker on a busy 2-core CI machine is not taken for dead (grace is 2x)
+BEAT = 2
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")
@@ -29,7 +32,7 @@ def test_two_workers_finish_the_grid_once_and_redo_a_dead_workers_point(tmp_path
     ds = load_data("synthetic")
     _, points = grid_points(GRID, ds, out, "synthetic", TINY)
     keys = [point_key(p) for p in points]
-    job = GridJob.of(points, "synthetic", None, url, "g", heartbeat=1)
+    job = GridJob.of(points, "synthetic", None, url, "g", heartbeat=BEAT)
 
     # a worker that died mid-run: it took the first point, trained one epoch, then its
     # process (and heartbeat) stopped
@@ -45,13 +48,13 @@ def test_two_workers_finish_the_grid_once_and_redo_a_dead_workers_point(tmp_path
     with pytest.raises(StopTraining):
         train_run(cfg, ds, folder, resume=True, on_epoch_end=die)
     assert not (folder / "metrics.json").exists()
-    time.sleep(2.5)  # its heartbeat is now older than the grace period (2 x 1 s)
+    time.sleep(2 * BEAT + 0.5)  # its heartbeat is now older than the grace period
 
     result = run_grid_workers(
-        GRID, ds, out, "synthetic", url, "g", TINY, jobs=2, heartbeat=1, say=lambda _: None
+        GRID, ds, out, "synthetic", url, "g", TINY, jobs=2, heartbeat=BEAT, say=lambda _: None
     )
 
-    trials = optuna.load_study(study_name="g", storage=open_storage(url, 1)).trials
+    trials = optuna.load_study(study_name="g", storage=open_storage(url, BEAT)).trials
     states = {t.number: t.state.name for t in trials}
     assert states[dead.number] == "FAIL"  # marked dead, its point queued again
     complete = Counter(t.params["point"] for t in trials if t.state.name == "COMPLETE")
@@ -67,9 +70,9 @@ def test_two_workers_finish_the_grid_once_and_redo_a_dead_workers_point(tmp_path
     assert (out / "compare.md").is_file()
     # a second invocation finds nothing left to do and adds no trial
     run_grid_workers(
-        GRID, ds, out, "synthetic", url, "g", TINY, jobs=1, heartbeat=1, say=lambda _: None
+        GRID, ds, out, "synthetic", url, "g", TINY, jobs=1, heartbeat=BEAT, say=lambda _: None
     )
-    assert len(optuna.load_study(study_name="g", storage=open_storage(url, 1)).trials) == len(
+    assert len(optuna.load_study(study_name="g", storage=open_storage(url, BEAT)).trials) == len(
         trials
     )
 
