@@ -2,6 +2,8 @@
 bundled MiniLM (loaded from site-packages with no network), fine-tuned at its own rate
 (biases and LayerNorm weights without decay), in part on cached lower layers, or frozen."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -165,6 +167,38 @@ def test_top_layers_fine_tune_on_cached_lower_layers(tmp_path, with_tokens, monk
     upper = [k for k in pretrained if ".layer.4." in k or ".layer.5." in k]
     assert all(torch.equal(pretrained[k], tuned[k]) for k in lower)
     assert any(not torch.equal(pretrained[k], tuned[k]) for k in upper)
+
+
+def test_frozen_states_cache_stays_within_its_memory_limit(monkeypatch):
+    """Once `text_cache_mb` is used up, later texts are not kept (one warning says so) and
+    still give the whole model's states; 0 keeps nothing and says nothing."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from mmcl.models.text_frontend import TextFrontEnd
+
+    net = load_text_model("")
+    enc = load_tokenizer("")(SENTENCES, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"].bool()
+    whole = net(input_ids=ids, attention_mask=mask.long()).last_hidden_state * mask[..., None]
+    sizes = mask.sum(1) * net.config.hidden_size * 4  # bytes per text's fp32 states
+    room = int(sizes[:2].sum())  # the first two texts fit, the third does not
+    frontend = TextFrontEnd(net, finetune=False, cache_mb=room / 2**20).eval()
+    with pytest.warns(UserWarning, match="text_cache_mb"):
+        first = frontend(ids, mask) * mask[..., None]
+    torch.testing.assert_close(first, whole)
+    assert len(frontend.cache) == 2 and frontend.cache_used == room
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not at every batch
+        again = frontend(ids, mask) * mask[..., None]
+    torch.testing.assert_close(again, whole)
+    assert len(frontend.cache) == 2
+
+    none = TextFrontEnd(net, finetune=False, cache_mb=0).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.testing.assert_close(none(ids, mask) * mask[..., None], whole)
+    assert not none.cache
+    with pytest.raises(UserError, match="text_cache_mb = -1"):
+        resolve_config(model="late_fusion", overrides=["late_fusion.text_cache_mb=-1"])
 
 
 def test_bundled_minilm_resolves_offline(monkeypatch):

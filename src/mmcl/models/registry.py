@@ -135,7 +135,9 @@ def build_model(
             raise TypeError("text_encoder = 'transformer' needs the loaded text_backbone.")
         if not info.token_len:
             raise needs_tokens_error(name)
-        frontend = TextFrontEnd(text_backbone, cfg.text_finetune, cfg.text_train_layers)
+        frontend = TextFrontEnd(
+            text_backbone, cfg.text_finetune, cfg.text_train_layers, cfg.text_cache_mb
+        )
         info = info.with_modality(TEXT, frontend.out_dim, info.token_len)
     check_fits(name, info.modalities, info.task.kind)
     model = MODELS[name][1](cfg, info)

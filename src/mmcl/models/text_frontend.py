@@ -10,6 +10,7 @@ a model receives it when it is built and never reads files.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +34,11 @@ class TextInput:
     # fine-tune only the top K layers (0: all, embeddings included); the frozen part's
     # outputs are computed once per text and cached (BERT-like models)
     text_train_layers: int = 0
+    # memory (MB, on the model's device) for those cached outputs; once it is full, further
+    # texts run through the frozen part every time they come (0: cache nothing). A text of n
+    # tokens takes n x hidden x 4 bytes in fp32: MOSEI's 22856 texts at up to 50 BERT-base
+    # tokens take up to 3348 MB.
+    text_cache_mb: float = 2048.0
     text_lr: float = 5e-5  # MMSA's learning_rate_bert
     text_weight_decay: float = 1e-3  # biases and LayerNorm weights never decay
 
@@ -43,6 +49,8 @@ class TextInput:
             raise UserError(f"text_lr = {self.text_lr}; it must be positive.")
         if self.text_train_layers < 0:
             raise UserError(f"text_train_layers = {self.text_train_layers}; give 0 (all) or more.")
+        if self.text_cache_mb < 0:
+            raise UserError(f"text_cache_mb = {self.text_cache_mb}; give 0 (no cache) or more.")
 
 
 class TextFrontEnd(nn.Module):
@@ -51,9 +59,13 @@ class TextFrontEnd(nn.Module):
     The part that does not train (all of it when frozen; the embeddings and the lower layers
     with `train_layers`) runs in eval mode without gradient, and its output for each text is
     computed once and kept (a text's ids are its key), so later epochs run only the layers
-    that train."""
+    that train. The cache holds at most `cache_mb` MB: texts that come once it is full are
+    not kept (rather than evicting others: an epoch visits every text in turn, so evicting
+    the oldest would make every later lookup miss)."""
 
-    def __init__(self, backbone: nn.Module, finetune: bool, train_layers: int = 0) -> None:
+    def __init__(
+        self, backbone: nn.Module, finetune: bool, train_layers: int = 0, cache_mb: float = 2048.0
+    ) -> None:
         super().__init__()
         self.model = backbone
         self.out_dim = int(backbone.config.hidden_size)
@@ -74,6 +86,9 @@ class TextFrontEnd(nn.Module):
             module.requires_grad_(False)
             module.eval()
         self.cache: dict[bytes, torch.Tensor] = {}
+        self.cache_limit = int(cache_mb * 2**20)  # bytes
+        self.cache_used = 0  # bytes
+        self.cache_full = False
         pooler = getattr(backbone, "pooler", None)
         if isinstance(pooler, nn.Module):  # the states are read before it: it never trains
             pooler.requires_grad_(False)
@@ -103,17 +118,37 @@ class TextFrontEnd(nn.Module):
         """The frozen part's output (B, L, H), from the cache where it holds the text."""
         lengths = mask.sum(1).tolist()
         keys = [ids[i, :n].cpu().numpy().tobytes() for i, n in enumerate(lengths)]
-        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        states = [self.cache.get(k) for k in keys]
+        todo = [i for i, s in enumerate(states) if s is None]
         if todo:
             rows = torch.tensor(todo, device=ids.device)
             fresh = self._run_frozen(ids[rows], mask[rows])
             for j, i in enumerate(todo):
-                self.cache[keys[i]] = fresh[j, : lengths[i]].clone()
-        cached = [self.cache[k] for k in keys]
-        out = cached[0].new_zeros(len(keys), ids.shape[1], self.out_dim)
-        for i, states in enumerate(cached):
-            out[i, : states.shape[0]] = states
+                states[i] = fresh[j, : lengths[i]]
+                self._keep(keys[i], states[i])
+        out = states[0].new_zeros(len(keys), ids.shape[1], self.out_dim)
+        for i, s in enumerate(states):
+            out[i, : s.shape[0]] = s
         return out
+
+    def _keep(self, key: bytes, states: torch.Tensor) -> None:
+        """Cache one text's states (L_i, H) if the memory limit allows."""
+        if key in self.cache:  # the same text twice in one batch
+            return
+        size = states.numel() * states.element_size()
+        if self.cache_used + size > self.cache_limit:
+            if not self.cache_full and self.cache_limit > 0:
+                warnings.warn(
+                    f"the text front-end's cache is full ({self.cache_used / 2**20:.0f} MB of "
+                    f"text_cache_mb = {self.cache_limit / 2**20:g}, {len(self.cache)} texts); "
+                    "further texts run through its frozen layers every time. Raise "
+                    "MODEL.text_cache_mb if memory allows.",
+                    stacklevel=2,
+                )
+            self.cache_full = True
+            return
+        self.cache[key] = states.clone()
+        self.cache_used += size
 
     def _whole(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
