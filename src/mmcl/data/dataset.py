@@ -90,6 +90,28 @@ class Split:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def step_moments(self, chunk: int = 256) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per modality, the mean and (population) standard deviation of each feature over
+        the unpadded steps, in float64. Read `chunk` rows at a time, so that memory-mapped
+        features are never held whole; chunks are merged by Chan et al.'s pairwise update
+        (no cancellation from a sum of squares)."""
+        moments = {}
+        for m, x in self.features.items():
+            n, mean, m2 = 0, np.zeros(x.shape[2]), np.zeros(x.shape[2])
+            steps = np.arange(x.shape[1])
+            for start in range(0, len(x), chunk):
+                block = np.asarray(x[start : start + chunk], dtype=np.float64)
+                rows = block[steps[None, :] < self.lengths[m][start : start + chunk, None]]
+                if not len(rows):
+                    continue
+                k, block_mean = len(rows), rows.mean(0)
+                delta = block_mean - mean
+                m2 += ((rows - block_mean) ** 2).sum(0) + delta**2 * n * k / (n + k)
+                mean += delta * k / (n + k)
+                n += k
+            moments[m] = (mean, np.sqrt(m2 / max(n, 1)))
+        return moments
+
     def subset(self, index: np.ndarray) -> Split:
         """Rows `index` of every array (a copy)."""
         return Split(

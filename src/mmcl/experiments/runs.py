@@ -40,17 +40,7 @@ def data_info(ds: Dataset) -> DataInfo:
 
 def feature_means(split: Split) -> dict[str, list[float]]:
     """Per modality, the mean feature vector over the split's unpadded steps."""
-    means = {}
-    for m, x in split.features.items():
-        total = np.zeros(x.shape[2])
-        count = 0
-        for start in range(0, len(x), 256):  # in chunks: the features may be memory-mapped
-            chunk = np.asarray(x[start : start + 256], dtype=np.float64)
-            valid = np.arange(chunk.shape[1])[None, :] < split.lengths[m][start : start + 256, None]
-            total += chunk[valid].sum(0)
-            count += int(valid.sum())
-        means[m] = (total / max(count, 1)).astype(np.float32).tolist()
-    return means
+    return {m: mean.astype(np.float32).tolist() for m, (mean, _) in split.step_moments().items()}
 
 
 def warn_on_text_features(cfg: RunConfig, ds: Dataset) -> None:

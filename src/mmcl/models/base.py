@@ -235,14 +235,12 @@ class InputNorm(nn.Module):
             self.register_buffer(f"std_{m}", torch.ones(d))
 
     @torch.no_grad()
-    def fit(self, features: dict, lengths: dict) -> None:
-        for m, x in features.items():
-            x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
-            valid = torch.arange(x.shape[1])[None, :] < torch.as_tensor(lengths[m])[:, None]
-            rows = x[valid]  # (steps, D)
-            std = rows.std(0, unbiased=False)
-            getattr(self, f"mean_{m}").copy_(rows.mean(0))
-            getattr(self, f"std_{m}").copy_(torch.where(std < 1e-6, torch.ones_like(std), std))
+    def fit(self, split: Split) -> None:
+        """Statistics of `split` (the training split), read in chunks."""
+        for m, (mean, std) in split.step_moments().items():
+            getattr(self, f"mean_{m}").copy_(torch.from_numpy(mean))
+            # a constant feature is only centred
+            getattr(self, f"std_{m}").copy_(torch.from_numpy(np.where(std < 1e-6, 1.0, std)))
 
     def forward(self, features: dict, masks: dict) -> dict:
         return {

@@ -292,8 +292,7 @@ class Trainer:
         `test=False` never reads the test split (hyper-parameter search)."""
         self.out.mkdir(parents=True, exist_ok=True)
         if self.cfg.normalize:
-            train = self.ds.splits["train"]
-            self.model.enable_input_norm().fit(train.features, train.lengths)
+            self.model.enable_input_norm().fit(self.ds.splits["train"])
         self.model.on_fit_start(self.sources["train"].labels)
         if self.cfg.init_output_bias and self.ds.task.kind == "regression":
             self.model.init_output_bias(float(self.sources["train"].labels.float().mean()))
