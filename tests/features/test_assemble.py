@@ -108,6 +108,22 @@ def test_labels_that_are_not_a_csv_name_the_file(tmp_path):
         assemble(tmp_path / "other.csv", {"audio": tmp_path / "audio"}, tmp_path / "o")
 
 
+def test_a_label_that_is_not_a_number_names_its_row_and_value(tmp_path):
+    _audio_table(tmp_path / "audio", ["a", "b", "c"])
+    (tmp_path / "labels.csv").write_text("id,label\na,0.5\nb,positive\nc,1\n")
+    with pytest.raises(DataError, match=r"column 'label', data row 2, holds 'positive'"):
+        assemble(tmp_path / "labels.csv", {"audio": tmp_path / "audio"}, tmp_path / "o")
+    (tmp_path / "classes.csv").write_text("id,label\na,0\nb,1.5\nc,1\n")
+    with pytest.raises(DataError, match=r"data row 2, holds '1.5', not a whole number"):
+        assemble(
+            tmp_path / "classes.csv",
+            {"audio": tmp_path / "audio"},
+            tmp_path / "o",
+            task="classification",
+        )
+    assert not (tmp_path / "o").exists()
+
+
 def _twenty(tmp_path):
     ids = [f"u{i}" for i in range(20)]
     feats, _ = _audio_table(tmp_path / "feat" / "audio", ids, seed=4)

@@ -12,6 +12,7 @@ from tests.conftest import SHARED, needs_shared
 from typer.testing import CliRunner
 
 from mmcl.cli import app
+from mmcl.data.dataset import DataError
 from mmcl.data.loader import load_dataset
 from mmcl.features.importers import import_dataset
 
@@ -144,6 +145,40 @@ def test_import_iemocap_and_cmdc_subsets(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cmdc", "cmdc_out", "iem", "iemocap"]
     manifest = json.loads((tmp_path / "cmdc_out" / "manifest.json").read_text())
     assert "seed 0" in manifest["source"] and "stratified by phq_level" in manifest["source"]
+
+
+def test_a_broken_source_folder_is_named_before_any_text_is_encoded(tmp_path, monkeypatch):
+    """A copy of a shared/data set with a column, an array or a value wrong: one DataError
+    naming the file and what is wrong, and no output folder."""
+    import mmcl.features.importers as importers
+
+    monkeypatch.setattr(importers, "encode_texts", lambda *a: pytest.fail("encoded texts"))
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    np.savez(src / "audio_utterance73.npz", ids=np.array(["s1", "s2"]), features=np.zeros((2, 3)))
+    cases = [
+        ("segment_id,text,split\ns1,good,train\n", r"labels.csv: no column\(s\) \['label'\]"),
+        ("segment_id,text,label,split\ns1,good,2.0,train\ns2,bad,,test\n", "data row 2, holds ''"),
+        ("segment_id,text,label,split\ns1,good,1,dev\n", r"'split' holds \['dev'\]"),
+        ("segment_id,text,label,split\ns3,good,1,train\n", r"no audio row for 1 segment"),
+    ]
+    for csv_text, match in cases:
+        (src / "labels.csv").write_text(csv_text)
+        with pytest.raises(DataError, match=match):
+            import_dataset("mosi", src, out)
+    (src / "labels.csv").write_text("segment_id,text,label,split\ns1,good,1,train\n")
+    np.savez(src / "audio_utterance73.npz", ids=np.array(["s1"]))
+    with pytest.raises(DataError, match=r"no array\(s\) \['features'\]"):
+        import_dataset("mosi", src, out)
+    (src / "audio_utterance73.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataError, match="not a readable .npz file"):
+        import_dataset("mosi", src, out)
+    (src / "utterances.csv").write_text(
+        "utterance_id,text,label_id,split\nu1,hi,2,train\nu2,yo,happy,valid\n"
+    )
+    with pytest.raises(DataError, match=r"utterances.csv: column 'label_id', data row 2"):
+        import_dataset("iemocap", src, out)
+    assert not out.exists()
 
 
 def test_chsims2_and_unknown_names_are_refused(tmp_path):

@@ -30,7 +30,7 @@ from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
 from mmcl.data.table_rows import TableRows
 from mmcl.features.audio import KIND as AUDIO_KIND
-from mmcl.features.tables import id_columns, read_csv_rows, row_ids
+from mmcl.features.tables import id_columns, numbers, read_csv_rows, row_ids
 from mmcl.features.text import KIND as TEXT_KIND
 
 
@@ -97,6 +97,7 @@ def assemble(
     cols = id_columns(id_col)
     rows = read_csv_rows(labels_csv, [*cols, label_col], "--labels")
     ids = row_ids(rows, cols, f"--labels {labels_csv}")  # rows[k]'s id is ids[k]
+    labels = numbers(rows, label_col, f"--labels {labels_csv}", integer=task == "classification")
     if rows and split_col in rows[0]:
         bad = sorted({r[split_col] for r in rows} - set(SPLITS) - {"dev"})
         if bad:
@@ -116,7 +117,7 @@ def assemble(
     elif task == "regression":
         spec = TaskSpec("regression", "regression")
     elif task == "classification":
-        n_classes = int(max(float(r[label_col]) for r in rows)) + 1
+        n_classes = int(labels.max(initial=0)) + 1
         spec = TaskSpec("multiclass", "classification", num_classes=n_classes)
     else:
         raise DataError(f"--task must be regression or classification, not '{task}'.")
@@ -144,7 +145,7 @@ def assemble(
         dtype = np.float32 if spec.kind == "regression" else np.int64
         splits[s] = make_split(
             feats,
-            np.array([float(rows[k][label_col]) for k in part]).astype(dtype),
+            labels[part].astype(dtype),
             np.array([ids[k] for k in part]),
             f"{labels_csv} [{s}]",
             spec,

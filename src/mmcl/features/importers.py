@@ -14,8 +14,8 @@ audio and vision are imported.
 
 from __future__ import annotations
 
-import csv
 import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,15 +24,26 @@ import numpy as np
 from mmcl.data.dataset import SPLITS, DataError, Dataset, check_dataset, make_split, random_split
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
-from mmcl.features.tables import unique_ids
+from mmcl.features.tables import numbers, read_csv_rows, unique_ids
 from mmcl.features.text import TextFeatures, encode_texts
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path, required: list[str]) -> list[dict[str, str]]:
+    return read_csv_rows(path, required, "SRC", "Is SRC a copy of the set in shared/data?")
+
+
+def _npz(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
+    """The arrays `keys` of the .npz file `path` (no pickled objects)."""
     if not path.is_file():
-        raise DataError(f"{path}: missing; is SRC the right folder?")
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        raise DataError(f"SRC {path}: no such file. Is SRC a copy of the set in shared/data?")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise DataError(f"SRC {path}: no array(s) {missing}; it holds {z.files}.")
+            return {k: z[k] for k in keys}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated, object arrays
+        raise DataError(f"SRC {path}: not a readable .npz file ({e}).") from e
 
 
 def _text_table(
@@ -62,30 +73,33 @@ def _finish(ds: Dataset, src: Path, out: Path, overwrite: bool) -> Dataset:
 def import_mosi(
     src: Path, out: Path, model: str = "", max_len: int = 50, overwrite: bool = False
 ) -> Dataset:
-    rows = _rows(src / "labels.csv")
-    if not (src / "audio_utterance73.npz").is_file():
-        raise DataError(f"{src / 'audio_utterance73.npz'}: missing; is SRC the right folder?")
-    audio = np.load(src / "audio_utterance73.npz", allow_pickle=False)
+    path = src / "labels.csv"
+    rows = _rows(path, ["segment_id", "text", "label", "split"])
+    labels = numbers(rows, "label", str(path)).astype(np.float32)
+    audio = _npz(src / "audio_utterance73.npz", ["ids", "features"])
     audio_index = {i: k for k, i in enumerate(audio["ids"])}
+    missing = [r["segment_id"] for r in rows if r["segment_id"] not in audio_index]
+    if missing:
+        raise DataError(
+            f"{src / 'audio_utterance73.npz'}: no audio row for {len(missing)} segment(s) of "
+            f"{path}, e.g. {missing[:3]}."
+        )
+    split_rows = _by_split(rows, path)
     text, index = _text_table(rows, "segment_id", "text", model, max_len)
     task = get_preset("mosi").task
     splits = {}
-    for s in SPLITS:
-        part = [r for r in rows if r["split"] == s]
-        ids = [r["segment_id"] for r in part]
+    for s, idx in split_rows.items():
+        ids = [rows[i]["segment_id"] for i in idx]
         t = np.array([index[i] for i in ids])
-        missing = [i for i in ids if i not in audio_index]
-        if missing:
-            raise DataError(f"{src / 'audio_utterance73.npz'}: no audio row for {missing[:3]}.")
         a = np.array([audio_index[i] for i in ids])
         splits[s] = make_split(
             {"text": text.features[t], "audio": audio["features"][a]},
-            np.array([float(r["label"]) for r in part], dtype=np.float32),
+            labels[idx],
             np.array(ids),
             f"{src} [{s}]",
             task,
             lengths={"text": text.lengths[t]},
-            raw_text=np.array([r["text"] for r in part]),
+            raw_text=np.array([rows[i]["text"] for i in idx]),
             tokens=text.tokens[t],
             token_lengths=text.lengths[t],
         )
@@ -111,10 +125,9 @@ def _import_mfn(src: Path, out: Path, preset: str, overwrite: bool) -> Dataset:
     splits = {}
     for s in SPLITS:
         path = src / f"{s}.npz"
-        if not path.is_file():
-            raise DataError(f"{path}: missing; is SRC the right folder?")
-        z = np.load(path, allow_pickle=False)
-        labels = z["label_class"] if task.kind == "multiclass" else z["labels"]
+        label_key = "label_class" if task.kind == "multiclass" else "labels"
+        z = _npz(path, ["audio", "vision", label_key])
+        labels = z[label_key]
         n = len(labels)
         splits[s] = make_split(
             {"audio": z["audio"], "vision": z["vision"]},  # text is missing from train
@@ -135,29 +148,38 @@ def import_youtube(src: Path, out: Path, overwrite: bool = False, **_: object) -
     return _import_mfn(src, out, "youtube", overwrite)
 
 
+def _by_split(rows: list[dict[str, str]], path: Path) -> dict[str, np.ndarray]:
+    """Split -> the indices of the rows whose 'split' column names it."""
+    names = np.array([r["split"] for r in rows])
+    unknown = sorted(set(names.tolist()) - set(SPLITS))
+    if unknown:
+        raise DataError(f"SRC {path}: column 'split' holds {unknown}; use {list(SPLITS)}.")
+    return {s: np.flatnonzero(names == s) for s in SPLITS}
+
+
 def _text_only(
-    parts: dict[str, list[dict]],
-    keys: tuple[str, str, str],
-    label_type: type,
+    rows: list[dict[str, str]],
+    split_rows: dict[str, np.ndarray],
+    labels: np.ndarray,
+    keys: tuple[str, str],
     src: Path,
-    out: Path,
     preset: str,
     model: str,
     max_len: int,
     note: str = "imported",
 ) -> Dataset:
-    """A text-only dataset from CSV rows per split; keys = (id, text, label) columns."""
-    id_key, text_key, label_key = keys
-    rows = [r for part in parts.values() for r in part]
+    """A text-only dataset from CSV rows: split -> row indices, labels per row, keys = (id,
+    text) columns."""
+    id_key, text_key = keys
     text, index = _text_table(rows, id_key, text_key, model, max_len)
     task = get_preset(preset).task
     splits = {}
-    for s, part in parts.items():
+    for s, idx in split_rows.items():
+        part = [rows[i] for i in idx]
         t = np.array([index[r[id_key]] for r in part])
-        labels = np.array([label_type(r[label_key]) for r in part])
         splits[s] = make_split(
             {"text": text.features[t]},
-            labels.astype(np.float32) if label_type is float else labels,
+            labels[idx],
             np.array([r[id_key] for r in part]),
             f"{src} [{s}]",
             task,
@@ -179,10 +201,11 @@ def _text_only(
 def import_iemocap(
     src: Path, out: Path, model: str = "", max_len: int = 50, overwrite: bool = False
 ) -> Dataset:
-    rows = _rows(src / "utterances.csv")
-    parts = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
-    keys = ("utterance_id", "text", "label_id")
-    ds = _text_only(parts, keys, int, src, out, "iemocap6", model, max_len)
+    path = src / "utterances.csv"
+    rows = _rows(path, ["utterance_id", "text", "label_id", "split"])
+    labels = numbers(rows, "label_id", str(path), integer=True).astype(np.int64)
+    keys = ("utterance_id", "text")
+    ds = _text_only(rows, _by_split(rows, path), labels, keys, src, "iemocap6", model, max_len)
     return _finish(ds, src, out, overwrite)
 
 
@@ -194,12 +217,13 @@ def import_cmdc(
     overwrite: bool = False,
     seed: int = 0,
 ) -> Dataset:
-    rows = _rows(src / "interviews.csv")
+    path = src / "interviews.csv"
+    rows = _rows(path, ["id", "text", "score", "phq_level"])
+    labels = numbers(rows, "score", str(path)).astype(np.float32)
     # the source README asks for a split by student, seeded, stratified by PHQ level
     split = random_split(len(rows), seed, strata=[r["phq_level"] for r in rows])
-    parts = {s: [rows[i] for i in idx] for s, idx in split.items()}
     note = f"imported; 70/15/15 split by student stratified by phq_level, seed {seed}"
-    ds = _text_only(parts, ("id", "text", "score"), float, src, out, "cmdc", model, max_len, note)
+    ds = _text_only(rows, split, labels, ("id", "text"), src, "cmdc", model, max_len, note)
     return _finish(ds, src, out, overwrite)
 
 

@@ -6,11 +6,18 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from mmcl.data.dataset import DataError
 
+ID_HINT = "Name the right ones (e.g. --id-cols video_id,clip_id)."
 
-def read_csv_rows(path: Path, required: list[str], option: str) -> list[dict[str, str]]:
-    """Every row of the CSV file `path` (given as `option`), which must hold `required`."""
+
+def read_csv_rows(
+    path: Path, required: list[str], option: str, hint: str = ID_HINT
+) -> list[dict[str, str]]:
+    """Every row of the CSV file `path` (given as `option`), which must hold `required`;
+    `hint` says what to do when it does not."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{option} {path}: no such file.")
@@ -23,11 +30,28 @@ def read_csv_rows(path: Path, required: list[str], option: str) -> list[dict[str
         raise DataError(f"{option} {path}: not a CSV text file ({e}).") from e
     missing = [c for c in required if c not in columns]
     if missing:
-        raise DataError(
-            f"{option} {path}: no column(s) {missing}; columns are {columns}. "
-            "Name the right ones (e.g. --id-cols video_id,clip_id)."
-        )
+        raise DataError(f"{option} {path}: no column(s) {missing}; columns are {columns}. {hint}")
     return rows
+
+
+def numbers(
+    rows: list[dict[str, str]], column: str, where: str, integer: bool = False
+) -> np.ndarray:
+    """The column's values as float64 (N,); a DataError names the first one that is not a
+    number (or, with `integer`, not a whole number)."""
+    values = np.empty(len(rows))
+    for k, row in enumerate(rows):
+        try:
+            values[k] = float(row[column])
+        except (TypeError, ValueError):  # None: the row is shorter than the header
+            values[k] = np.nan
+        if not np.isfinite(values[k]) or (integer and values[k] != round(values[k])):
+            kind = "a whole number (a class index 0, 1, ...)" if integer else "a finite number"
+            raise DataError(
+                f"{where}: column '{column}', data row {k + 1}, holds {row[column]!r}, not "
+                f"{kind}. Correct that row or name another column."
+            )
+    return values
 
 
 def id_columns(spec: str) -> list[str]:
