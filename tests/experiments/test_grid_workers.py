@@ -13,6 +13,7 @@ from mmcl.experiments.grid_workers import (
     GridJob,
     open_grid_study,
     point_key,
+    report_finished,
     run_grid_workers,
 )
 from mmcl.experiments.runs import train_run
@@ -90,3 +91,18 @@ def test_a_study_of_another_grid_is_refused(tmp_path):
         else:
             with pytest.raises(UserError, match=match):
                 open_grid_study(job)
+
+
+def test_a_report_lock_from_another_machine_is_named_not_taken_over(tmp_path):
+    ds = load_data("synthetic")
+    out = tmp_path / "grid"
+    cfgs, points = grid_points(GRID, ds, out, "synthetic", TINY)
+    _, _, folder = points[0]
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text("{}")  # one finished point: a report is due
+    lock = {"pid": 4242, "host": "node-7", "started": "Thu Nov 26 03:00:00 2026"}
+    (out / ".report.lock").write_text(json.dumps(lock))
+    said = []
+    assert report_finished(GRID, ds, out, cfgs, points, said.append) is None
+    assert "in use by process 4242 on node-7" in said[-1] and ".report.lock" in said[-1]
+    assert (out / ".report.lock").is_file() and not (out / "compare.md").exists()

@@ -241,8 +241,11 @@ def report_finished(
     try:
         with file_lock(out / ".report.lock", out / "compare.md"):
             result = write_report(grid, ds, out, cfgs, per_run)
-    except UserError:  # the lock is held: another worker is writing the same report
-        say(f"another worker is writing the report in {out}; it will include these runs")
+    except UserError as e:  # the lock is held: another worker is writing the same report
+        # a live writer includes these runs; the message names the lock's owner, so that a
+        # lock left by a worker killed on another machine (never taken over from here, its
+        # process cannot be checked) can be removed by hand
+        say(f"report not written by this worker: {e}")
         return None
     if finished < len(points):
         say(
