@@ -1,5 +1,7 @@
 import io
 
+import pytest
+
 from mmcl.progress import Progress, progress
 
 
@@ -29,3 +31,21 @@ def test_progress_iterates_every_item_and_can_be_silent(capsys):
     assert capsys.readouterr().err == ""
     assert list(progress(range(3), 3, "x")) == [0, 1, 2]
     assert "x: 3/3 it (100%)" in capsys.readouterr().err
+
+
+def test_a_loop_that_fails_says_stopped_not_done(monkeypatch):
+    log = io.StringIO()
+    monkeypatch.setattr("sys.stderr", log)
+    with pytest.raises(ValueError):
+        for i in progress(range(5), 5, "files"):
+            if i == 2:
+                raise ValueError("bad file")
+    lines = log.getvalue().splitlines()
+    assert lines[-1].startswith("files: 2/5 it (40%)") and lines[-1].endswith("stopped")
+
+
+def test_a_bar_closed_after_its_stream_writes_nothing():
+    log = io.StringIO()
+    p = Progress(3, "x", stream=log)
+    log.close()
+    p.close(finished=False)  # no "I/O operation on closed file"

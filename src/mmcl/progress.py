@@ -46,6 +46,8 @@ class Progress:
             self._line("started")
 
     def _line(self, state: str) -> None:
+        if self.stream.closed:  # closed by whoever captured it (a test runner) before us
+            return
         of = f"/{self.total}" if self.total is not None else ""
         pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         note = f", {self.note}" if self.note else ""
@@ -67,11 +69,13 @@ class Progress:
             self.last = time.monotonic()
             self._line("elapsed")
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """End the bar; `finished=False`: the work stopped short (an error, a break)."""
         if self.bar is not None:
-            self.bar.close()
+            if not self.stream.closed:
+                self.bar.close()
         else:
-            self._line("done")
+            self._line("done" if finished else "stopped")
 
 
 def progress(
@@ -82,9 +86,11 @@ def progress(
         yield from items
         return
     p = Progress(total, desc, unit)
+    finished = False
     try:
         for item in items:
             yield item
             p.update()
+        finished = True
     finally:
-        p.close()
+        p.close(finished)

@@ -126,6 +126,36 @@ def test_assemble_train_and_predict_from_raw_text_and_audio(tmp_path, monkeypatc
     assert json.loads(r.output)["score"] > 0
     r = runner.invoke(app, ["predict", str(run), "--text", "great"])
     assert r.exit_code == 2 and "the input lacks {'audio': 'audio'}" in r.output
+    (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    r = runner.invoke(
+        app, ["predict", str(run), "--text", "great", "--audio", str(tmp_path / "bad.wav")]
+    )
+    assert r.exit_code == 2 and "bad.wav: not a readable WAV file" in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    ("samples", "message"),
+    [
+        (None, "not a readable WAV file"),
+        (np.zeros(0, np.float32), "holds no samples"),
+        (np.r_[np.zeros(800), np.full(3, np.nan)].astype(np.float32), "3 samples are NaN"),
+        (np.full(SR // 2, 1e30, np.float32), "scale the samples into [-1, 1]"),
+    ],
+    ids=["corrupt", "empty", "nan", "huge"],
+)
+def test_a_hostile_wav_is_named_and_nothing_is_written(tmp_path, samples, message):
+    wavs = tmp_path / "wavs"
+    wavs.mkdir()
+    _tone(wavs / "fine.wav", 200.0, seconds=0.2)
+    if samples is None:
+        (wavs / "odd.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    else:
+        sf.write(wavs / "odd.wav", samples, SR, subtype="FLOAT")
+    out = tmp_path / "audio"
+    with np.errstate(all="ignore"):
+        r = runner.invoke(app, ["extract", "audio", "--wav-dir", str(wavs), "--out", str(out)])
+    assert r.exit_code == 2 and "odd.wav" in r.output and message in r.output, r.output
+    assert not out.exists()
 
 
 def test_assemble_errors_name_the_problem(tmp_path):

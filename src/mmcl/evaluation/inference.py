@@ -294,23 +294,14 @@ def _neutral(saved: dict, m: str, missing: str, n: int, run: Path) -> np.ndarray
 
 
 def _audio_inputs(wavs: list[Path], spec: dict) -> tuple[np.ndarray, np.ndarray]:
-    import soundfile as sf
-
-    from mmcl.features.audio import AudioParams, frame_features
+    from mmcl.features.audio import AudioParams, pad_frames, wav_features
 
     keys = ("backend", "hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")
     params = AudioParams(**{k: spec[k] for k in keys})
-    frames = []
     for w in wavs:
         if not Path(w).is_file():
             raise DataError(f"--audio {w}: no such file.")
-        y, sr = sf.read(str(w), dtype="float32", always_2d=False)
-        frames.append(frame_features(y.T if y.ndim > 1 else y, sr, params)[: params.max_frames])
-    length = max(len(x) for x in frames)
-    feats = np.zeros((len(frames), length, frames[0].shape[1]), np.float32)
-    for i, x in enumerate(frames):
-        feats[i, : len(x)] = x
-    return feats, np.array([len(x) for x in frames])
+    return pad_frames([wav_features(Path(w), params, "--audio") for w in wavs])
 
 
 def _prediction_record(sample_id: str, text: str, pred: np.ndarray, task: TaskSpec) -> dict:

@@ -101,6 +101,42 @@ def _egemaps(y: np.ndarray, sr: int) -> np.ndarray:
     return _SMILE.process_signal(y, sr).to_numpy(dtype=np.float32)
 
 
+def wav_features(path: Path, p: AudioParams, option: str = "--wav-dir") -> np.ndarray:
+    """(T, D) features of one WAV file, at most `p.max_frames` frames. A file that cannot be
+    read, holds no samples, or gives non-finite features is a UserError naming it."""
+    import soundfile as sf
+
+    try:
+        y, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    except RuntimeError as e:  # soundfile's errors for missing, truncated or foreign files
+        raise UserError(f"{option} {path}: not a readable WAV file ({e}).") from e
+    if y.size == 0:
+        raise UserError(f"{option} {path}: the file holds no samples; remove or re-record it.")
+    if not np.isfinite(y).all():
+        raise UserError(
+            f"{option} {path}: {int((~np.isfinite(y)).sum())} samples are NaN or infinite; "
+            "repair or remove the file."
+        )
+    if y.ndim > 1:
+        y = y.T  # (channels, samples)
+    frames = frame_features(y, sr, p)[: p.max_frames]
+    if not np.isfinite(frames).all():  # e.g. float samples far outside [-1, 1]
+        raise UserError(
+            f"{option} {path}: its features are not finite (largest |sample| "
+            f"{float(np.abs(y).max()):.3g}); scale the samples into [-1, 1]."
+        )
+    return frames
+
+
+def pad_frames(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-utterance (T_i, D) frames -> zero-padded (N, max T_i, D) float32 and lengths (N,)."""
+    lengths = np.array([len(x) for x in frames], dtype=np.int64)
+    feats = np.zeros((len(frames), int(lengths.max()), frames[0].shape[1]), dtype=np.float32)
+    for i, x in enumerate(frames):
+        feats[i, : len(x)] = x
+    return feats, lengths
+
+
 def _hash(files: list[Path], p: AudioParams) -> str:
     h = hashlib.sha256(json.dumps(asdict(p), sort_keys=True).encode())
     for f in files:
@@ -113,8 +149,6 @@ def extract_audio(
     wav_dir: str | Path, out: str | Path, params: AudioParams | None = None
 ) -> tuple[Path, bool]:
     """Features of every .wav in `wav_dir` into `out`; returns (out, used_cache)."""
-    import soundfile as sf
-
     params = params or AudioParams()
     wav_dir, out = Path(wav_dir), Path(out)
     files = sorted(wav_dir.glob("*.wav"))
@@ -124,21 +158,10 @@ def extract_audio(
     manifest = out / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
         return out, True
-    frames = []
-    for f in progress(files, len(files), "audio features", "file"):
-        try:
-            y, sr = sf.read(str(f), dtype="float32", always_2d=False)
-        except RuntimeError as e:
-            raise UserError(f"{f}: not a readable WAV file ({e}).") from e
-        if y.ndim > 1:
-            y = y.T
-        frames.append(frame_features(y, sr, params)[: params.max_frames])
+    files_bar = progress(files, len(files), "audio features", "file")
+    frames = [wav_features(f, params) for f in files_bar]
     dim = frames[0].shape[1]
-    length = max(len(x) for x in frames)
-    feats = np.zeros((len(files), length, dim), dtype=np.float32)
-    lengths = np.array([len(x) for x in frames], dtype=np.int64)
-    for i, x in enumerate(frames):
-        feats[i, : len(x)] = x
+    feats, lengths = pad_frames(frames)
     pooled = np.stack([np.concatenate([x.mean(0), x.std(0)]) for x in frames]).astype(np.float32)
     with atomic_folder(out) as tmp:
         np.save(tmp / "ids.npy", np.array([f.stem for f in files]))
