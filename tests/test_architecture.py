@@ -34,7 +34,16 @@ ALLOWED = {
     "models": {"data", "distributed", "errors", "models"},
     "config": {"errors", "models"},
     "run_folder": {"config", "data", "errors", "models", "pretrained"},
-    "evaluation": {"config", "data", "errors", "evaluation", "features", "models", "run_folder"},
+    "evaluation": {
+        "config",
+        "data",
+        "errors",
+        "evaluation",
+        "features",
+        "models",
+        "progress",
+        "run_folder",
+    },
     "training": {
         "config",
         "data",

@@ -241,6 +241,22 @@ def test_predict_raw_text_offline_gives_the_right_polarity(tmp_path, mosi_subset
     assert [row["id"] for row in rows] == ["x1", "x2"] and float(rows[0]["score"]) > float(
         rows[1]["score"]
     )
+    # many inputs are encoded and predicted a chunk at a time, with the same results
+    from mmcl.evaluation.inference import predict_raw
+
+    texts = ["i loved it", "boring and bad", "it was fine", "great fun", "dull"]
+    ids = [f"y{i}" for i in range(len(texts))]
+    whole = list(predict_raw(run, ids, texts)[1])
+    chunked = list(predict_raw(run, ids, texts, chunk=2)[1])
+    assert [r["id"] for r in chunked] == ids and [r["text"] for r in chunked] == texts
+    for a, b in zip(whole, chunked, strict=True):
+        assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,text\n")
+    r = runner.invoke(
+        app, ["predict", str(run), "--in", str(empty), "--out", str(tmp_path / "e.csv")]
+    )
+    assert r.exit_code == 2 and "holds no rows" in r.output and not (tmp_path / "e.csv").exists()
 
 
 def test_predict_raw_text_refuses_a_run_that_needs_audio(tmp_path, mosi_subset):

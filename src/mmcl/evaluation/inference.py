@@ -6,14 +6,17 @@ import csv
 import hashlib
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from mmcl.data.dataset import DataError, Dataset, TaskSpec
+from mmcl.data.dataset import DataError, Dataset, Split, TaskSpec, make_split
+from mmcl.data.io import atomic_file
 from mmcl.data.loader import load_data
 from mmcl.evaluation.metrics import evaluate
 from mmcl.models.base import TaskModel
+from mmcl.progress import progress
 from mmcl.run_folder import best_seed_dir, load_run, safe_name, seed_dirs, write_json, write_text
 
 
@@ -182,6 +185,8 @@ def predict_inputs(
         from mmcl.features.text import read_texts
 
         texts, ids = read_texts(texts_csv, text_col, id_col)
+        if not ids:
+            raise DataError(f"--in {texts_csv}: the file holds no rows to predict.")
     elif audio is not None:
         ids = [audio.stem]
     elif out is None:
@@ -190,13 +195,23 @@ def predict_inputs(
         return (*predict_run(run_dir, data, split, out, preset), [])
     wavs = None if audio is None else [audio] * len(ids)
     seed_dir, records = predict_raw(run_dir, ids, texts, wavs, missing)
-    if out is not None and records:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
-        write_text(out, buf.getvalue())
-    return seed_dir, len(records), records
+    if out is None:
+        records = list(records)
+        return seed_dir, len(records), records
+    n = 0
+    with atomic_file(out) as f:  # a failure half-way leaves no partial file
+        writer = None
+        for r in records:
+            if writer is None:
+                writer = csv.DictWriter(f, fieldnames=list(r))
+                writer.writeheader()
+            writer.writerow(r)
+            n += 1
+    return seed_dir, n, []
+
+
+# raw inputs encoded and predicted at a time: memory stays flat however many are given
+RAW_CHUNK = 1024
 
 
 def predict_raw(
@@ -205,14 +220,14 @@ def predict_raw(
     texts: list[str] | None = None,
     wavs: list[Path] | None = None,
     missing: str | None = None,
-) -> tuple[Path, list[dict]]:
+    chunk: int = RAW_CHUNK,
+) -> tuple[Path, Iterator[dict]]:
     """Predict from raw transcripts and/or WAV files with the feature extraction the run's
     data recorded (MiniLM text features, librosa audio features). A modality the run needs
     but the input cannot provide is a clear error naming it, unless `missing` says what to
     feed instead: "zero" (one zero step) or "mean" (one step of the training split's mean
-    features), with a warning; the records say so."""
-    from mmcl.data.dataset import make_split
-
+    features), with a warning; the records say so. Returns the seed folder and the records,
+    made `chunk` inputs at a time as they are read (checks and warnings come first)."""
     d = best_seed_dir(run_dir)
     model, _, saved = load_run(d)
     dims = saved["data_info"]["dims"]
@@ -229,28 +244,60 @@ def predict_raw(
         )
     if missing not in (None, "zero", "mean"):
         raise DataError(f"--missing must be zero or mean, not '{missing}'.")
+    for m in lacking:
+        _neutral(saved, m, missing, 0, d)  # refuses --missing mean without recorded means
+        warnings.warn(
+            f"the input has no {m}: fed {missing} features for it (--missing {missing}); "
+            "predictions rest on the other modalities only.",
+            stacklevel=2,
+        )
+    task = TaskSpec.from_dict(saved["data_info"]["task"])
+    shown = texts or [str(w) for w in wavs]
+    note = ";".join(f"{m}={missing}" for m in lacking)
+
+    def records() -> Iterator[dict]:
+        starts = range(0, len(ids), chunk)
+        for start in progress(starts, len(starts), "predictions", "chunk", len(starts) > 1):
+            part = slice(start, start + chunk)
+            split = _raw_split(
+                saved, d, ids[part], texts and texts[part], wavs and wavs[part], lacking, missing
+            )
+            for i, t, p in zip(ids[part], shown[part], model.predict(split), strict=True):
+                r = _prediction_record(i, t, p, task)
+                if note:
+                    r["missing"] = note
+                yield r
+
+    return d, records()
+
+
+def _raw_split(
+    saved: dict,
+    run: Path,
+    ids: list[str],
+    texts: list[str] | None,
+    wavs: list[Path] | None,
+    lacking: dict[str, str],
+    missing: str | None,
+) -> Split:
+    """A split of raw inputs, their features extracted as the run's data recorded."""
+    dims = saved["data_info"]["dims"]
+    extraction = saved.get("data_extraction", {})
     features, lengths, tokens, token_lengths = {}, {}, None, None
     n = len(ids)
     for m in dims:
         spec = extraction.get(m, {})
         if m in lacking:
-            features[m] = _neutral(saved, m, missing, n, d)
+            features[m] = _neutral(saved, m, missing, n, run)
             lengths[m] = np.ones(n, dtype=np.int64)
-            warnings.warn(
-                f"the input has no {m}: fed {missing} features for it (--missing {missing}); "
-                "predictions rest on the other modalities only.",
-                stacklevel=2,
-            )
-            continue
-        if spec["kind"] == "text-transformer":
+        elif spec["kind"] == "text-transformer":
             from mmcl.features.text import encode_texts
 
             path = "" if spec.get("model") in (None, "minilm") else spec["model"]
             feats, lens, _, toks = encode_texts(texts, path, int(spec["max_len"]), progress=False)
-            tokens, token_lengths = toks, lens
+            features[m], lengths[m], tokens, token_lengths = feats, lens, toks, lens
         else:
-            feats, lens = _audio_inputs(wavs, spec)
-        features[m], lengths[m] = feats, lens
+            features[m], lengths[m] = _audio_inputs(wavs, spec)
     task = TaskSpec.from_dict(saved["data_info"]["task"])
     dummy = (
         np.zeros(n, np.float32)
@@ -259,7 +306,7 @@ def predict_raw(
             (n, len(task.label_names or [])) if task.kind == "multilabel" else n, np.int64
         )
     )
-    split = make_split(
+    return make_split(
         features,
         dummy,
         np.array(ids),
@@ -269,13 +316,6 @@ def predict_raw(
         tokens=tokens,
         token_lengths=token_lengths,
     )
-    preds = model.predict(split)
-    shown = texts or [str(w) for w in wavs]
-    records = [_prediction_record(i, t, p, task) for i, t, p in zip(ids, shown, preds, strict=True)]
-    if lacking:
-        for r in records:
-            r["missing"] = ";".join(f"{m}={missing}" for m in lacking)
-    return d, records
 
 
 def _neutral(saved: dict, m: str, missing: str, n: int, run: Path) -> np.ndarray:
