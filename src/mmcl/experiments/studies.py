@@ -6,6 +6,11 @@ file locking lets the processes of one machine share it) or a server such as Pos
 (`postgresql://user:password@host/db`) that workers on many machines reach. A worker records a
 heartbeat while it works; a trial whose heartbeat stops for `grace` seconds (a killed worker)
 is marked failed by the next worker that starts a trial, and queued again.
+
+On SQLite every transaction takes the database's write lock when it begins (`BEGIN
+IMMEDIATE`). SQLite ignores `SELECT ... FOR UPDATE`, on which Optuna relies when a worker takes
+a queued trial: without the lock two workers could both read the trial as waiting and both
+run it (Optuna issues #4002, #4621), here two workers training one run folder at once.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
     # SQLite: wait for a writer instead of failing at once when two processes write together
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             url,
             engine_kwargs=engine,
             heartbeat_interval=heartbeat,
@@ -58,3 +63,23 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
             "Give an SQLite file path or an SQLAlchemy URL such as "
             "postgresql://user:password@host/db (with its driver installed)."
         ) from e
+    if url.startswith("sqlite"):
+        lock_on_begin(storage.engine)
+    return storage
+
+
+def lock_on_begin(engine: Any) -> None:
+    """Make every transaction on the SQLite `engine` begin with `BEGIN IMMEDIATE`."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        # Python's sqlite3 would otherwise open transactions itself, deferred, at the first
+        # write: the read before it would take no lock
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the hooks close; new ones get them
