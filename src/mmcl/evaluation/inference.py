@@ -260,7 +260,14 @@ def predict_raw(
         for start in progress(starts, len(starts), "predictions", "chunk", len(starts) > 1):
             part = slice(start, start + chunk)
             split = _raw_split(
-                saved, d, ids[part], texts and texts[part], wavs and wavs[part], lacking, missing
+                saved,
+                task,
+                d,
+                ids[part],
+                texts and texts[part],
+                wavs and wavs[part],
+                lacking,
+                missing,
             )
             for i, t, p in zip(ids[part], shown[part], model.predict(split), strict=True):
                 r = _prediction_record(i, t, p, task)
@@ -273,6 +280,7 @@ def predict_raw(
 
 def _raw_split(
     saved: dict,
+    task: TaskSpec,
     run: Path,
     ids: list[str],
     texts: list[str] | None,
@@ -298,7 +306,6 @@ def _raw_split(
             features[m], lengths[m], tokens, token_lengths = feats, lens, toks, lens
         else:
             features[m], lengths[m] = _audio_inputs(wavs, spec)
-    task = TaskSpec.from_dict(saved["data_info"]["task"])
     dummy = (
         np.zeros(n, np.float32)
         if task.kind == "regression"
