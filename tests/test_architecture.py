@@ -1,6 +1,6 @@
 """The package's layers import one way; each may use only the layers listed for it:
 
-    errors, progress,           leaves: import nothing of ours but errors
+    errors, progress, limits,   leaves: import nothing of ours but errors
     pretrained, distributed
     data                        imports data and errors only
     features                    data, errors, pretrained (feature extraction)
@@ -25,21 +25,23 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mmcl"
 
 ALLOWED = {
     "errors": set(),
+    "limits": {"errors"},
     "recipes": set(),
     "pretrained": {"errors"},
     "progress": set(),
     "distributed": set(),
-    "data": {"data", "errors"},
-    "features": {"data", "errors", "pretrained", "features", "progress"},
-    "models": {"data", "distributed", "errors", "models"},
-    "config": {"errors", "models"},
-    "run_folder": {"config", "data", "errors", "models", "pretrained"},
+    "data": {"data", "errors", "limits"},
+    "features": {"data", "errors", "limits", "pretrained", "features", "progress"},
+    "models": {"data", "distributed", "errors", "limits", "models"},
+    "config": {"errors", "limits", "models"},
+    "run_folder": {"config", "data", "errors", "limits", "models", "pretrained"},
     "evaluation": {
         "config",
         "data",
         "errors",
         "evaluation",
         "features",
+        "limits",
         "models",
         "progress",
         "run_folder",
@@ -50,6 +52,7 @@ ALLOWED = {
         "distributed",
         "errors",
         "evaluation",
+        "limits",
         "models",
         "progress",
         "run_folder",
@@ -63,11 +66,12 @@ ALLOWED = {
         "evaluation",
         "experiments",
         "features",
+        "limits",
         "models",
         "run_folder",
         "training",
     },
-    "cli": {"errors", "data", "distributed", "evaluation", "experiments", "features"},
+    "cli": {"errors", "data", "distributed", "evaluation", "experiments", "features", "limits"},
     "__main__": {"cli"},
 }
 

@@ -4,6 +4,7 @@ a bug of ours: its traceback is shown, with a request to report it."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -17,29 +18,47 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer import Argument as Arg
 from typer import Option as Opt
 
 from mmcl.data.csd import MAX_LEN
 from mmcl.errors import UserError
 from mmcl.experiments.studies import HEARTBEAT
+from mmcl.limits import ENV
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal sentiment toolkit.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Multimodal sentiment toolkit.",
+    rich_markup_mode=None,  # option values a user typed are echoed in usage errors: literally
+    pretty_exceptions_enable=False,
+)
 data_app = typer.Typer(no_args_is_help=True, help="Read, convert, inspect and synthesise datasets.")
 extract_app = typer.Typer(no_args_is_help=True, help="Offline feature extraction from raw inputs.")
 app.add_typer(data_app, name="data")
 app.add_typer(extract_app, name="extract")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+PATH_ERRORS = {
+    errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOSPC,
+    errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP, errno.EDQUOT,
+}  # fmt: skip
 BUG = "a bug in mmcl, not your mistake; please report it with the traceback above."
 
 
 def say(text: str) -> None:
-    console.print(text, highlight=False)
+    """Print `text` as written: it holds user text (paths, ids, transcripts), never markup."""
+    console.print(text, markup=False, highlight=False)
+
+
+def _tell(console_: Console, label: str, style: str, message: object) -> None:
+    """'label: message' with only the label styled; the message is printed literally."""
+    console_.print(Text.assemble((f"{label}:", style), " ", str(message)), highlight=False)
 
 
 def _show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
-    err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    _tell(err_console, "warning", "yellow", message)
 
 
 def command(group: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Any]:
@@ -53,18 +72,42 @@ def command(group: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Any
             try:
                 return fn(*args, **kwargs)
             except UserError as e:
-                err_console.print(f"[red]error:[/red] {e}", highlight=False)
+                _tell(err_console, "error", "red", e)
+                raise typer.Exit(2) from None
+            except OSError as e:
+                if e.errno not in PATH_ERRORS or not e.filename:
+                    raise
+                # the user's file system said no (permissions, a full or read-only disk, a
+                # file where a folder is needed): theirs to fix, not a bug of ours
+                _tell(err_console, "error", "red", f"{e.filename}: {e.strerror}.")
                 raise typer.Exit(2) from None
             except (typer.Exit, typer.Abort, KeyboardInterrupt):
                 raise
             except Exception:
                 traceback.print_exc(file=sys.stderr)
-                err_console.print(f"[red]internal error:[/red] {BUG}", highlight=False)
+                _tell(err_console, "internal error", "red", BUG)
                 raise typer.Exit(1) from None
 
         return group.command(name)(wrapper)
 
     return register
+
+
+@app.callback()
+def main(
+    memory_budget: Annotated[
+        float | None,
+        Opt(
+            "--memory-budget",
+            min=0.01,
+            help="GB any one input may make mmcl allocate (default: 32x its size on disk, "
+            "at least 0.5, at most a quarter of memory).",
+        ),
+    ] = None,
+) -> None:
+    """Multimodal sentiment toolkit."""
+    if memory_budget is not None:  # read by mmcl.limits, here and in worker processes
+        os.environ[ENV] = str(memory_budget)
 
 
 PresetOpt = Annotated[str | None, Opt("--preset", help="mosi, mosei, sims, iemocap, ...")]
@@ -141,12 +184,13 @@ def extract_text_cmd(
     model: TextModelOpt = "",
     max_len: Annotated[int, Opt("--max-len", min=2)] = 50,
     batch_size: Annotated[int, Opt("--batch-size", min=1)] = 64,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Token-level sequences, a pooled sentence vector and word-piece ids per text (offline)."""
     from mmcl.features.text import extract_text, read_texts
 
     texts, ids = read_texts(inp, text_col, id_col)
-    feats, cached = extract_text(texts, ids, out, model, max_len, batch_size)
+    feats, cached = extract_text(texts, ids, out, model, max_len, batch_size, overwrite)
     what = "unchanged (cached by content hash)" if cached else "wrote"
     say(f"{what} {out}: {len(feats.ids)} texts, features {feats.features.shape}")
 
@@ -159,12 +203,13 @@ def extract_audio_cmd(
     hop_ms: Annotated[float, Opt("--hop-ms", min=1.0, help="librosa frame hop.")] = 20.0,
     n_mfcc: Annotated[int, Opt("--n-mfcc", min=1)] = 13,
     max_frames: Annotated[int, Opt("--max-frames", min=1)] = 500,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Frame-level acoustic features per WAV (librosa MFCC/pitch/energy, or eGeMAPS), offline."""
     from mmcl.features.audio import AudioParams, extract_audio
 
     params = AudioParams(backend=backend, hop_ms=hop_ms, n_mfcc=n_mfcc, max_frames=max_frames)
-    path, cached = extract_audio(wav_dir, out, params)
+    path, cached = extract_audio(wav_dir, out, params, overwrite)
     say(f"{'unchanged (cached by content hash)' if cached else 'wrote'} {path}")
 
 

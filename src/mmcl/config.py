@@ -78,8 +78,11 @@ class TrainConfig:
         for key in ("plateau_factor", "extra_plateau_factor"):
             if not 0 < getattr(self, key) < 1:
                 raise UserError(f"train.{key} = {getattr(self, key)}; it must lie in (0, 1).")
-        if self.lr <= 0:
-            raise UserError("train.lr must be positive.")
+        from mmcl.models.registry import check_ranges
+
+        check_ranges(self, "train")
+        if not self.lr > 0:
+            raise UserError(f"train.lr = {self.lr}: it must be a positive, finite number.")
         if self.precision not in PRECISIONS:
             raise UserError(f"train.precision = '{self.precision}'; choose one of {PRECISIONS}.")
 
@@ -179,11 +182,52 @@ def recipe_path(name_or_path: str) -> Path:
     raise UserError(f"--recipe '{name_or_path}': no such file or shipped recipe; shipped: {names}.")
 
 
+# a recipe, grid or search space is a page of settings; these bound what one may ask of us
+MAX_TOML_BYTES = 1 << 20
+MAX_DEPTH = 16  # nested tables and arrays in a value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """TOML text (`where` names it in errors): refused when invalid, or nested deeper than
+    MAX_DEPTH (Python's TOML reader recurses once per level)."""
+    try:
+        loaded = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{where}: not valid TOML ({e}).") from None
+    except RecursionError:
+        loaded = None
+    if loaded is None or _depth(loaded) > MAX_DEPTH:
+        raise UserError(f"{where}: nested more than {MAX_DEPTH} levels deep; flatten it.")
+    return loaded
+
+
+def read_toml(path: str | Path, option: str = "") -> dict[str, Any]:
+    """A TOML file given as `option` (recipe, grid, search space), checked as `parse_toml`."""
+    where = f"{option} {path}".strip()
+    try:
+        if Path(path).stat().st_size > MAX_TOML_BYTES:
+            raise UserError(f"{where}: larger than {MAX_TOML_BYTES >> 20} MB; not a settings file.")
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{where}: not a readable TOML text file ({e}).") from None
+    return parse_toml(text, where)
+
+
 def parse_value(text: str) -> Any:
     """A TOML value ('1e-3', 'true', '[\"text\", \"audio\"]'), or the bare string."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+        return parse_toml(f"v = {text}", f"--set value {text[:80]!r}")["v"]
+    except UserError:
+        if text.lstrip().startswith(("[", "{")):
+            raise
         return text
 
 
@@ -211,11 +255,7 @@ def resolve_config(
     """Defaults <- base dict <- recipe <- explicit options <- --set overrides."""
     d: dict[str, Any] = dict(base or {})
     if recipe:
-        path = recipe_path(recipe)
-        try:
-            loaded = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"--recipe {path}: not valid TOML ({e}).") from e
+        loaded = read_toml(recipe_path(recipe), "--recipe")
         for k, v in loaded.items():
             d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) else v
     if model:

@@ -27,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmcl.config import RunConfig
-from mmcl.data.io import atomic_file
+from mmcl.data.io import atomic_file, give_umask, read_json
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, TaskModel, resolve_device
 from mmcl.models.registry import build_model, text_model_path
@@ -51,14 +51,6 @@ def write_text(path: Path, text: str) -> None:
 def safe_name(text: str) -> str:
     """`text` as a file name: every character outside [A-Za-z0-9._-] becomes '_'."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-def read_json(path: Path) -> Any:
-    """A JSON file of a run folder; a damaged one is a UserError naming it."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:  # ValueError: JSON or UTF-8 decoding
-        raise UserError(f"{path}: not a readable JSON file ({e}).") from e
 
 
 def versions() -> dict[str, str]:
@@ -104,6 +96,7 @@ def save_weights(model: torch.nn.Module, folder: Path) -> None:
     target = Path(folder) / WEIGHTS
     partial = target.with_name(f".{WEIGHTS}.partial")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(partial))
+    give_umask(partial)  # the writer makes it private; outputs get the user's umask
     partial.replace(target)
 
 
@@ -121,6 +114,9 @@ def load_weights(model: torch.nn.Module, folder: Path, saved_versions: dict | No
             for k, v in weights.items()
         }
         model.load_state_dict(weights)
+        bad = sorted(
+            k for k, v in weights.items() if v.is_floating_point() and not v.isfinite().all()
+        )
     except (SafetensorError, RuntimeError, OSError) as e:
         made = ""
         if saved_versions is not None:
@@ -133,17 +129,37 @@ def load_weights(model: torch.nn.Module, folder: Path, saved_versions: dict | No
                 "that trained it."
             )
         raise UserError(f"{path}: weights that do not fit this run's model ({e}).{made}") from e
+    if bad:
+        raise UserError(
+            f"{path}: {len(bad)} weight tensors hold NaN or infinite values (e.g. {bad[0]}): the "
+            "run diverged, and its predictions would be meaningless. Train it again (a lower "
+            "train.lr, or train.grad_clip)."
+        )
 
 
 def seed_dirs(run_dir: Path) -> list[Path]:
     """The seed folders of a multi-seed run, or [run_dir] if it is one seed's folder."""
     run_dir = Path(run_dir)
     if (run_dir / CONFIG).is_file():
-        return [run_dir]
+        return [check_inside(run_dir, run_dir)]
     dirs = sorted(p for p in run_dir.glob("seed-*") if (p / CONFIG).is_file())
+    for d in dirs:
+        check_inside(d, run_dir)
     if not dirs:
         raise UserError(f"{run_dir}: not a run folder (no {CONFIG}, no seed-*/{CONFIG}).")
     return dirs
+
+
+def check_inside(seed_dir: Path, run_dir: Path) -> Path:
+    """`seed_dir`, after checking that neither it nor the files read and written in it are
+    symbolic links: a run folder never leads reads or writes out of itself."""
+    for p in [seed_dir, *seed_dir.iterdir()]:
+        if p.is_symlink():
+            raise UserError(
+                f"{p}: a symbolic link inside the run folder {run_dir}; refused (reads and "
+                "writes never leave a run folder). Copy the real files in instead."
+            )
+    return seed_dir
 
 
 def _upgraded(core: dict) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from mmcl.data.native import write_native
 from mmcl.data.pickles import write_mmsa, write_mult
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
+from mmcl.features.audio import AudioParams, wav_features
 from mmcl.run_folder import load_run
 
 # examples per reader and mutation kind; docs/reliability.md quotes these numbers
@@ -174,8 +176,51 @@ def test_a_csd_sequence_declaring_a_huge_shape_is_refused_without_allocating(tmp
         del video["features"]
         # chunked and empty: tiny on disk, 400 TB if read
         video.create_dataset("features", shape=(10**9, 10**5), dtype="f4", chunks=(1, 16))
-    with pytest.raises(UserError, match="too large"):
+    with pytest.raises(UserError, match="memory budget"):
         load_dataset(work)
+
+
+@pytest.fixture(scope="module")
+def mfn_folder(tmp_path_factory):
+    """An MFN folder ({audio,video,text_emb,y}_{split}.h5, one dataset 'd1' each) of DS."""
+    folder = tmp_path_factory.mktemp("mfn") / "mfn"
+    folder.mkdir()
+    for s, sp in DS.splits.items():
+        arrays = {"y": np.asarray(sp.labels, dtype=np.float64).reshape(-1, 1)}
+        for stem, m in (("audio", "audio"), ("video", "vision"), ("text_emb", "text")):
+            arrays[stem] = np.asarray(sp.features[m], dtype=np.float64)
+        for stem, arr in arrays.items():
+            with h5py.File(folder / f"{stem}_{s}.h5", "w") as f:
+                f.create_dataset("d1", data=arr)
+    return folder
+
+
+@damaged
+def test_damaged_mfn_folders(tmp_path, mfn_folder, kind, seed):
+    work = _copy(mfn_folder, tmp_path)
+    files = sorted(work.glob("*.h5"))
+    f = files[seed % len(files)]
+    f.write_bytes(mutate(f.read_bytes(), seed, kind))
+    loads_or_refuses(load_dataset, work)
+
+
+@pytest.fixture(scope="module")
+def wav_bytes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wav") / "a.wav"
+    sf.write(path, (0.1 * np.sin(np.arange(4000) * 0.05)).astype(np.float32), 16000)
+    return path.read_bytes()
+
+
+WAV_EXAMPLES = 40  # each one runs the librosa extraction: fewer than the other readers
+
+
+@pytest.mark.parametrize("kind", ["truncate", "flip"])
+@settings(FUZZ, max_examples=WAV_EXAMPLES)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_damaged_wav_files(tmp_path, wav_bytes, kind, seed):
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "a.wav"
+    path.write_bytes(mutate(wav_bytes, seed, kind))
+    loads_or_refuses(wav_features, path, AudioParams())
 
 
 @damaged

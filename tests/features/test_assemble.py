@@ -23,6 +23,7 @@ def _audio_table(folder, ids, dim=4, steps=5, seed=0):
     np.save(folder / "features.npy", feats)
     np.save(folder / "lengths.npy", lengths.astype(np.int64))
     meta = {"kind": KIND, **asdict(AudioParams()), "dim": dim, "count": len(ids)}
+    meta["content_hash"] = f"h-{seed}"
     (folder / "manifest.json").write_text(json.dumps(meta))
     return feats, lengths
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
 from mmcl.data.presets import detect_regression_preset, get_preset
+from mmcl.limits import Budget
 
 T = TypeVar("T")
 
@@ -42,31 +43,66 @@ def _root(f: h5py.File, path: Path) -> h5py.Group:
     return f[keys[0]]
 
 
-# values one sequence may hold: a declared shape beyond this is refused before reading
-MAX_VALUES = 500_000_000
+NUMERIC_KINDS = "biuf"
 
 
-def read_hdf5(path: Path, read: Callable[[h5py.File, Path], T], what: str) -> T:
-    """`read(file, path)` on the HDF5 file `path`; a damaged file is a DataError saying it
-    is not a readable `what`."""
+def read_hdf5(
+    path: Path, read: Callable[[h5py.File, Path], T], what: str, budget: Budget | None = None
+) -> T:
+    """`read(file, path)` on the HDF5 file `path`, after `check_hdf5` has walked it; a damaged
+    file is a DataError saying it is not a readable `what`."""
+    budget = budget or Budget(path)
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(path, "r", locking=False) as f:
+            check_hdf5(f, path, budget)
             return read(f, path)
     except DataError:
         raise
-    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as e:
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError, SystemError) as e:
         # h5py reports damaged files as any of these, at any step of a read
         raise DataError(f"{path}: not a readable {what} ({e}).") from e
 
 
-def check_size(d: h5py.Dataset, limit: int, where: str) -> None:
-    """Refuse a dataset whose declared shape holds more than `limit` values, before reading."""
-    if int(np.prod(d.shape, dtype=np.int64)) > limit:
-        raise DataError(f"{where} {d.shape} is too large to load.")
+def check_hdf5(f: h5py.File, path: Path, budget: Budget) -> None:
+    """Refuse, before any value is read, what would make HDF5 read outside this file or
+    allocate past the budget: external and soft links, datasets stored in other files
+    (external raw storage, virtual datasets), non-numeric dtypes; every dataset's decoded
+    size (after decompression) is charged to `budget`."""
+
+    links: list[tuple[str, object]] = []
+    # collected first, checked after: an exception inside HDF5's own iteration comes out as
+    # a SystemError
+    f.visititems_links(lambda name, link: links.append((name, link)))
+    for name, link in links:
+        if isinstance(link, h5py.ExternalLink):
+            raise DataError(
+                f"{path}: '{name}' is a link to another file ({link.filename!r}); refused: a "
+                "dataset file must hold its own data."
+            )
+        if not isinstance(link, h5py.HardLink):
+            raise DataError(
+                f"{path}: '{name}' is a soft link; refused: store the data itself there."
+            )
+        obj = f.get(name)
+        if not isinstance(obj, h5py.Dataset):
+            continue
+        if obj.external or obj.is_virtual:
+            raise DataError(
+                f"{path}: dataset '{name}' keeps its values in other files (external storage "
+                "or a virtual dataset); refused: a dataset file must hold its own data."
+            )
+        if obj.dtype.kind not in NUMERIC_KINDS:
+            raise DataError(
+                f"{path}: dataset '{name}' holds {obj.dtype} values, not numbers; refused."
+            )
+        size = int(np.prod(obj.shape, dtype=np.float64)) * obj.dtype.itemsize
+        budget.charge(size, f"dataset '{name}' {obj.shape}")
 
 
-def _read_sequences(path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    return read_hdf5(path, _sequences, "computational sequence")
+def _read_sequences(
+    path: Path, budget: Budget
+) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    return read_hdf5(path, _sequences, "computational sequence", budget)
 
 
 def _sequences(f: h5py.File, path: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -82,7 +118,6 @@ def _sequences(f: h5py.File, path: Path) -> tuple[str, dict[str, tuple[np.ndarra
         for name, d in (("features", feats), ("intervals", iv)):
             if not isinstance(d, h5py.Dataset) or d.ndim != 2:
                 raise DataError(f"{path}: video '{vid}': '{name}' is not a 2-d array.")
-            check_size(d, MAX_VALUES, f"{path}: video '{vid}': '{name}'")
         if iv.shape[1] != 2 or iv.shape[0] != feats.shape[0]:
             raise DataError(
                 f"{path}: video '{vid}': intervals {iv.shape} do not pair with features "
@@ -100,11 +135,7 @@ def mosi_folds() -> dict[str, list[str]]:
 def _folds_for(path: Path, videos: set[str]) -> dict[str, list[str]]:
     custom = path / "folds.json"
     if custom.is_file():
-        folds = json.loads(custom.read_text())
-        missing = [s for s in SPLITS if s not in folds]
-        if missing:
-            raise DataError(f"{custom}: lacks splits {missing}.")
-        return {s: list(folds[s]) for s in SPLITS}
+        return _read_folds(custom)
     folds = mosi_folds()
     if videos <= set().union(*folds.values()):
         return folds
@@ -112,6 +143,26 @@ def _folds_for(path: Path, videos: set[str]) -> dict[str, list[str]]:
         f"{path}: the videos are not CMU-MOSI's, so the standard folds do not apply. Add a "
         "folds.json with train/valid/test lists of video ids to the folder."
     )
+
+
+def _read_folds(custom: Path) -> dict[str, list[str]]:
+    """A folds.json: {"train": [video ids], "valid": [...], "test": [...]}."""
+    if custom.stat().st_size > 64 << 20:
+        raise DataError(f"{custom}: larger than 64 MB; a folds file lists video ids only.")
+    try:
+        folds = json.loads(custom.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:
+        raise DataError(f"{custom}: not valid JSON ({str(e)[:200]}).") from None
+    expected = 'expected {"train": [video ids], "valid": [...], "test": [...]}'
+    if not isinstance(folds, dict):
+        raise DataError(f"{custom}: {expected}.")
+    missing = [s for s in SPLITS if s not in folds]
+    if missing:
+        raise DataError(f"{custom}: lacks splits {missing}; {expected}.")
+    for s in SPLITS:
+        if not isinstance(folds[s], list) or not all(isinstance(v, str) for v in folds[s]):
+            raise DataError(f"{custom}: '{s}' is not a list of video ids (strings); {expected}.")
+    return {s: list(folds[s]) for s in SPLITS}
 
 
 # frames kept per segment unless asked otherwise: one long segment at a frame rate of
@@ -125,9 +176,10 @@ def read_csd_folder(
     """Read every `.csd` in `path`; segments longer than `max_len` frames keep their first
     `max_len` (a warning counts them); `max_len=None` keeps every frame."""
     path = Path(path)
+    budget = Budget(path)
     label_file, modal_files = None, {}
     for f in sorted(path.glob("*.csd")):
-        name, seqs = _read_sequences(f)
+        name, seqs = _read_sequences(f, budget)
         if "label" in name.lower():
             if label_file is not None:
                 raise DataError(
@@ -159,7 +211,7 @@ def read_csd_folder(
     for s in SPLITS:
         feats, lens = {}, {}
         for m, (fname, seqs) in modal_files.items():
-            feats[m], lens[m] = _align(segments[s], seqs, f"{path / fname}", max_len)
+            feats[m], lens[m] = _align(segments[s], seqs, f"{path / fname}", max_len, budget)
         out[s] = make_split(
             feats,
             np.array([seg[3] for seg in segments[s]], dtype=np.float32),
@@ -187,7 +239,11 @@ def _modality_name(root_name: str, fallback: str) -> str:
 
 
 def _align(
-    segments: list, seqs: dict[str, tuple[np.ndarray, np.ndarray]], where: str, max_len: int | None
+    segments: list,
+    seqs: dict[str, tuple[np.ndarray, np.ndarray]],
+    where: str,
+    max_len: int | None,
+    budget: Budget,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stack, per segment, the feature rows whose interval overlaps the segment's interval."""
     rows = []
@@ -209,6 +265,7 @@ def _align(
             stacklevel=2,
         )
         length = max_len
+    budget.charge(4.0 * len(rows) * length * dim, f"{where}: {len(rows)} padded segments")
     feats = np.zeros((len(rows), length, dim), dtype=np.float32)
     lens = np.zeros(len(rows), dtype=np.int64)
     for i, r in enumerate(rows):

@@ -5,13 +5,14 @@ gets the permissions the user's umask gives a new file or folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from mmcl.errors import UserError
 
@@ -22,19 +23,72 @@ def _umask() -> int:
     return mask
 
 
+def give_umask(path: str | Path, folder: bool = False) -> None:
+    """Give `path` the permissions the user's umask gives a new file (or folder)."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 @contextmanager
 def atomic_folder(out: str | Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside `out`; on success it replaces `out`
     (the old one is removed only after the rename), on failure it is deleted. A lock file
     beside `out` refuses a second writer of the same folder while this one works."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UserError(f"{out}: exists and is not a folder; choose another output path.")
+    make_parent(out)
     with file_lock(out.with_name(f".{out.name}.lock"), out):
+        # a writer of this folder killed earlier left these; the lock says none is at work
+        for stale in out.parent.glob(f".{glob_escape(out.name)}{TMP}*"):
+            shutil.rmtree(stale, ignore_errors=True)
         yield from _replace_folder(out)
 
 
+TMP = ".mmcl-tmp-"  # what names a temporary of ours (and nothing a user would make)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def make_parent(out: Path) -> None:
+    """Create `out`'s parent folder; a parent that is a file, or not writable, is a UserError."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"{out}: a part of its path is a file, not a folder.") from None
+    except PermissionError:
+        raise UserError(f"{out}: no permission to create {out.parent}.") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UserError(f"{out}: no permission to write in {out.parent}.")
+
+
+def check_output(out: str | Path, overwrite: bool, ours: Any = None, option: str = "--out") -> None:
+    """Refuse to replace what the toolkit did not make: an existing file, or a non-empty
+    folder for which `ours(folder)` is not true, unless `overwrite`; and never, even then,
+    the working folder, the home folder, the root or a folder holding one of them."""
+    out = Path(out)
+    if not (out.exists() or out.is_symlink()):
+        return
+    if out.is_symlink():
+        raise UserError(f"{option} {out}: a symbolic link; give a real folder.")
+    if not out.is_dir():
+        raise UserError(f"{option} {out}: exists and is a file; choose another path.")
+    if not any(out.iterdir()) or (ours is not None and ours(out)):
+        return
+    if not overwrite:
+        raise UserError(
+            f"{option} {out}: exists, is not empty and was not made by this command; choose "
+            "another path, or add --overwrite to replace it."
+        )
+    here = out.resolve()
+    for keep in (Path.cwd(), Path.home(), Path("/")):
+        if keep.resolve() == here or here in keep.resolve().parents:
+            raise UserError(f"{option} {out}: refused even with --overwrite: it holds {keep}.")
+
+
 def _replace_folder(out: Path) -> Iterator[Path]:
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP}", dir=out.parent))
     try:
         yield tmp
         old = out.with_name(f".{out.name}.old")
@@ -53,8 +107,10 @@ def _replace_folder(out: Path) -> Iterator[Path]:
 def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside `path` for writing; it replaces `path` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    if path.is_dir():
+        raise UserError(f"{path}: a folder is in the way of this file; move it or choose another.")
+    make_parent(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP}", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -63,6 +119,46 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell safe to open in a spreadsheet: text starting with =, +, -, @, tab or carriage
+    return (a formula to Excel or LibreOffice) gets a leading ' as OWASP's CSV-injection
+    guidance says; numbers, and text that is a number such as '-0.5', are left alone."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+# a manifest, config or lock file is metadata: kilobytes. A larger one is not ours.
+MAX_JSON_BYTES = 64 << 20
+
+
+def read_json(path: str | Path, hint: str = "") -> Any:
+    """A JSON file the toolkit wrote (manifest, config, lock, state); a missing, damaged,
+    oversized or too deeply nested one is a UserError naming it (`hint`: what to do)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise UserError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MB; not a file of ours.")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: JSON or UTF-8 decoding
+        raise UserError(f"{path}: not a readable JSON file ({str(e)[:200]}).{hint}") from None
+
+
+def read_json_object(path: str | Path, hint: str = "") -> dict[str, Any]:
+    """`read_json`, which must give an object (a dict)."""
+    obj = read_json(path, hint)
+    if not isinstance(obj, dict):
+        raise UserError(f"{path}: expected a JSON object, found {type(obj).__name__}.{hint}")
+    return obj
 
 
 LOCK = ".mmcl.lock"
@@ -92,7 +188,6 @@ def file_lock(lock: Path, target: Path) -> Iterator[Path]:
     """Create `lock` (the owner's pid, host and start time) for as long as `target` is being
     written, so that two processes never interleave their files there. A lock whose process
     is gone (same host) is stale: it is taken over with a warning."""
-    import json
     import socket
     import time
     import warnings
@@ -103,8 +198,10 @@ def file_lock(lock: Path, target: Path) -> Iterator[Path]:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                owner = json.loads(lock.read_text())
-            except (OSError, ValueError):
+                owner = json.loads(lock.read_text(encoding="utf-8"))
+            except (OSError, ValueError, RecursionError):
+                owner = {}
+            if not isinstance(owner, dict):  # a damaged lock: its owner is unknown
                 owner = {}
             same_host = owner.get("host") == me["host"]
             if same_host and isinstance(owner.get("pid"), int) and not _alive(owner["pid"]):

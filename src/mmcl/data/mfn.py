@@ -15,13 +15,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mmcl.data.csd import check_size, read_hdf5
+from mmcl.data.csd import read_hdf5
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
 from mmcl.data.presets import detect_regression_preset, get_preset
+from mmcl.limits import Budget
 
 MODALITIES = {"audio": "audio", "video": "vision", "text_emb": "text"}
-# refuse absurd declared shapes before reading: a file's dataset must fit this many values
-MAX_VALUES = 2_000_000_000
 
 
 def is_mfn_folder(path: Path) -> bool:
@@ -37,15 +36,14 @@ def is_mfn_file(path: Path) -> bool:
         return False
 
 
-def _array(path: Path) -> np.ndarray:
-    return read_hdf5(path, _d1, "MFN array file")
+def _array(path: Path, budget: Budget) -> np.ndarray:
+    return read_hdf5(path, _d1, "MFN array file", budget)
 
 
 def _d1(f: h5py.File, path: Path) -> np.ndarray:
     d1 = f.get("d1")
     if not isinstance(d1, h5py.Dataset):
         raise DataError(f"{path}: no dataset 'd1' (an MFN file holds one); has {list(f)}.")
-    check_size(d1, MAX_VALUES, f"{path}: 'd1'")
     return np.asarray(d1)
 
 
@@ -53,12 +51,13 @@ def read_mfn_folder(
     path: str | Path, preset: str | None = None, label_column: int | None = None
 ) -> Dataset:
     path = Path(path)
+    budget = Budget(path)
     labels = {}
     for s in SPLITS:
         f = path / f"y_{s}.h5"
         if not f.is_file():
             raise DataError(f"{f}: missing; an MFN folder holds y_{{train,valid,test}}.h5.")
-        y = _array(f)
+        y = _array(f, budget)
         y = y.reshape(len(y), -1)
         k = y.shape[1]
         if label_column is None and k > 1:
@@ -79,7 +78,7 @@ def read_mfn_folder(
     splits = {}
     for s in SPLITS:
         feats = {
-            name: _array(path / f"{stem}_{s}.h5").astype(np.float32)
+            name: _array(path / f"{stem}_{s}.h5", budget).astype(np.float32, copy=False)
             for stem, name in MODALITIES.items()
             if (path / f"{stem}_{s}.h5").is_file()
         }

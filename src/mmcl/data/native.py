@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from mmcl.data.dataset import SPLITS, DataError, Dataset, TaskSpec, check_dataset, make_split
-from mmcl.data.io import atomic_folder
+from mmcl.data.io import atomic_folder, check_output, read_json_object
 from mmcl.data.table_rows import TableRows, copy_rows
+from mmcl.errors import UserError
+from mmcl.limits import Budget
 
 FORMAT = "mmcl-native"
 VERSION = 1
@@ -43,8 +45,8 @@ def is_native(path: Path) -> bool:
 
 def _table_hash(folder: Path) -> str | None:
     try:
-        return json.loads((folder / "manifest.json").read_text()).get("content_hash")
-    except (OSError, ValueError, AttributeError):
+        return read_json_object(folder / "manifest.json").get("content_hash")
+    except UserError:
         return None
 
 
@@ -71,8 +73,7 @@ def write_native(ds: Dataset, out: str | Path, overwrite: bool = False, copy: bo
     """Write `ds` to folder `out` atomically (a temp folder renamed into place). Features that
     are rows of an extracted table are stored as row numbers unless `copy`."""
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise DataError(f"{out}: exists and is not empty. Choose another --out or remove it.")
+    check_output(out, overwrite, option="output folder")
     for m in ds.modalities:
         if not _NAME.match(m):
             raise DataError(f"modality name '{m}' must be letters, digits, '_' or '-'.")
@@ -120,8 +121,19 @@ def _open_table(path: Path, ref: object, m: str) -> tuple[Path, np.ndarray]:
     """(features file, ids) of the feature table the manifest names for `m`."""
     if not isinstance(ref, dict) or not isinstance(ref.get("path"), str):
         raise DataError(f"{path / 'manifest.json'}: tables.{m} needs a 'path'.")
+    if Path(ref["path"]).is_absolute():
+        raise DataError(
+            f"{path / 'manifest.json'}: tables.{m}.path {ref['path']!r} is absolute; `mmcl data "
+            "assemble` writes paths relative to the dataset. Assemble the dataset again."
+        )
+    digest = ref.get("content_hash")
+    if not isinstance(digest, str) or not digest:
+        raise DataError(
+            f"{path / 'manifest.json'}: tables.{m} has no content_hash, so the table cannot be "
+            "checked; assemble the dataset again."
+        )
     folder = (path / ref["path"]).resolve()
-    if _table_hash(folder) != ref.get("content_hash"):
+    if _table_hash(folder) != digest:
         raise DataError(
             f"{path}: modality '{m}' refers to the feature table {folder}, which is missing or "
             "has changed since the dataset was assembled. Restore it, or assemble again "
@@ -138,15 +150,19 @@ def _open_table(path: Path, ref: object, m: str) -> tuple[Path, np.ndarray]:
     return folder / "features.npy", ids
 
 
+def _charge(budget: Budget, f: Path, arr: np.ndarray) -> np.ndarray:
+    """`arr` (memory-mapped from `f`), after charging its declared size: the checks and the
+    training statistics read every value, and a sparse file declares more than it holds."""
+    budget.charge(arr.nbytes, f"{f.name} {arr.shape}")
+    return arr
+
+
 def read_native(path: str | Path, task: TaskSpec | None = None) -> Dataset:
     """Read a native folder; its arrays are memory-mapped."""
     path = Path(path)
-    try:
-        manifest = json.loads((path / "manifest.json").read_text())
-    except (OSError, ValueError) as e:  # also JSON and UTF-8 decoding errors
-        raise DataError(f"{path / 'manifest.json'}: unreadable manifest ({e}).") from e
-    if not isinstance(manifest, dict):
-        raise DataError(f"{path / 'manifest.json'}: not a JSON object.")
+    manifest = read_json_object(path / "manifest.json", " Convert or import the data again.")
+    if not isinstance(manifest.get("modalities"), dict | list):
+        raise DataError(f"{path / 'manifest.json'}: 'modalities' must be an object.")
     if manifest.get("format") != FORMAT:
         raise DataError(f"{path / 'manifest.json'}: 'format' is not '{FORMAT}'.")
     for key in ("task", "modalities"):
@@ -157,6 +173,7 @@ def read_native(path: str | Path, task: TaskSpec | None = None) -> Dataset:
     if not isinstance(refs, dict):
         raise DataError(f"{path / 'manifest.json'}: 'tables' must be an object.")
     tables = {m: _open_table(path, ref, m) for m, ref in refs.items()}
+    budget = Budget(path, mapped=True)
     splits = {}
     cleaned: dict[str, int] = {}
     for s in SPLITS:
@@ -173,7 +190,7 @@ def read_native(path: str | Path, task: TaskSpec | None = None) -> Dataset:
                     raise DataError(f"{path}: split '{s}' lacks '{name}'.")
                 return None
             try:
-                return np.load(f, mmap_mode="r", allow_pickle=False)
+                return _charge(budget, f, np.load(f, mmap_mode="r", allow_pickle=False))
             except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as e:
                 # a truncated or altered .npy (header, length, or a pickled-object dtype)
                 raise DataError(

@@ -18,6 +18,7 @@ import numpy as np
 from mmcl.data.dataset import Dataset, TaskSpec, check_dataset, make_split
 from mmcl.data.presets import IEMOCAP_EMOTIONS, get_preset
 from mmcl.errors import UserError
+from mmcl.limits import Budget
 
 MODALITY_ALIASES = {"t": "text", "a": "audio", "v": "vision"}
 
@@ -74,6 +75,12 @@ def make_synthetic(cfg: SynthConfig | None = None) -> Dataset:
     """Build a synthetic `Dataset` (deterministic for a given config and seed)."""
     cfg = cfg or SynthConfig()
     task, preset, k = _task(cfg)
+    sizes = (cfg.n_train, cfg.n_valid, cfg.n_test)
+    values = sum(sizes) * cfg.seq_len * sum(cfg.dims.values())
+    # float32 data, and float64 temporaries (noise, products, masks) of the largest split
+    largest = max(sizes) * (cfg.seq_len * max(cfg.dims.values()) + k * (len(cfg.dims) + 2))
+    budget = Budget(None, "the synthetic data's sizes", asked=True)
+    budget.charge(4 * values + 32 * largest, "the data")
     rng = np.random.default_rng(cfg.seed)
     mods = list(cfg.dims)
     carriers = set(cfg.common_modalities or mods)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mmcl.data.dataset import DataError, Dataset, Split, TaskSpec, make_split
-from mmcl.data.io import atomic_file
+from mmcl.data.io import atomic_file, csv_cell
 from mmcl.data.loader import load_data
 from mmcl.evaluation.metrics import evaluate
 from mmcl.models.base import TaskModel
@@ -130,7 +130,7 @@ def predictions_csv(ds: Dataset, split: str, preds: np.ndarray) -> str:
     w = csv.writer(buf)
     w.writerow([*header, "label"])
     for i, row, lab in zip(sp.ids, rows, labels, strict=True):
-        w.writerow([i, *row, lab])
+        w.writerow([csv_cell(str(i)), *row, lab])
     return buf.getvalue()
 
 
@@ -205,7 +205,7 @@ def predict_inputs(
             if writer is None:
                 writer = csv.DictWriter(f, fieldnames=list(r))
                 writer.writeheader()
-            writer.writerow(r)
+            writer.writerow({k: csv_cell(v) for k, v in r.items()})
             n += 1
     return seed_dir, n, []
 

@@ -22,7 +22,6 @@ dot, any config field (`mmcl:train.lr=1e-3`).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields, replace
@@ -31,7 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from mmcl.config import RunConfig, resolve_config
+from mmcl.config import RunConfig, read_toml, resolve_config
 from mmcl.data.dataset import Dataset
 from mmcl.data.io import folder_lock
 from mmcl.data.loader import load_data
@@ -40,7 +39,7 @@ from mmcl.evaluation.plots import plot_comparison
 from mmcl.evaluation.report import csv_table, markdown_table, paired_pvalues, pvalue_table
 from mmcl.experiments.defaults import default_data
 from mmcl.experiments.runs import train_run, write_summary
-from mmcl.models.registry import MODELS, check_fits
+from mmcl.models.registry import MODELS, check_fits, typed_values
 from mmcl.run_folder import CONFIG, safe_name, write_json, write_text
 
 # the grid `mmcl ablate` runs
@@ -60,15 +59,15 @@ class Grid:
     title: str = ""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "grid") -> Grid:
-        d = _with_bases(d)
+    def from_dict(cls, d: dict[str, Any], where: str = "grid", chain: tuple = ()) -> Grid:
+        d = _with_bases(d, chain)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise UserError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}.")
         if not d.get("models"):
             raise UserError(f"{where}: 'models' must list at least one model spec.")
-        grid = cls(**d)
+        grid = cls(**typed_values(cls, d, where))
         if len(set(grid.models)) != len(grid.models):
             raise UserError(f"{where}: a model spec is listed twice in {grid.models}.")
         if grid.seeds < 1:
@@ -117,22 +116,24 @@ def grid_path(name_or_path: str) -> Path:
     raise UserError(f"--grid '{name_or_path}': no such file or shipped grid; shipped: {names}.")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{path}: not valid TOML ({e}).") from e
+MAX_BASES = 8  # grids that build on grids that build on grids...
 
 
-def _with_bases(d: dict[str, Any]) -> dict[str, Any]:
+def _with_bases(d: dict[str, Any], chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """`d` on top of the grids its `grid` key names (one name or a list, applied in order):
-    its own keys win, except `settings`, which add to the bases' settings."""
+    its own keys win, except `settings`, which add to the bases' settings. A grid that
+    includes itself, or a chain deeper than MAX_BASES, is refused."""
     d = dict(d)
     bases = d.pop("grid", [])
     merged: dict[str, Any] = {}
+    if not isinstance(bases, str | list) or not all(isinstance(b, str) for b in bases):
+        raise UserError(f"grid = {bases!r}: name a grid, or a list of grids.")
     for base in [bases] if isinstance(bases, str) else bases:
-        raw = _with_bases(_read_toml(grid_path(base)))
+        path = grid_path(base).resolve()
+        if path in chain or len(chain) >= MAX_BASES:
+            names = " -> ".join(str(p) for p in (*chain, path))
+            raise UserError(f"grid {path}: its bases include themselves or go too deep ({names}).")
+        raw = _with_bases(read_toml(path, "grid"), (*chain, path))
         settings = [*merged.get("settings", []), *raw.get("settings", [])]
         merged = {**merged, **raw, "settings": settings}
     settings = [*merged.get("settings", []), *d.get("settings", [])]
@@ -141,7 +142,8 @@ def _with_bases(d: dict[str, Any]) -> dict[str, Any]:
 
 def load_grid(name_or_path: str) -> Grid:
     path = grid_path(name_or_path)
-    return Grid.from_dict(_read_toml(path), str(path))
+    d = read_toml(path, "--grid")
+    return Grid.from_dict(d, str(path), (path.resolve(),))
 
 
 def ablation_grid() -> Grid:
@@ -183,11 +185,30 @@ def folder_name(spec: str) -> str:
     return safe_name(spec)
 
 
+# what `train`, `compare`, `ablate` and `tune` write at the top of their --out folder
+REPORT_FILES = (
+    "compare.md", "compare.csv", "compare.json", "compare.png", "summary.md", "summary.json",
+    "summary.csv", "best.toml", "trials.csv",
+)  # fmt: skip
+
+
 def check_fresh(out: Path, resume: bool) -> None:
-    """Refuse to mix new runs into a folder that holds runs, unless resuming them."""
-    if not resume and Path(out).exists() and any(Path(out).glob(f"**/{CONFIG}")):
+    """Refuse to mix new runs into a folder that holds runs, unless resuming them, and to
+    replace files of those names that runs of ours did not write."""
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UserError(f"--out {out}: exists and is not a folder; choose another path.")
+    if resume or not out.exists():
+        return
+    if any(out.glob(f"**/{CONFIG}")):
         raise UserError(
             f"{out} already holds runs; pass --resume to continue them or choose another --out."
+        )
+    clash = [name for name in REPORT_FILES if (out / name).exists()]
+    if clash:
+        raise UserError(
+            f"--out {out}: holds {', '.join(clash)}, which no run of this folder wrote and this "
+            "command would replace; choose another --out."
         )
 
 

@@ -29,14 +29,14 @@ from typing import Any
 
 from mmcl.config import RunConfig
 from mmcl.data.dataset import Dataset
-from mmcl.data.io import file_lock
+from mmcl.data.io import file_lock, read_json
 from mmcl.data.loader import load_data
 from mmcl.errors import UserError
 from mmcl.experiments.defaults import default_data
 from mmcl.experiments.grid import Grid, GridResult, Point, grid_points, write_report
 from mmcl.experiments.runs import train_run
-from mmcl.experiments.studies import HEARTBEAT, open_storage, storage_url
-from mmcl.run_folder import METRICS, read_json, safe_name
+from mmcl.experiments.studies import HEARTBEAT, masked, open_storage, storage_url
+from mmcl.run_folder import METRICS, safe_name
 
 PARAM = "point"
 
@@ -95,7 +95,7 @@ def open_grid_study(job: GridJob) -> Any:
         study.set_user_attr("points", keys)
     elif held != keys:
         raise UserError(
-            f"study '{job.study}' in {job.url} runs another grid ({len(held)} points, "
+            f"study '{job.study}' in {masked(job.url)} runs another grid ({len(held)} points, "
             f"e.g. {held[:2]}); choose another --study for this one."
         )
     return study
@@ -209,7 +209,7 @@ def run_grid_workers(
     cfgs, points = grid_points(grid, ds, out, data, overrides)
     job = GridJob.of(points, data, preset, url, study, heartbeat)
     open_grid_study(job)
-    say(f"grid worker(s): {jobs} here on study '{study}' ({url}), {len(points)} points")
+    say(f"grid worker(s): {jobs} here on study '{study}' ({masked(url)}), {len(points)} points")
     if jobs == 1:
         run_worker(job, ds)
     else:

@@ -3,6 +3,7 @@ and their summary."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import warnings
@@ -17,10 +18,12 @@ import torch
 from mmcl import distributed
 from mmcl.config import RunConfig
 from mmcl.data.dataset import Dataset, Split
+from mmcl.data.io import read_json
+from mmcl.errors import UserError
 from mmcl.evaluation.diagnostics import write_diagnostics
 from mmcl.evaluation.report import csv_table, markdown_table, summarize
 from mmcl.models.base import DataInfo
-from mmcl.run_folder import CONFIG, METRICS, build, read_json, versions, write_json, write_text
+from mmcl.run_folder import CONFIG, METRICS, build, versions, write_json, write_text
 from mmcl.training.trainer import CHECKPOINT, Trainer
 
 
@@ -112,7 +115,10 @@ def train_run(
 def train_seeds(
     cfg: RunConfig, ds: Dataset, out: Path, seeds: list[int], resume: bool = False
 ) -> dict[str, Any]:
-    """Train one run per seed into out/seed-<s>/, then write the summary over seeds."""
+    """Train one run per seed into out/seed-<s>/, then write the summary over every finished
+    seed in `out` (with `resume`, also those that `seeds` does not name)."""
+    if resume:
+        check_resumable(cfg, ds, Path(out))
     results = [
         train_run(
             replace(cfg, train=replace(cfg.train, seed=s)), ds, Path(out) / f"seed-{s}", resume
@@ -121,7 +127,36 @@ def train_seeds(
     ]
     if not distributed.is_main():
         return {}
+    others = [
+        read_json(d / METRICS)
+        for d in sorted(Path(out).glob("seed-*"))
+        if (d / METRICS).is_file() and d.name not in {f"seed-{s}" for s in seeds}
+    ]
+    results = sorted([*results, *others], key=lambda r: r["seed"])
     return write_summary(Path(out), results, name=cfg.model)
+
+
+def check_resumable(cfg: RunConfig, ds: Dataset, out: Path) -> None:
+    """Refuse to resume into `out` runs of another model, data or model options: their
+    seeds would be summarised together as one."""
+    for d in sorted(out.glob("seed-*")):
+        if not (d / CONFIG).is_file():
+            continue
+        saved = read_json(d / CONFIG)
+        asked = {"model": cfg.model, "data_source": ds.source, "options": cfg.to_dict()[cfg.model]}
+        asked = json.loads(json.dumps(asked, default=float))  # as the saved config spells it
+        had = {
+            "model": saved.get("model"),
+            "data_source": saved.get("data_source"),
+            "options": saved.get(str(saved.get("model"))),
+        }
+        wrong = [k for k in asked if asked[k] != had[k]]
+        if wrong:
+            k = wrong[0]
+            raise UserError(
+                f"--resume {out}: {d.name} was trained with {k} {had[k]!r}, not {asked[k]!r}; "
+                "resume with the options the run folder was made with, or choose another --out."
+            )
 
 
 def write_summary(out: Path, results: list[dict], name: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ run it (Optuna issues #4002, #4621), here two workers training one run folder at
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ def storage_url(storage: str | None, out: Path) -> str:
         return storage
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(storage).resolve()}"
+
+
+def masked(url: str) -> str:
+    """`url` with its password (if any) as ***: what is printed and stored of a storage URL."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
@@ -58,8 +64,10 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
         )
     except Exception as e:  # SQLAlchemy raises many kinds; all mean the same to a user
+        said = masked(str(e))
         raise UserError(
-            f"--storage {url}: cannot open the study database ({type(e).__name__}: {e}). "
+            f"--storage {masked(url)}: cannot open the study database ({type(e).__name__}: "
+            f"{said}). "
             "Give an SQLite file path or an SQLAlchemy URL such as "
             "postgresql://user:password@host/db (with its driver installed)."
         ) from e

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import shutil
 import socket
-import tomllib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -29,13 +29,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from mmcl.config import RunConfig, resolve_config
+from mmcl.config import RunConfig, read_toml, resolve_config
 from mmcl.data.dataset import Dataset
 from mmcl.data.loader import load_data
 from mmcl.errors import UserError
 from mmcl.experiments.defaults import default_data
 from mmcl.experiments.runs import train_run
-from mmcl.experiments.studies import HEARTBEAT, open_storage, storage_url
+from mmcl.experiments.studies import HEARTBEAT, masked, open_storage, storage_url
 from mmcl.run_folder import write_text
 from mmcl.training.trainer import CHECKPOINT, NonFiniteLoss, selection_rule
 
@@ -57,16 +57,17 @@ def load_space(model: str, path: str | Path | None = None) -> dict[str, dict[str
     """The `[params]` table of a search space: config field -> {low, high[, log]} or
     {choices}."""
     file = space_path(model, path)
-    try:
-        params = tomllib.loads(file.read_text(encoding="utf-8")).get("params")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{file}: not valid TOML ({e}).") from e
+    params = read_toml(file, "--space").get("params")
     if not isinstance(params, dict) or not params:
         raise UserError(f"{file}: needs a [params] table with at least one field to search.")
     for key, spec in params.items():
         ok = isinstance(spec, dict) and (
             (isinstance(spec.get("choices"), list) and spec["choices"])
-            or ({"low", "high"} <= set(spec) and spec["low"] < spec["high"])
+            or (
+                {"low", "high"} <= set(spec)
+                and all(_number(spec[k]) for k in ("low", "high"))
+                and spec["low"] < spec["high"]
+            )
         )
         if not ok:
             raise UserError(
@@ -74,6 +75,10 @@ def load_space(model: str, path: str | Path | None = None) -> dict[str, dict[str
                 "optional log = true) or {choices = [..]}."
             )
     return params
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> list[str]:
@@ -169,14 +174,15 @@ def tune(
     )
     if st.direction.name.lower() != direction:
         raise UserError(
-            f"study '{job.study}' in {job.url} {st.direction.name.lower()}s; this search "
+            f"study '{job.study}' in {masked(job.url)} {st.direction.name.lower()}s; this search "
             f"{direction}s validation {metric}: choose another --study."
         )
     st.set_user_attr("model", job.model)
     st.set_user_attr("metric", metric)
     say(
         f"tuning {job.model} on {ds.source}: {trials} more trial(s) on {jobs} process(es), "
-        f"{direction.removesuffix('e')}ing validation {metric} (study '{job.study}', {job.url})"
+        f"{direction.removesuffix('e')}ing validation {metric} "
+        f"(study '{job.study}', {masked(job.url)})"
     )
     shares = [trials // jobs + (i < trials % jobs) for i in range(jobs)]
     if jobs == 1:
@@ -268,7 +274,7 @@ def write_outputs(job: TuneJob, out: Path, say: Callable[[str], None] = print) -
     write_text(
         out / "best.toml",
         cfg.to_toml(
-            f"Best of {len(done)} completed trials of study '{job.study}' ({job.url}):\n"
+            f"Best of {len(done)} completed trials of study '{job.study}' ({masked(job.url)}):\n"
             f"trial {best.number}, validation {metric} = {best.value:.6g}.\n"
             f"Report it with test metrics: mmcl train --recipe {out / 'best.toml'} --seeds 5"
         ),

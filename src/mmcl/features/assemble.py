@@ -12,7 +12,6 @@ The tables are memory-mapped and the dataset refers to their rows instead of cop
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from mmcl.data.dataset import (
     make_split,
     random_split,
 )
+from mmcl.data.io import read_json_object
 from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
 from mmcl.data.table_rows import TableRows
@@ -40,9 +40,11 @@ def _table(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise DataError(
             f"{folder}: not a feature table (no manifest.json); make one with mmcl extract."
         )
-    meta = json.loads(manifest.read_text())
+    meta = read_json_object(manifest, " Extract the table again.")
     if meta.get("kind") not in (TEXT_KIND, AUDIO_KIND):
         raise DataError(f"{manifest}: kind '{meta.get('kind')}' is not a feature table.")
+    if not isinstance(meta.get("content_hash"), str):
+        raise DataError(f"{manifest}: no content_hash; extract the table again with mmcl extract.")
     names = ["ids", "lengths"] + (["tokens"] if meta["kind"] == TEXT_KIND else [])
     arrays = {}
     for n in names:

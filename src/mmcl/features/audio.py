@@ -27,12 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcl.data.io import atomic_folder
+from mmcl.data.io import atomic_folder, check_output, read_json_object
 from mmcl.errors import UserError
+from mmcl.features.tables import table_kind
+from mmcl.limits import Budget
 from mmcl.progress import progress
 
 KIND = "audio-features"
 SAMPLE_RATE = 16000
+BYTES_PER_SAMPLE = 100
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,20 @@ def wav_features(path: Path, p: AudioParams, option: str = "--wav-dir") -> np.nd
     read, holds no samples, or gives non-finite features is a UserError naming it."""
     import soundfile as sf
 
+    if not Path(path).is_file():
+        raise UserError(f"{option} {path}: not a file; give WAV files.")
     try:
+        info = sf.info(str(path))
+        # what the extraction will hold at its peak, measured (about 100 bytes per sample
+        # at 16 kHz: the resampled signal, its frames, spectra and pitch search)
+        samples = info.frames * max(1, info.channels)
+        resampled = info.frames / max(info.samplerate, 1) * SAMPLE_RATE
+        Budget(path, f"{option} {path}").charge(
+            4 * samples + BYTES_PER_SAMPLE * resampled,
+            f"{info.duration:.0f} s of audio at {info.samplerate} Hz, resampled to {SAMPLE_RATE}",
+        )
         y, sr = sf.read(str(path), dtype="float32", always_2d=False)
-    except RuntimeError as e:  # soundfile's errors for missing, truncated or foreign files
+    except (RuntimeError, OSError) as e:  # soundfile's errors for truncated or foreign files
         raise UserError(f"{option} {path}: not a readable WAV file ({e}).") from e
     if y.size == 0:
         raise UserError(f"{option} {path}: the file holds no samples; remove or re-record it.")
@@ -146,17 +160,23 @@ def _hash(files: list[Path], p: AudioParams) -> str:
 
 
 def extract_audio(
-    wav_dir: str | Path, out: str | Path, params: AudioParams | None = None
+    wav_dir: str | Path,
+    out: str | Path,
+    params: AudioParams | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, bool]:
     """Features of every .wav in `wav_dir` into `out`; returns (out, used_cache)."""
     params = params or AudioParams()
     wav_dir, out = Path(wav_dir), Path(out)
-    files = sorted(wav_dir.glob("*.wav"))
+    if not wav_dir.is_dir():
+        raise UserError(f"--wav-dir {wav_dir}: not a folder; give the folder of .wav files.")
+    files = sorted(f for f in wav_dir.glob("*.wav") if f.is_file())
     if not files:
         raise UserError(f"--wav-dir {wav_dir}: no .wav files found.")
     digest = _hash(files, params)
+    check_output(out, overwrite, lambda f: table_kind(f) == KIND)
     manifest = out / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
+    if manifest.is_file() and read_json_object(manifest).get("content_hash") == digest:
         return out, True
     files_bar = progress(files, len(files), "audio features", "file")
     frames = [wav_features(f, params) for f in files_bar]

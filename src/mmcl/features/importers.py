@@ -14,6 +14,7 @@ audio and vision are imported.
 
 from __future__ import annotations
 
+import math
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
 from mmcl.features.tables import numbers, read_csv_rows, unique_ids
 from mmcl.features.text import TextFeatures, encode_texts
+from mmcl.limits import Budget
 
 
 def _rows(path: Path, required: list[str]) -> list[dict[str, str]]:
@@ -37,6 +39,7 @@ def _npz(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(f"SRC {path}: no such file. Is SRC a copy of the set in shared/data?")
     try:
+        _charge_npz(path, keys)
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
             if missing:
@@ -44,6 +47,25 @@ def _npz(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
             return {k: z[k] for k in keys}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated, object arrays
         raise DataError(f"SRC {path}: not a readable .npz file ({e}).") from e
+
+
+def _charge_npz(path: Path, keys: list[str]) -> None:
+    """Charge the decoded size of the members `keys`, read from their .npy headers before
+    anything is decompressed (a 2 MB zip may hold gigabytes of zeros)."""
+    budget = Budget(path)
+    with zipfile.ZipFile(path) as zf:
+        for key in keys:
+            name = f"{key}.npy"
+            if name not in zf.namelist():
+                continue
+            with zf.open(name) as member:
+                version = np.lib.format.read_magic(member)
+                read = {(1, 0): np.lib.format.read_array_header_1_0}.get(
+                    version, np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read(member)
+            size = math.prod(shape) * dtype.itemsize
+            budget.charge(max(size, zf.getinfo(name).file_size), f"array '{key}' {shape}")
 
 
 def _text_table(

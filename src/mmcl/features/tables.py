@@ -9,6 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from mmcl.data.dataset import DataError
+from mmcl.data.io import read_json_object
+from mmcl.errors import UserError
+
+
+def table_kind(folder: Path) -> str | None:
+    """The kind a feature table's manifest records ('text-features', ...), or None."""
+    try:
+        kind = read_json_object(Path(folder) / "manifest.json").get("kind")
+    except UserError:
+        return None
+    return kind if isinstance(kind, str) else None
+
 
 ID_HINT = "Name the right ones (e.g. --id-cols video_id,clip_id)."
 
@@ -22,7 +34,8 @@ def read_csv_rows(
     if not path.is_file():
         raise DataError(f"{option} {path}: no such file.")
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        # utf-8-sig: a byte-order mark (as spreadsheet programs write) is not part of a name
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             rows = list(reader)
             columns = reader.fieldnames or []
@@ -31,6 +44,13 @@ def read_csv_rows(
     missing = [c for c in required if c not in columns]
     if missing:
         raise DataError(f"{option} {path}: no column(s) {missing}; columns are {columns}. {hint}")
+    for k, row in enumerate(rows):
+        short = [c for c in required if row.get(c) is None]
+        if short:
+            raise DataError(
+                f"{option} {path}: data row {k + 1} has fewer cells than the header (no "
+                f"{short}); complete or remove that row."
+            )
     return rows
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmcl.data.io import atomic_folder
+from mmcl.data.io import atomic_folder, check_output, read_json_object
 from mmcl.errors import UserError
-from mmcl.features.tables import id_columns, read_csv_rows, row_ids, unique_ids
+from mmcl.features.tables import id_columns, read_csv_rows, row_ids, table_kind, unique_ids
 from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 from mmcl.progress import progress as progress_of
 
@@ -92,13 +92,15 @@ def extract_text(
     model: str = "",
     max_len: int = 50,
     batch_size: int = 64,
+    overwrite: bool = False,
 ) -> tuple[TextFeatures, bool]:
     """Write a text feature table to `out`; returns it and whether the cache was used."""
     out = Path(out)
     unique_ids(ids, "the texts' ids")
     digest = content_hash(texts, ids, model, max_len)
+    check_output(out, overwrite, lambda f: table_kind(f) == KIND)
     manifest = out / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("content_hash") == digest:
+    if manifest.is_file() and read_json_object(manifest).get("content_hash") == digest:
         return read_text_features(out), True
     feats, lengths, pooled, tokens = encode_texts(texts, model, max_len, batch_size)
     with atomic_folder(out) as tmp:
@@ -135,7 +137,7 @@ def read_texts(path: Path, text_col: str, id_cols: str) -> tuple[list[str], list
 
 def read_text_features(folder: str | Path) -> TextFeatures:
     folder = Path(folder)
-    meta = json.loads((folder / "manifest.json").read_text())
+    meta = read_json_object(folder / "manifest.json", " Extract the table again.")
     if meta.get("kind") != KIND:
         raise UserError(f"{folder}: not a text feature table (manifest kind '{meta.get('kind')}').")
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import types
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+import torch
 from torch import nn
 
 from mmcl.errors import UserError
+from mmcl.limits import Budget
 from mmcl.models.base import DataInfo, TaskModel
 from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
@@ -80,12 +83,79 @@ def typed_values(cls: type, values: dict[str, Any], section: str) -> dict[str, A
     return {k: float(v) if hints[k] is float else v for k, v in values.items()}
 
 
+# options that are counts of units, heads, layers or steps: at least 1
+SIZES = {
+    "hidden",
+    "hiddens",
+    "d_model",
+    "n_heads",
+    "layers",
+    "kernel",
+    "kernels",
+    "ffn_dim",
+    "post_dim",
+    "lstm_hidden",
+    "lstm_out",
+    "post_fusion_dim",
+    "text_out",
+    "buffer_size",
+    "ac_batch_size",
+}
+# a model's parameters, their gradients and two Adam moments, float32
+BYTES_PER_PARAMETER = 16
+
+
+def check_ranges(cfg: Any, section: str) -> None:
+    """Refuse values no model can use, naming `section.key`: sizes below 1, negative counts,
+    non-finite numbers, dropout outside [0, 1), heads that do not divide the width."""
+    for key, value in vars(cfg).items():
+        values = value.values() if isinstance(value, dict) else [value]
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            wrong = ""
+            if isinstance(v, float) and not math.isfinite(v):
+                wrong = "a finite number"
+            elif key in SIZES and v < 1:
+                wrong = "at least 1"
+            elif "dropout" in key and not 0 <= v < 1:
+                wrong = "a rate in [0, 1)"
+            elif v < 0 and key != "label_bound":
+                wrong = "0 or more"
+            if wrong:
+                raise UserError(f"{section}.{key} = {value!r}: expected {wrong}.")
+    heads, width = getattr(cfg, "n_heads", None), getattr(cfg, "d_model", None)
+    if heads and width and width % heads:
+        raise UserError(
+            f"{section}.d_model = {width} does not divide into {section}.n_heads = {heads} "
+            "heads; choose a width that is a multiple of the heads."
+        )
+
+
+def check_model_size(name: str, cfg: Any, info: DataInfo) -> None:
+    """Build the model without memory (on PyTorch's meta device) to count its parameters,
+    and charge what training them takes to the memory budget before anything is allocated.
+    Options the model's layers refuse (PyTorch's own checks) are a UserError too."""
+    try:
+        with torch.device("meta"):
+            probe = MODELS[name][1](cfg, info)
+    except UserError:
+        raise
+    except (AssertionError, ValueError, RuntimeError, TypeError) as e:
+        raise UserError(f"{name}: these options do not make a model ({e}).") from None
+    count = sum(p.numel() for p in probe.parameters())
+    Budget(None, f"model '{name}'").charge(
+        BYTES_PER_PARAMETER * count, f"training {count:,} parameters"
+    )
+
+
 def model_config(name: str, values: dict[str, Any] | None = None) -> Any:
     """The named model's config dataclass, with `values` applied (unknown keys refused)."""
     if name not in MODELS:
         raise UserError(f"unknown model '{name}'; choose one of {sorted(MODELS)}.")
     cls = MODELS[name][0]
     cfg = cls(**typed_values(cls, dict(values or {}), name))
+    check_ranges(cfg, name)
     cfg.validate_text()
     if hasattr(cfg, "validate"):
         cfg.validate()
@@ -140,6 +210,7 @@ def build_model(
         )
         info = info.with_modality(TEXT, frontend.out_dim, info.token_len)
     check_fits(name, info.modalities, info.task.kind)
+    check_model_size(name, cfg, info)
     model = MODELS[name][1](cfg, info)
     if frontend is not None:
         model.text_frontend = frontend

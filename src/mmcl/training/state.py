@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from mmcl.data.io import atomic_folder
+from mmcl.data.io import atomic_folder, read_json
 
 _TENSOR = "__tensor__"
 _DICT = "__dict__"
@@ -65,4 +65,4 @@ def save_state(obj: dict[str, Any], folder: str | Path) -> Path:
 def load_state(folder: str | Path) -> dict[str, Any]:
     folder = Path(folder)
     tensors = load_file(str(folder / "tensors.safetensors"))
-    return _unflatten(json.loads((folder / "state.json").read_text()), tensors)
+    return _unflatten(read_json(folder / "state.json"), tensors)
