@@ -60,7 +60,7 @@ class Case:
     expect: str = "error"  # error: exit 2 | ok: exit 0 | any: either, both acceptable
     names: str = ""  # what the error line must mention (a file name or an option)
     stdout_has: str = ""  # printed as written (no markup applied)
-    out: str = "out"  # the output path inside the case folder: all it may change
+    out: str = "out"  # the output path inside the case's input folder: all it may change
 
 
 # ---------------------------------------------------------------- fixtures (built once)
@@ -357,9 +357,10 @@ def wav(rel: str, y: np.ndarray, sr: int, subtype: str = "PCM_16") -> Callable:
 def symlink(rel: str, target: Callable[[Path, Path], Path]) -> Callable[[Path, Path], None]:
     def setup(d: Path, fx: Path) -> None:
         link = d / rel
+        where = target(d, fx)
         if link.is_dir() and not link.is_symlink():
             shutil.rmtree(link)
-        link.symlink_to(target(d, fx))
+        link.symlink_to(where)
 
     return setup
 
@@ -797,7 +798,7 @@ def cases() -> list[Case]:
         "binary": bytes(range(256)) * 4,
     }
     for name, text in csvs.items():
-        expect = "any" if name == "header only" else "error"
+        expect = "any" if name in ("header only", "NUL bytes") else "error"
         add(Case(g, f"CSV {name}", ext, write("t.csv", text), expect, names="t.csv"))
     add(Case(g, "--in is a folder", ext, write("t.csv/x", "1"), names="t.csv"))
     add(Case(g, "--in missing", ext, None, names="t.csv"))
@@ -995,12 +996,13 @@ def cases() -> list[Case]:
         "binary": bytes(range(256)),
     }
     for name, text in bad_labels.items():
-        add(Case(g, f"labels {name}", asm, labels_csv(text), names="l.csv"))
+        named = "zz" if name == "id not in the table" else "l.csv"
+        add(Case(g, f"labels {name}", asm, labels_csv(text), names=named))
     add(
         Case(
             g,
             "--features without =",
-            [*asm[:4], "text", *asm[6:]],
+            [*asm[:5], "text", *asm[6:]],
             labels_csv(good_labels),
             names="--features",
         )
@@ -1009,7 +1011,7 @@ def cases() -> list[Case]:
         Case(
             g,
             "--features a missing folder",
-            [*asm[:4], "text={in}/none", *asm[6:]],
+            [*asm[:5], "text={in}/none", *asm[6:]],
             labels_csv(good_labels),
             names="none",
         )
@@ -1018,7 +1020,7 @@ def cases() -> list[Case]:
         Case(
             g,
             "--features a folder that is no table",
-            [*asm[:4], "text={in}/x", *asm[6:]],
+            [*asm[:5], "text={in}/x", *asm[6:]],
             then(labels_csv(good_labels), write("x/a", "1")),
             names="x",
         )
@@ -1227,7 +1229,7 @@ def cases() -> list[Case]:
             )
         )
     recipes = {
-        "d_model 10**7": "[mmcl]\nd_model = 10000000\n",
+        "d_model 10**7": 'model = "mmcl"\n[mmcl]\nd_model = 10000000\n',
         "not TOML": "model = \n",
         "deep arrays": f"x = {nest(100000)}\n",
         "deep tables": "x = " + "{a=" * 2000 + "1" + "}" * 2000 + "\n",
@@ -1241,11 +1243,13 @@ def cases() -> list[Case]:
             Case(
                 g,
                 f"recipe {name}",
-                [*tr, "--recipe", "{in}/r.toml"],
+                [*tr[:3], *tr[5:], "--recipe", "{in}/r.toml"],
                 write("r.toml", text),
-                names="r.toml"
-                if name not in ("unknown model", "train a list", "d_model 10**7")
-                else "",
+                names={
+                    "unknown model": "gpt",
+                    "train a list": "train",
+                    "d_model 10**7": "mmcl",
+                }.get(name, "r.toml"),
             )
         )
     add(
@@ -1273,9 +1277,31 @@ def cases() -> list[Case]:
             names="summary.md",
         )
     )
-    add(Case(g, "--out lock not JSON", tr, write("out/.mmcl.lock", "{"), "ok"))
-    add(Case(g, "--out lock a list", tr, write("out/.mmcl.lock", "[1, 2]"), "ok"))
-    add(Case(g, "--out lock nested deep", tr, write("out/.mmcl.lock", "[" * 100000), "ok"))
+    add(
+        Case(
+            g, "--out lock not JSON", tr, write("out/.mmcl.lock", "{"), "error", names=".mmcl.lock"
+        )
+    )
+    add(
+        Case(
+            g,
+            "--out lock a list",
+            tr,
+            write("out/.mmcl.lock", "[1, 2]"),
+            "error",
+            names=".mmcl.lock",
+        )
+    )
+    add(
+        Case(
+            g,
+            "--out lock nested deep",
+            tr,
+            write("out/.mmcl.lock", "[" * 100000),
+            "error",
+            names=".mmcl.lock",
+        )
+    )
     add(
         Case(
             g,
@@ -1444,7 +1470,7 @@ def cases() -> list[Case]:
     g = "run folders"
     run = copy("run", "run")
     ev = ["evaluate", "{in}/run"]
-    add(Case(g, "evaluate valid", ev, run, "ok", out="in/run"))
+    add(Case(g, "evaluate valid", ev, run, "ok", out="run"))
     add(Case(g, "robustness valid", ["robustness", "{in}/run", "--out", "{out}"], run, "ok"))
     add(
         Case(
@@ -1453,7 +1479,7 @@ def cases() -> list[Case]:
             ev,
             then(run, symlink("run/seed-0", lambda d, fx: _outside_copy(d, fx, "run/seed-0"))),
             names="seed-0",
-            out="in/run",
+            out="run",
         )
     )
     add(
@@ -1463,7 +1489,7 @@ def cases() -> list[Case]:
             ev,
             then(run, lambda d, fx: _link_out(d, fx, "run/seed-1/config.json")),
             names="config.json",
-            out="in/run",
+            out="run",
         )
     )
     configs = {
@@ -1482,7 +1508,7 @@ def cases() -> list[Case]:
                 ev,
                 then(run, write("run/seed-0/config.json", text)),
                 names="seed-0",
-                out="in/run",
+                out="run",
             )
         )
     edits = {
@@ -1503,12 +1529,10 @@ def cases() -> list[Case]:
                 ev,
                 then(run, edit_json("run/seed-0/config.json", fn)),
                 names="seed-0",
-                out="in/run",
+                out="run",
             )
         )
-    add(
-        Case(g, "weights NaN", ev, then(run, _nan_weights), names="model.safetensors", out="in/run")
-    )
+    add(Case(g, "weights NaN", ev, then(run, _nan_weights), names="model.safetensors", out="run"))
     add(
         Case(
             g,
@@ -1526,7 +1550,7 @@ def cases() -> list[Case]:
                 ev,
                 then(run, edit("run/seed-0/model.safetensors", truncate(frac))),
                 names="model.safetensors",
-                out="in/run",
+                out="run",
             )
         )
     for seed in range(4):
@@ -1543,7 +1567,7 @@ def cases() -> list[Case]:
                 ),
                 "any",
                 names="model.safetensors",
-                out="in/run",
+                out="run",
             )
         )
     add(
@@ -1553,7 +1577,7 @@ def cases() -> list[Case]:
             ev,
             then(run, lambda d, fx: (d / "run/seed-0/model.safetensors").unlink()),
             names="seed-0",
-            out="in/run",
+            out="run",
         )
     )
     add(
@@ -1565,13 +1589,13 @@ def cases() -> list[Case]:
             names="metrics.json",
         )
     )
-    add(Case(g, "not a run folder", ev, write("run/x", "1"), names="run", out="in/run"))
-    add(Case(g, "a file, not a run", ev, write("run", "1"), names="run", out="in/run"))
+    add(Case(g, "not a run folder", ev, write("run/x", "1"), names="run", out="run"))
+    add(Case(g, "a file, not a run", ev, write("run", "1"), names="run", out="run"))
 
     # predict: raw inputs and outputs
     g = "predict"
     raw = copy("raw_run", "run")
-    pr = ["predict", "{in}/run"]
+    pr = ["predict", "{in}/run", "--missing", "zero"]  # the run also reads audio
     add(Case(g, "--text valid", [*pr, "--text", "so good"], raw, "ok"))
     add(
         Case(
@@ -1669,8 +1693,17 @@ def cases() -> list[Case]:
     add(
         Case(
             g,
+            "--out is a user's file",
+            [*pr, "--text", "hi", "--out", "{out}"],
+            then(raw, write("out", "my table")),
+            names="--overwrite",
+        )
+    )
+    add(
+        Case(
+            g,
             "--split bogus",
-            [*pr, "--out", "{out}/p.csv", "--split", "holdout"],
+            ["predict", "{in}/run", "--out", "{out}/p.csv", "--split", "holdout"],
             raw,
             names="--split",
         )
@@ -1693,7 +1726,8 @@ def cases() -> list[Case]:
             "--memory-budget raises the limit",
             ["--memory-budget", "4", "data", "inspect", "{in}/bomb.pkl"],
             shared_reference_bomb,
-            "ok",
+            "error",
+            names="neither MMSA",
         )
     )
     add(Case(g, "--epochs text", ["train", "--epochs", "[/x]"], None, names="epochs"))
@@ -1767,7 +1801,7 @@ def _zeros_npz(path: Path, arrays: dict[str, tuple]) -> None:
 def _mosi_npz_bomb(d: Path, fx: Path) -> None:
     src = d / "src"
     src.mkdir()
-    (src / "labels.csv").write_text("video_id,clip_id,text,label,mode\nv,1,hi,1,train\n")
+    (src / "labels.csv").write_text("segment_id,text,label,split\nv_1,hi,1,train\n")
     _zeros_npz(
         src / "audio_utterance73.npz", {"ids": ((1,), "<U8"), "features": ((3_000_000, 73), "<f8")}
     )
@@ -1800,26 +1834,40 @@ ENV = {
 ENV.pop("MMCL_MEMORY_BUDGET_GB", None)
 
 
+def _skipped(p: Path, skip: list[Path]) -> bool:
+    """`p` is one of `skip`, or what a writer of one keeps beside it (`.NAME.lock`, its
+    temporaries `.NAME.mmcl-tmp-*`, `.NAME.old`): the output's own territory."""
+    return any(p == s or (p.parent == s.parent and p.name.startswith(f".{s.name}.")) for s in skip)
+
+
 def snapshot(root: Path, skip: list[Path]) -> dict[str, tuple]:
-    """Every path under `root` (links not followed) with its size, mtime and mode."""
+    """Every path under `root` (links not followed) with its mode, and a file's size and
+    modification time."""
     seen = {}
     for dirpath, dirs, files in os.walk(root):
         here = Path(dirpath)
-        dirs[:] = [x for x in dirs if not any(here / x == s for s in skip)]
+        dirs[:] = [x for x in dirs if not _skipped(here / x, skip)]
         for name in [*dirs, *files]:
             p = here / name
-            if any(p == s for s in skip):
+            if _skipped(p, skip):
                 continue
             st = p.lstat()
-            seen[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, st.st_mode)
+            # a folder's own size and time change when an output is made inside it: its
+            # entries, listed one by one, show what was added or removed
+            folder = stat.S_ISDIR(st.st_mode)
+            seen[str(p.relative_to(root))] = (
+                (st.st_mode,) if folder else (st.st_size, st.st_mtime_ns, st.st_mode)
+            )
     return seen
 
 
-def leaked(folder: Path, texts: list[bytes]) -> bool:
-    """Whether the secret's bytes are in any file under `folder` or in `texts`."""
+def leaked(out: Path, texts: list[bytes]) -> bool:
+    """Whether the secret's bytes are in `texts` or any file at or under the output `out`."""
     if any(SECRET[:16] in t for t in texts):
         return True
-    for dirpath, _, files in os.walk(folder):
+    if out.is_file() and not out.is_symlink():
+        return SECRET[:16] in out.read_bytes()
+    for dirpath, _, files in os.walk(out):
         for name in files:
             p = Path(dirpath) / name
             if p.is_symlink() or not p.is_file():
@@ -1844,7 +1892,7 @@ def run_case(case: Case, folder: Path, fx: Path) -> Result:
     (folder / "in").mkdir(parents=True)
     if case.setup is not None:
         case.setup(folder / "in", fx)
-    out_path = folder / case.out
+    out_path = folder / "in" / case.out
     fill = {"in": str(folder / "in"), "out": str(out_path), "fx": str(fx)}
     argv = [
         a.replace("{in}", fill["in"]).replace("{out}", fill["out"]).replace("{fx}", fill["fx"])
@@ -1889,7 +1937,7 @@ def run_case(case: Case, folder: Path, fx: Path) -> Result:
         r.problems.append(f"stdout lacks {case.stdout_has!r}")
     if changed:
         r.problems.append(f"changed outside the output: {changed[:4]}")
-    if leaked(folder, [stdout, stderr]):
+    if leaked(out_path, [stdout, stderr]):
         r.problems.append("the secret file's bytes reached the output")
     if usage.ru_maxrss > RSS_LIMIT_KB:
         r.problems.append(f"peak RSS {usage.ru_maxrss / 1024 / 1024:.1f} GB")

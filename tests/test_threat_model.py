@@ -306,6 +306,17 @@ def test_non_finite_weights_are_refused_at_evaluate_and_predict(tmp_path, traine
         assert r.exit_code == 2 and "NaN" in r.output, r.output
 
 
+def test_predict_does_not_replace_a_users_file_unless_asked(tmp_path, trained):
+    _, run = trained
+    mine = tmp_path / "p.csv"
+    mine.write_text("my own table")
+    r = runner.invoke(app, ["predict", str(run), "--out", str(mine)])
+    assert r.exit_code == 2 and "--overwrite" in r.output, r.output
+    assert mine.read_text() == "my own table"
+    r = runner.invoke(app, ["predict", str(run), "--out", str(mine), "--overwrite"])
+    assert r.exit_code == 0 and mine.read_text().startswith("id,"), r.output
+
+
 def test_weights_are_written_with_the_users_umask(trained):
     _, run = trained
     assert (run / "seed-0" / "model.safetensors").stat().st_mode & 0o044

@@ -359,11 +359,12 @@ def predict_cmd(
     missing: Annotated[
         str | None, Opt("--missing", help="zero|mean for an absent modality.")
     ] = None,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace the --out file.")] = False,
 ) -> None:
     """Predict a dataset split (CSV), or raw transcripts (--text, --in) as the run was fed."""
     from mmcl.evaluation.inference import predict_inputs
 
-    args = (out, data, split, preset, text, inp, text_col, id_col, audio, missing)
+    args = (out, data, split, preset, text, inp, text_col, id_col, audio, missing, overwrite)
     seed_dir, n, records = predict_inputs(run, *args)
     for r in records if out is None else []:
         say(json.dumps(r, ensure_ascii=False))

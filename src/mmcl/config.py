@@ -262,8 +262,8 @@ def resolve_config(
         d["model"] = model
     if data:
         d["data"] = data
-    if epochs:
-        d.setdefault("train", {})["epochs"] = epochs
+    if epochs and isinstance(d.setdefault("train", {}), dict):  # else from_dict says why
+        d["train"]["epochs"] = epochs
     for assignment in overrides or []:
         apply_override(d, assignment)
     return RunConfig.from_dict(d)

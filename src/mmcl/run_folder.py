@@ -186,8 +186,13 @@ def load_run(run_dir: str | Path) -> tuple[TaskModel, RunConfig, dict]:
         for k in ("model", "data", "preset", "modalities", "train", saved["model"])
         if k in saved
     }
-    cfg = RunConfig.from_dict(_upgraded(core))
-    model = build(cfg, data_info_of(saved, run_dir / CONFIG), pretrained_weights=False)
+    try:
+        cfg = RunConfig.from_dict(_upgraded(core))
+        model = build(cfg, data_info_of(saved, run_dir / CONFIG), pretrained_weights=False)
+    except UserError as e:
+        if str(run_dir / CONFIG) in str(e):
+            raise
+        raise UserError(f"{run_dir / CONFIG}: {e}") from None
     if cfg.train.normalize:
         model.enable_input_norm()  # its statistics come with the weights
     load_weights(model, run_dir, saved.get("versions", {}))
@@ -212,7 +217,7 @@ def data_info_of(saved: dict, where: Path) -> DataInfo:
             and task.kind in ("regression", "multilabel", "multiclass")
             and task.output_dim > 0
         )
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, UserError):
         ok = False
     if not ok:
         raise UserError(f"{where}: 'data_info' is damaged (widths, lengths or task); retrain.")

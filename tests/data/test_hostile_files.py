@@ -158,10 +158,12 @@ def test_a_native_array_declaring_a_huge_shape_is_refused_without_allocating(tmp
         load_dataset(work)
 
 
+@pytest.mark.parametrize(("folder", "pattern"), [("csd_folder", "*.csd"), ("mfn_folder", "*.h5")])
 @damaged
-def test_damaged_csd_folders(tmp_path, csd_folder, kind, seed):
-    work = _copy(csd_folder, tmp_path)
-    files = sorted(work.glob("*.csd"))
+def test_damaged_hdf5_folders(request, tmp_path, folder, pattern, kind, seed):
+    """`.csd` and MFN folders, one HDF5 file truncated or bit-flipped."""
+    work = _copy(request.getfixturevalue(folder), tmp_path)
+    files = sorted(work.glob(pattern))
     f = files[seed % len(files)]
     f.write_bytes(mutate(f.read_bytes(), seed, kind))
     loads_or_refuses(load_dataset, work)
@@ -193,15 +195,6 @@ def mfn_folder(tmp_path_factory):
             with h5py.File(folder / f"{stem}_{s}.h5", "w") as f:
                 f.create_dataset("d1", data=arr)
     return folder
-
-
-@damaged
-def test_damaged_mfn_folders(tmp_path, mfn_folder, kind, seed):
-    work = _copy(mfn_folder, tmp_path)
-    files = sorted(work.glob("*.h5"))
-    f = files[seed % len(files)]
-    f.write_bytes(mutate(f.read_bytes(), seed, kind))
-    loads_or_refuses(load_dataset, work)
 
 
 @pytest.fixture(scope="module")

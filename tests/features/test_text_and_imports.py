@@ -231,16 +231,21 @@ def test_predict_raw_text_offline_gives_the_right_polarity(tmp_path, mosi_subset
     assert record["score"] > 0 and record["polarity"] == "positive"
     r = runner.invoke(app, ["predict", str(run), "--text", "this movie was terrible"])
     assert json.loads(r.output)["score"] < 0
+    # user text is printed as written, never read as terminal markup
+    r = runner.invoke(app, ["predict", str(run), "--text", "[bold]fun[/bold] [/x]"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["text"] == "[bold]fun[/bold] [/x]"
     batch = tmp_path / "in.csv"
-    batch.write_text("id,text\nx1,i loved it\nx2,boring and bad\n")
+    batch.write_text("id,text\nx1,i loved it\nx2,boring and bad\n=1+1,@SUM(A1)\n")
     r = runner.invoke(
         app, ["predict", str(run), "--in", str(batch), "--out", str(tmp_path / "p.csv")]
     )
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader((tmp_path / "p.csv").read_text().splitlines()))
-    assert [row["id"] for row in rows] == ["x1", "x2"] and float(rows[0]["score"]) > float(
+    assert [row["id"] for row in rows] == ["x1", "x2", "'=1+1"] and float(rows[0]["score"]) > float(
         rows[1]["score"]
     )
+    assert rows[2]["text"] == "'@SUM(A1)"  # a spreadsheet shows it, does not run it
     # many inputs are encoded and predicted a chunk at a time, with the same results
     from mmcl.evaluation.inference import predict_raw
 

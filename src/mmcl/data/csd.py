@@ -96,7 +96,7 @@ def check_hdf5(f: h5py.File, path: Path, budget: Budget) -> None:
                 f"{path}: dataset '{name}' holds {obj.dtype} values, not numbers; refused."
             )
         size = int(np.prod(obj.shape, dtype=np.float64)) * obj.dtype.itemsize
-        budget.charge(size, f"dataset '{name}' {obj.shape}")
+        budget.charge(size, f"{path.name}: dataset '{name}' {obj.shape}")
 
 
 def _read_sequences(

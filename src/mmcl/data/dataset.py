@@ -7,6 +7,7 @@ batching turns them into torch tensors.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -61,7 +62,30 @@ class TaskSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> TaskSpec:
+        """The task a file records; a malformed one is a DataError naming the field."""
+        if not isinstance(d, dict):
+            raise DataError(f"'task' must be an object, not {d!r}.")
         rng = d.get("label_range")
+        checks = {
+            "kind": d.get("kind") in ("regression", "multilabel", "multiclass"),
+            "metric_set": isinstance(d.get("metric_set", d.get("metrics")), str),
+            "label_range": rng is None
+            or (
+                isinstance(rng, list)
+                and len(rng) == 2
+                and all(isinstance(v, int | float) and math.isfinite(v) for v in rng)
+            ),
+            "num_classes": d.get("num_classes") is None
+            or (type(d["num_classes"]) is int and 2 <= d["num_classes"] <= 100_000),
+            "label_names": d.get("label_names") is None
+            or (
+                isinstance(d["label_names"], list)
+                and all(isinstance(n, str) for n in d["label_names"])
+            ),
+        }
+        wrong = [k for k, ok in checks.items() if not ok]
+        if wrong:
+            raise DataError(f"task.{wrong[0]} = {d.get(wrong[0])!r} is not valid.")
         return cls(
             kind=d["kind"],
             # "metrics": its name in files written by earlier versions

@@ -6,6 +6,7 @@ gets the permissions the user's umask gives a new file or folder."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from mmcl.errors import UserError
 
@@ -135,6 +138,28 @@ def csv_cell(value: Any) -> Any:
         return value
     except ValueError:
         return "'" + value
+
+
+@contextmanager
+def npy_writer(path: Path, shape: tuple[int, ...], dtype: str) -> Iterator[Any]:
+    """A `.npy` file of `shape` written in parts: yields `write(rows)`, which appends rows;
+    on leaving, the rows written must fill the shape."""
+    dtype_ = np.dtype(dtype)
+    row_bytes = math.prod(shape[1:]) * dtype_.itemsize
+    written = 0
+    with open(path, "wb") as f:
+        header = {"descr": dtype_.str, "fortran_order": False, "shape": tuple(shape)}
+        np.lib.format.write_array_header_2_0(f, header)
+
+        def write(rows: np.ndarray) -> None:
+            nonlocal written
+            data = np.ascontiguousarray(rows, dtype=dtype_)
+            f.write(data.tobytes())
+            written += data.size * dtype_.itemsize
+
+        yield write
+    if written != shape[0] * row_bytes:
+        raise RuntimeError(f"{path}: wrote {written} bytes of {shape[0] * row_bytes}")
 
 
 # a manifest, config or lock file is metadata: kilobytes. A larger one is not ours.

@@ -168,7 +168,10 @@ def read_native(path: str | Path, task: TaskSpec | None = None) -> Dataset:
     for key in ("task", "modalities"):
         if key not in manifest:
             raise DataError(f"{path / 'manifest.json'}: missing field '{key}'.")
-    task = task or TaskSpec.from_dict(manifest["task"])
+    try:
+        task = task or TaskSpec.from_dict(manifest["task"])
+    except DataError as e:
+        raise DataError(f"{path / 'manifest.json'}: {e}") from None
     refs = manifest.get("tables", {})
     if not isinstance(refs, dict):
         raise DataError(f"{path / 'manifest.json'}: 'tables' must be an object.")

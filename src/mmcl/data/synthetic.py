@@ -79,7 +79,11 @@ def make_synthetic(cfg: SynthConfig | None = None) -> Dataset:
     values = sum(sizes) * cfg.seq_len * sum(cfg.dims.values())
     # float32 data, and float64 temporaries (noise, products, masks) of the largest split
     largest = max(sizes) * (cfg.seq_len * max(cfg.dims.values()) + k * (len(cfg.dims) + 2))
-    budget = Budget(None, "the synthetic data's sizes", asked=True)
+    budget = Budget(
+        None,
+        "synthetic data of --n-train/--n-valid/--n-test, --seq-len, --dims, --num-classes",
+        asked=True,
+    )
     budget.charge(4 * values + 32 * largest, "the data")
     rng = np.random.default_rng(cfg.seed)
     mods = list(cfg.dims)

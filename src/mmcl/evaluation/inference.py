@@ -174,10 +174,14 @@ def predict_inputs(
     id_col: str = "id",
     audio: Path | None = None,
     missing: str | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, int, list[dict]]:
     """Predict one transcript (`text`), a CSV of them (`texts_csv`) and/or a WAV file
     (`audio`), written to the CSV file `out` when given; without raw inputs, predict the
     dataset split into `out`. Returns the seed folder, the count and the raw-input records."""
+    if out is not None and (out.exists() or out.is_symlink()) and not overwrite:
+        kind = "a folder" if out.is_dir() else "a file"
+        raise DataError(f"--out {out}: {kind} exists; choose another path, or add --overwrite.")
     texts = None
     if text is not None:
         texts, ids = [text], ["input"]

@@ -87,7 +87,9 @@ def pvalue_table(first: str, pvalues: dict[str, dict[str, float]]) -> str:
 
 def format_summary(summary: dict, written: Path) -> str:
     """The console report of a multi-seed summary (as `experiments.runs.write_summary` makes)."""
-    lines = [f"selection: best validation {summary['selection']['metric']}"]
+    lines = [
+        f"seeds {summary['seeds']}, selection: best validation {summary['selection']['metric']}"
+    ]
     lines += [
         f"  test {k:<14} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in summary["test"].items()
     ]

@@ -127,7 +127,8 @@ def _with_bases(d: dict[str, Any], chain: tuple[Path, ...] = ()) -> dict[str, An
     bases = d.pop("grid", [])
     merged: dict[str, Any] = {}
     if not isinstance(bases, str | list) or not all(isinstance(b, str) for b in bases):
-        raise UserError(f"grid = {bases!r}: name a grid, or a list of grids.")
+        where = chain[-1] if chain else "--models"
+        raise UserError(f"{where}: grid = {bases!r}; name a grid, or a list of grids.")
     for base in [bases] if isinstance(bases, str) else bases:
         path = grid_path(base).resolve()
         if path in chain or len(chain) >= MAX_BASES:

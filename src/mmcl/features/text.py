@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from mmcl.data.io import atomic_folder, check_output, read_json_object
+from mmcl.data.io import atomic_folder, check_output, npy_writer, read_json_object
 from mmcl.errors import UserError
 from mmcl.features.tables import id_columns, read_csv_rows, row_ids, table_kind, unique_ids
+from mmcl.limits import Budget
 from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 from mmcl.progress import progress as progress_of
 
@@ -50,24 +53,23 @@ def content_hash(texts: list[str], ids: list[str], model: str, max_len: int) -> 
     return h.hexdigest()
 
 
+ARRAYS = ("features", "lengths", "pooled", "tokens")
+
+
 @torch.no_grad()
-def encode_texts(
+def encode_batches(
     texts: list[str],
     model: str = "",
     max_len: int = 50,
     batch_size: int = 64,
     progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(features (N, max_len, H), lengths (N,), pooled (N, H), tokens (N, max_len))."""
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Per batch of texts: (features (b, max_len, H), lengths (b,), pooled (b, H),
+    tokens (b, max_len)); the first item yielded is H, the model's width."""
     tokenizer = load_tokenizer(model)
     net = load_text_model(model).eval()
-    hidden = int(net.config.hidden_size)
-    n = len(texts)
-    feats = np.zeros((n, max_len, hidden), dtype=np.float32)
-    pooled = np.zeros((n, hidden), dtype=np.float32)
-    tokens = np.zeros((n, max_len), dtype=np.int64)
-    lengths = np.zeros(n, dtype=np.int64)
-    starts = range(0, n, batch_size)
+    yield int(net.config.hidden_size)
+    starts = range(0, len(texts), batch_size)
     for start in progress_of(starts, len(starts), "text features", "batch", show=progress):
         chunk = [t if t.strip() else "." for t in texts[start : start + batch_size]]
         enc = tokenizer(
@@ -76,12 +78,37 @@ def encode_texts(
         states = net(**enc).last_hidden_state  # (b, l, H)
         mask = enc["attention_mask"].bool()
         b, length = mask.shape
-        feats[start : start + b, :length] = (states * mask.unsqueeze(-1)).numpy()
+        feats = np.zeros((b, max_len, states.shape[-1]), dtype=np.float32)
+        feats[:, :length] = (states * mask.unsqueeze(-1)).numpy()
         w = mask.unsqueeze(-1).float()
         mean = (states * w).sum(1) / w.sum(1)
-        pooled[start : start + b] = torch.nn.functional.normalize(mean, dim=-1).numpy()
-        tokens[start : start + b, :length] = (enc["input_ids"] * mask).numpy()
-        lengths[start : start + b] = mask.sum(1).numpy()
+        pooled = torch.nn.functional.normalize(mean, dim=-1).numpy()
+        tokens = np.zeros((b, max_len), dtype=np.int64)
+        tokens[:, :length] = (enc["input_ids"] * mask).numpy()
+        yield feats, mask.sum(1).numpy().astype(np.int64), pooled, tokens
+
+
+def encode_texts(
+    texts: list[str],
+    model: str = "",
+    max_len: int = 50,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features (N, max_len, H), lengths (N,), pooled (N, H), tokens (N, max_len)), in
+    memory (charged to the memory budget first; `extract_text` writes them to disk as it
+    goes instead)."""
+    batches = encode_batches(texts, model, max_len, batch_size, progress)
+    hidden = next(batches)
+    n = len(texts)
+    Budget(None, f"text features of {n} texts", asked=True).charge(
+        4 * n * (max_len + 1) * hidden + 16 * n * max_len, f"{n} x {max_len} x {hidden} floats"
+    )
+    parts = list(batches)
+    if not parts:
+        empty = (np.zeros((0, max_len, hidden), np.float32), np.zeros(0, np.int64))
+        return (*empty, np.zeros((0, hidden), np.float32), np.zeros((0, max_len), np.int64))
+    feats, lengths, pooled, tokens = (np.concatenate(a) for a in zip(*parts, strict=True))
     return feats, lengths, pooled, tokens
 
 
@@ -102,30 +129,36 @@ def extract_text(
     manifest = out / "manifest.json"
     if manifest.is_file() and read_json_object(manifest).get("content_hash") == digest:
         return read_text_features(out), True
-    feats, lengths, pooled, tokens = encode_texts(texts, model, max_len, batch_size)
+    batches = encode_batches(texts, model, max_len, batch_size)
+    hidden = next(batches)
+    n = len(texts)
+    shapes = {"features": (n, max_len, hidden), "lengths": (n,), "pooled": (n, hidden)}
+    shapes["tokens"] = (n, max_len)
     with atomic_folder(out) as tmp:
         np.save(tmp / "ids.npy", np.asarray(ids, dtype=str))
-        for name, arr in (
-            ("features", feats),
-            ("lengths", lengths),
-            ("pooled", pooled),
-            ("tokens", tokens),
-        ):
-            np.save(tmp / f"{name}.npy", arr)
+        # written batch by batch: memory stays flat however many texts there are
+        with ExitStack() as stack:
+            writers = [
+                stack.enter_context(npy_writer(tmp / f"{name}.npy", shapes[name], dtype))
+                for name, dtype in zip(ARRAYS, ("<f4", "<i8", "<f4", "<i8"), strict=True)
+            ]
+            for batch in batches:
+                for write, arr in zip(writers, batch, strict=True):
+                    write(arr)
         (tmp / "manifest.json").write_text(
             json.dumps(
                 {
                     "kind": KIND,
                     "model": str(resolve_text_model(model)),
                     "max_len": max_len,
-                    "dim": int(feats.shape[2]),
+                    "dim": hidden,
                     "count": len(ids),
                     "content_hash": digest,
                 },
                 indent=2,
             )
         )
-    return TextFeatures(np.asarray(ids, dtype=str), feats, lengths, pooled, tokens), False
+    return read_text_features(out), False
 
 
 def read_texts(path: Path, text_col: str, id_cols: str) -> tuple[list[str], list[str]]:
@@ -142,7 +175,7 @@ def read_text_features(folder: str | Path) -> TextFeatures:
         raise UserError(f"{folder}: not a text feature table (manifest kind '{meta.get('kind')}').")
 
     def load(name: str) -> np.ndarray:
-        return np.load(folder / f"{name}.npy", allow_pickle=False)
+        return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
 
     return TextFeatures(
         load("ids"), load("features"), load("lengths"), load("pooled"), load("tokens")
