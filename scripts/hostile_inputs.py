@@ -1492,6 +1492,27 @@ def cases() -> list[Case]:
             out="run",
         )
     )
+    rob = ["robustness", "{in}/run", "--out", "{out}"]
+    add(
+        Case(
+            g,
+            "robustness --out holds a user's robustness.md",
+            rob,
+            then(run, write("out/robustness.md", "mine")),
+            names="--overwrite",
+        )
+    )
+    add(Case(g, "robustness --out is a file", rob, then(run, write("out", "mine")), names="out"))
+    add(
+        Case(
+            g,
+            "evaluate --data a pickle with shared references",
+            [*ev, "--data", "{in}/bomb.pkl"],
+            then(run, shared_reference_bomb),
+            names="bomb.pkl",
+            out="run",
+        )
+    )
     configs = {
         "not JSON": "{",
         "a list": "[]",

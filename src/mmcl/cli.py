@@ -477,11 +477,12 @@ def robustness(
     split: SplitOpt = "test",
     out: Annotated[Path | None, Opt("--out", help="Report folder (default: RUN).")] = None,
     preset: PresetOpt = None,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace a report in --out.")] = False,
 ) -> None:
     """Missing, shifted and noisy modalities: a table (md, csv) and a plot."""
     from mmcl.experiments.robustness import write_robustness
 
-    table, folder = write_robustness(run, data, split, out, preset)
+    table, folder = write_robustness(run, data, split, out, preset, overwrite)
     say(f"{table}\nwrote {folder / 'robustness.md'} and robustness.png")
 
 

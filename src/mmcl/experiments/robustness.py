@@ -15,12 +15,27 @@ from mmcl.evaluation.robustness import (
 )
 from mmcl.run_folder import best_seed_dir, write_json, write_text
 
+REPORT = ("robustness.md", "robustness.csv", "robustness.json", "robustness.png")
+
 
 def write_robustness(
-    run: Path, data: str | None, split: str, out: Path | None, preset: str | None
+    run: Path,
+    data: str | None,
+    split: str,
+    out: Path | None,
+    preset: str | None,
+    overwrite: bool = False,
 ) -> tuple[str, Path]:
-    """Write robustness.{md,csv,json,png} into `out` (default: the run folder); returns the
-    table (Markdown) and the folder."""
+    """Write robustness.{md,csv,json,png} into `out` (default: the run folder, where an
+    earlier report is replaced); returns the table (Markdown) and the folder. In another
+    `out`, files of those names are replaced only with `overwrite`."""
+    if out is not None and out.is_file():
+        raise UserError(f"--out {out}: a file; give a folder for the report.")
+    clash = [n for n in REPORT if out is not None and (out / n).exists()]
+    if clash and not overwrite:
+        raise UserError(
+            f"--out {out}: holds {', '.join(clash)}; choose another folder, or add --overwrite."
+        )
     seed_dir = best_seed_dir(run)
     model, _, ds = load_for(seed_dir, data, preset)
     if split not in ds.splits:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from mmcl.data.io import atomic_folder, read_json
+from mmcl.data.io import atomic_folder, give_umask, read_json
 
 _TENSOR = "__tensor__"
 _DICT = "__dict__"
@@ -58,6 +58,7 @@ def save_state(obj: dict[str, Any], folder: str | Path) -> Path:
     skeleton = _flatten(obj, "", tensors)
     with atomic_folder(folder) as tmp:
         save_file(tensors, str(tmp / "tensors.safetensors"))
+        give_umask(tmp / "tensors.safetensors")  # safetensors writes it private
         (tmp / "state.json").write_text(json.dumps(skeleton))
     return folder
 
