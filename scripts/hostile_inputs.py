@@ -1714,6 +1714,15 @@ def cases() -> list[Case]:
     add(
         Case(
             g,
+            "a killed writer's temporary file is removed",
+            [*pr, "--text", "hi", "--out", "{out}"],
+            then(raw, write(".out.mmcl-tmp-999999999-x", "half a table")),
+            "ok",
+        )
+    )
+    add(
+        Case(
+            g,
             "--out is a user's file",
             [*pr, "--text", "hi", "--out", "{out}"],
             then(raw, write("out", "my table")),

@@ -242,6 +242,18 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_writer(tmp_path):
     assert not stale.exists() and (tmp_path / "out" / "a").is_file()
 
 
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_writer(tmp_path):
+    from mmcl.data.io import atomic_file
+
+    dead = tmp_path / ".p.csv.mmcl-tmp-999999999-abc"  # no such process
+    live = tmp_path / f".p.csv.mmcl-tmp-{os.getpid()}-abc"  # this one: still writing
+    dead.write_text("half")
+    live.write_text("half")
+    with atomic_file(tmp_path / "p.csv") as f:
+        f.write("id\n")
+    assert not dead.exists() and live.exists()
+
+
 def test_compare_does_not_replace_a_users_compare_md(tmp_path):
     out = tmp_path / "c"
     out.mkdir()

@@ -113,7 +113,8 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     if path.is_dir():
         raise UserError(f"{path}: a folder is in the way of this file; move it or choose another.")
     make_parent(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP}", dir=path.parent)
+    _remove_dead_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP}{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -122,6 +123,15 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Remove the temporary files that writers of `path` killed on this machine left (their
+    names carry the writer's process id; a live writer's are left alone)."""
+    for stale in path.parent.glob(f".{glob_escape(path.name)}{TMP}*"):
+        pid = stale.name[len(f".{path.name}{TMP}") :].split("-")[0]
+        if stale.is_file() and pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
