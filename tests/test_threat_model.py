@@ -231,6 +231,11 @@ def test_overwrite_never_takes_the_working_or_home_folder(tmp_path, monkeypatch)
     for target in (tmp_path, tmp_path / ".."):
         with pytest.raises(UserError, match="even with --overwrite"):
             check_output(target, overwrite=True)
+    (tmp_path / "x").unlink()  # even an empty working folder is never replaced
+    for target in (".", tmp_path):
+        with pytest.raises(UserError, match="not this one"), atomic_folder(target):
+            pass
+    assert tmp_path.is_dir()
 
 
 def test_a_killed_writers_temporary_is_removed_by_the_next_writer(tmp_path):

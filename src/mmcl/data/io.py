@@ -39,6 +39,8 @@ def atomic_folder(out: str | Path) -> Iterator[Path]:
     out = Path(out)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UserError(f"{out}: exists and is not a folder; choose another output path.")
+    if out.name in ("", ".", "..") or out.resolve() in (Path.cwd(), Path.home(), Path("/")):
+        raise UserError(f"{out}: name a new folder for the output, not this one.")
     make_parent(out)
     with file_lock(out.with_name(f".{out.name}.lock"), out):
         # a writer of this folder killed earlier left these; the lock says none is at work
