@@ -73,6 +73,7 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "late_fusion": ("late_fusion", {}, "iemocap"),
     "ef_lstm": ("ef_lstm", {}, "iemocap"),
     "tfn": ("tfn", {}, "iemocap"),
+    "lmf": ("lmf", {}, "iemocap"),
     "mult": ("mult", {}, "iemocap"),
     "misa": ("misa", {}, "iemocap"),
     "unimodal": ("unimodal", {}, "iemocap"),

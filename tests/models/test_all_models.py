@@ -22,6 +22,7 @@ TINY = {
     "misa": ["misa.hidden=16"],
     "tfn": ["tfn.hiddens={text=8, audio=8, vision=8}", "tfn.text_out=8", "tfn.post_fusion_dim=16"],
     "lf_dnn": ["lf_dnn.hiddens={text=16, audio=8, vision=16}", "lf_dnn.text_out=16"],
+    "lmf": ["lmf.hiddens={text=16, audio=8, vision=16}"],
     "ef_lstm": ["ef_lstm.hidden=16", "ef_lstm.layers=2"],
     "self_mm": ["self_mm.post_fusion_dim=32", "self_mm.post_dim=16"],
     "shared_private_cov": [
@@ -35,6 +36,7 @@ TINY_OPTS = {
     "misa": {"hidden": 8},
     "tfn": {"hiddens": {"text": 4, "audio": 4}, "text_out": 4, "post_fusion_dim": 8},
     "lf_dnn": {"hiddens": {"text": 8, "audio": 4}, "text_out": 8, "post_fusion_dim": 8},
+    "lmf": {"hiddens": {"text": 8, "audio": 4, "vision": 4}},
     "ef_lstm": {"hidden": 8, "layers": 2},
 }
 

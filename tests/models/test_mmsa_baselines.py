@@ -75,6 +75,31 @@ def test_tfn():
     assert count("tfn") == expected
 
 
+def test_lmf():
+    # hidden_dims (t, a, v) = (128, 16, 128), text_out = 128 // 2, rank 3, one output; the
+    # factors (rank, 1 + d_m, 1), fusion_weights (1, rank) and fusion_bias (1, 1)
+    rank = 3
+    expected = (
+        text_subnet(768, 128, 64)
+        + subnet(5, 16)
+        + subnet(20, 128)
+        + rank * (64 + 1) + rank * (16 + 1) + rank * (128 + 1)
+        + rank
+        + 1
+    )  # fmt: skip
+    assert count("lmf") == expected
+
+
+def test_lmf_trains_its_factors_at_factor_lr():
+    model = build_model("lmf", model_config("lmf", {"factor_lr": 0.01}), MOSI)
+    groups = model.param_groups(1e-3, 0.005)
+    rates = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert {rates[id(p)] for p in model.factors.parameters()} == {0.01}
+    assert {rates[id(p)] for p in model.fusion.parameters()} == {1e-3}
+    assert len(rates) == sum(1 for _ in model.parameters())  # every parameter trains
+    assert {g["weight_decay"] for g in groups} == {0.005}
+
+
 def test_lf_dnn():
     # hidden_dims (t, a, v) = (128, 16, 128), text_out 256, post_fusion_dim 128
     expected = (

@@ -15,6 +15,7 @@ from mmcl.models.base import DataInfo, TaskModel
 from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
 from mmcl.models.lf_dnn import LFDNN, LFDNNConfig
+from mmcl.models.lmf import LMF, LMFConfig
 from mmcl.models.misa import MISA, MISAConfig
 from mmcl.models.mmcl import MMCL, MMCLConfig
 from mmcl.models.mult import MulT, MulTConfig
@@ -32,6 +33,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "ef_lstm": (EFLSTMConfig, EFLSTM),
     "lf_dnn": (LFDNNConfig, LFDNN),
     "tfn": (TFNConfig, TFN),
+    "lmf": (LMFConfig, LMF),
     "mult": (MulTConfig, MulT),
     "misa": (MISAConfig, MISA),
     "unimodal": (UnimodalConfig, Unimodal),
@@ -100,6 +102,7 @@ SIZES = {
     "text_out",
     "buffer_size",
     "ac_batch_size",
+    "rank",
 }
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16
