@@ -74,6 +74,7 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "ef_lstm": ("ef_lstm", {}, "iemocap"),
     "tfn": ("tfn", {}, "iemocap"),
     "lmf": ("lmf", {}, "iemocap"),
+    "mfn": ("mfn", {}, "iemocap"),
     "mult": ("mult", {}, "iemocap"),
     "misa": ("misa", {}, "iemocap"),
     "unimodal": ("unimodal", {}, "iemocap"),

@@ -23,6 +23,7 @@ TINY = {
     "tfn": ["tfn.hiddens={text=8, audio=8, vision=8}", "tfn.text_out=8", "tfn.post_fusion_dim=16"],
     "lf_dnn": ["lf_dnn.hiddens={text=16, audio=8, vision=16}", "lf_dnn.text_out=16"],
     "lmf": ["lmf.hiddens={text=16, audio=8, vision=16}"],
+    "mfn": ["mfn.hiddens={text=16, audio=8, vision=16}", "mfn.memsize=16"],
     "ef_lstm": ["ef_lstm.hidden=16", "ef_lstm.layers=2"],
     "self_mm": ["self_mm.post_fusion_dim=32", "self_mm.post_dim=16"],
     "shared_private_cov": [
@@ -37,6 +38,7 @@ TINY_OPTS = {
     "tfn": {"hiddens": {"text": 4, "audio": 4}, "text_out": 4, "post_fusion_dim": 8},
     "lf_dnn": {"hiddens": {"text": 8, "audio": 4}, "text_out": 8, "post_fusion_dim": 8},
     "lmf": {"hiddens": {"text": 8, "audio": 4, "vision": 4}},
+    "mfn": {"hiddens": {"text": 8, "audio": 4, "vision": 4}, "memsize": 8},
     "ef_lstm": {"hidden": 8, "layers": 2},
 }
 

@@ -100,6 +100,39 @@ def test_lmf_trains_its_factors_at_factor_lr():
     assert {g["weight_decay"] for g in groups} == {0.005}
 
 
+def test_mfn():
+    # hidden_dims (t, a, v) = (256, 32, 256), memsize 400, window 2; NN1 32, NN2 64,
+    # gamma1 256, gamma2 32, out 128 (MMSA's MFN.py layer list)
+    total, mem = 256 + 32 + 256, 400
+    att_in, gamma_in = 2 * total, 2 * total + mem
+    expected = (
+        lstm(768, 256) + lstm(5, 32) + lstm(20, 256)  # LSTMCell = one LSTM layer's weights
+        + linear(att_in, 32) + linear(32, att_in)
+        + linear(att_in, 64) + linear(64, mem)
+        + linear(gamma_in, 256) + linear(256, mem)
+        + linear(gamma_in, 32) + linear(32, mem)
+        + linear(total + mem, 128) + linear(128, 1)
+    )  # fmt: skip
+    assert count("mfn") == expected
+
+
+def test_mfn_padded_steps_change_nothing():
+    torch.manual_seed(0)
+    info = DataInfo({"text": 3, "audio": 2}, {"text": 4, "audio": 4}, MOSI.task)
+    cfg = model_config("mfn", {"hiddens": {"text": 4, "audio": 4}, "memsize": 4})
+    model = build_model("mfn", cfg, info).eval()
+    x = {"text": torch.randn(2, 4, 3), "audio": torch.randn(2, 4, 2)}
+    mask = torch.tensor([[True, True, False, False]] * 2)
+    padded = model({m: v.clone() for m, v in x.items()}, {"text": mask, "audio": mask})
+    x2 = {m: v.clone() for m, v in x.items()}
+    for v in x2.values():
+        v[:, 2:] = 100.0  # what the padding holds must not matter
+    changed = model(x2, {"text": mask, "audio": mask})
+    short = model({m: v[:, :2] for m, v in x.items()}, {"text": mask[:, :2], "audio": mask[:, :2]})
+    torch.testing.assert_close(padded.preds, changed.preds)
+    torch.testing.assert_close(padded.preds, short.preds)
+
+
 def test_lf_dnn():
     # hidden_dims (t, a, v) = (128, 16, 128), text_out 256, post_fusion_dim 128
     expected = (

@@ -20,7 +20,7 @@ from torch import nn
 
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import SequenceEncoder
+from mmcl.models.layers import SequenceEncoder, word_aligned
 from mmcl.models.text_frontend import TextInput
 
 
@@ -29,14 +29,6 @@ class EFLSTMConfig(TextInput):
     hidden: int = 128
     layers: int = 4
     dropout: float = 0.5  # between the LSTM layers and before each Linear
-
-
-def resample(x: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
-    """Stretch each sample's unpadded steps over `length` steps (nearest step)."""
-    n_valid = mask.sum(1, keepdim=True).clamp_min(1)  # (B, 1)
-    pos = torch.arange(length, device=x.device)[None, :]  # (1, length)
-    idx = (pos * n_valid // length).clamp_max(n_valid - 1)  # (B, length)
-    return x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
 class EFLSTM(TaskModel):
@@ -58,15 +50,8 @@ class EFLSTM(TaskModel):
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
-        widths = {x.shape[1] for x in features.values()}
-        if len(widths) == 1:
-            mods = list(features)
-            x = torch.cat([features[m] for m in mods], dim=-1)
-            mask = torch.stack([masks[m] for m in mods]).any(0)
-        else:
-            length = max(widths)
-            x = torch.cat([resample(features[m], masks[m], length) for m in features], dim=-1)
-            mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        aligned, mask = word_aligned(features, masks)
+        x = torch.cat(list(aligned.values()), dim=-1)
         # batches are cut to their longest sample: back to the full length for the step norm
         pad = self.steps - x.shape[1]
         if pad < 0:

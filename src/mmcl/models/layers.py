@@ -80,6 +80,30 @@ class TextSubNet(nn.Module):
         return self.linear(self.drop(self.lstm(x, mask)))
 
 
+def resample(x: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
+    """Stretch each sample's unpadded steps over `length` steps (nearest step)."""
+    n_valid = mask.sum(1, keepdim=True).clamp_min(1)  # (B, 1)
+    pos = torch.arange(length, device=x.device)[None, :]  # (1, length)
+    idx = (pos * n_valid // length).clamp_max(n_valid - 1)  # (B, length)
+    return x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+def word_aligned(
+    features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Inputs for models that read one step of every modality at a time (MMSA's
+    `need_data_aligned`): word-aligned data as it is, with the union of the modalities'
+    masks; modalities of different lengths resampled to the longest (each sample's own
+    steps, nearest step), every step then valid."""
+    widths = {x.shape[1] for x in features.values()}
+    if len(widths) == 1:
+        return features, torch.stack(list(masks.values())).any(0)
+    length = max(widths)
+    out = {m: resample(x, masks[m], length) for m, x in features.items()}
+    x = next(iter(out.values()))
+    return out, torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+
+
 def mmsa_subnets(
     dims: dict[str, int], hiddens: dict[str, int], hidden: int, text_out: int, dropout: float
 ) -> nn.ModuleDict:

@@ -16,6 +16,7 @@ from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
 from mmcl.models.lf_dnn import LFDNN, LFDNNConfig
 from mmcl.models.lmf import LMF, LMFConfig
+from mmcl.models.mfn import MFN, MFNConfig
 from mmcl.models.misa import MISA, MISAConfig
 from mmcl.models.mmcl import MMCL, MMCLConfig
 from mmcl.models.mult import MulT, MulTConfig
@@ -34,6 +35,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "lf_dnn": (LFDNNConfig, LFDNN),
     "tfn": (TFNConfig, TFN),
     "lmf": (LMFConfig, LMF),
+    "mfn": (MFNConfig, MFN),
     "mult": (MulTConfig, MulT),
     "misa": (MISAConfig, MISA),
     "unimodal": (UnimodalConfig, Unimodal),
@@ -87,23 +89,11 @@ def typed_values(cls: type, values: dict[str, Any], section: str) -> dict[str, A
 
 # options that are counts of units, heads, layers or steps: at least 1
 SIZES = {
-    "hidden",
-    "hiddens",
-    "d_model",
-    "n_heads",
-    "layers",
-    "kernel",
-    "kernels",
-    "ffn_dim",
-    "post_dim",
-    "lstm_hidden",
-    "lstm_out",
-    "post_fusion_dim",
-    "text_out",
-    "buffer_size",
-    "ac_batch_size",
-    "rank",
-}
+    "hidden", "hiddens", "d_model", "n_heads", "layers", "kernel", "kernels", "ffn_dim",
+    "post_dim", "lstm_hidden", "lstm_out", "post_fusion_dim", "text_out", "buffer_size",
+    "ac_batch_size", "rank", "memsize", "att1_dim", "att2_dim", "gamma1_dim", "gamma2_dim",
+    "out_dim",
+}  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16
 

@@ -1,0 +1,100 @@
+"""Memory Fusion Network (Zadeh et al., AAAI 2018) as MMSA builds it
+(models/singleTask/MFN.py).
+
+A system of LSTHMs: one LSTM cell per modality reads its step; the Delta-memory Attention
+Network looks at the cell states of the last two steps (MMSA's window of 2) of all
+modalities, attends over them (softmax of a two-layer network), and proposes a memory
+update; two gates (retain, update) write it into the Multi-view Gated Memory. The last
+hidden states and the memory feed a two-layer output network.
+
+Defaults are MMSA's MOSI configuration (config_regression.json, mfn/mosi: hidden_dims
+256/32/256, memsize 400, NN1 32/0.2, NN2 64/0.0, gamma1 256/0.7, gamma2 32/0.5, out
+128/0.0). MMSA marks MFN `need_data_aligned`: modalities of different lengths are resampled
+to the longest first, as `ef_lstm` does. Deliberate differences from MMSA:
+- padded steps leave the cells and the memory unchanged (MMSA reads the padding as steps);
+- the window is fixed at 2, as MMSA's code fixes it (its `windowsize` option changes only a
+  layer width, which breaks the model for any other value), so it is not an option here;
+- any modality set works (MMSA's is text, audio, vision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.models.layers import word_aligned
+from mmcl.models.text_frontend import TextInput
+
+
+def _mmsa_mosi_hiddens() -> dict[str, int]:
+    return {"text": 256, "audio": 32, "vision": 256}
+
+
+@dataclass
+class MFNConfig(TextInput):
+    hiddens: dict[str, int] = field(default_factory=_mmsa_mosi_hiddens)  # hidden_dims (t, a, v)
+    hidden: int = 128  # a modality `hiddens` does not name
+    memsize: int = 400
+    att1_dim: int = 32  # NN1Config: the attention over the two steps' cell states
+    att1_dropout: float = 0.2
+    att2_dim: int = 64  # NN2Config: the proposed memory update
+    att2_dropout: float = 0.0
+    gamma1_dim: int = 256  # gamma1Config: the retain gate
+    gamma1_dropout: float = 0.7
+    gamma2_dim: int = 32  # gamma2Config: the update gate
+    gamma2_dropout: float = 0.5
+    out_dim: int = 128  # outConfig
+    out_dropout: float = 0.0
+
+
+def mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:
+    """MMSA's `fc2(dropout(relu(fc1(x))))`."""
+    return nn.Sequential(
+        nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
+    )
+
+
+class MFN(TaskModel):
+    def __init__(self, cfg: MFNConfig, info: DataInfo) -> None:
+        super().__init__()
+        self.cfg, self.info = cfg, info
+        widths = {m: cfg.hiddens.get(m, cfg.hidden) for m in info.modalities}
+        self.cells = nn.ModuleDict({m: nn.LSTMCell(d, widths[m]) for m, d in info.dims.items()})
+        total, mem = sum(widths.values()), cfg.memsize
+        window = 2 * total  # the cell states of the previous and the current step
+        self.attention = mlp(window, cfg.att1_dim, window, cfg.att1_dropout)
+        self.proposal = mlp(window, cfg.att2_dim, mem, cfg.att2_dropout)
+        self.retain = mlp(window + mem, cfg.gamma1_dim, mem, cfg.gamma1_dropout)
+        self.update = mlp(window + mem, cfg.gamma2_dim, mem, cfg.gamma2_dropout)
+        self.out = mlp(total + mem, cfg.out_dim, info.task.output_dim, cfg.out_dropout)
+
+    def output_layers(self) -> list[nn.Linear]:
+        return [self.out[-1]]
+
+    def forward(
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> ModelOutput:
+        x, mask = word_aligned(features, masks)  # (B, T, D_m), (B, T)
+        first = next(iter(x.values()))
+        b, steps = first.shape[:2]
+        h = {m: first.new_zeros(b, cell.hidden_size) for m, cell in self.cells.items()}
+        c = {m: first.new_zeros(b, cell.hidden_size) for m, cell in self.cells.items()}
+        memory = first.new_zeros(b, self.cfg.memsize)
+        for t in range(steps):
+            keep = mask[:, t : t + 1]  # (B, 1): padded steps change nothing
+            new = {m: cell(x[m][:, t], (h[m], c[m])) for m, cell in self.cells.items()}
+            c_star = torch.cat([*c.values(), *(new[m][1] for m in self.cells)], dim=-1)
+            attended = F.softmax(self.attention(c_star), dim=-1) * c_star
+            proposal = torch.tanh(self.proposal(attended))
+            both = torch.cat([attended, memory], dim=-1)
+            gated = torch.sigmoid(self.retain(both)) * memory
+            gated = gated + torch.sigmoid(self.update(both)) * proposal
+            memory = torch.where(keep, gated, memory)
+            h = {m: torch.where(keep, new[m][0], h[m]) for m in self.cells}
+            c = {m: torch.where(keep, new[m][1], c[m]) for m in self.cells}
+        last = torch.cat([*h.values(), memory], dim=-1)
+        return ModelOutput(shape_predictions(self.out(last), self.info.task))
