@@ -3,6 +3,9 @@ and the distribution-matching losses (CMD, orthogonality, Deep CORAL)."""
 
 from __future__ import annotations
 
+from dataclasses import field
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -102,6 +105,11 @@ def word_aligned(
     out = {m: resample(x, masks[m], length) for m, x in features.items()}
     x = next(iter(out.values()))
     return out, torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+
+
+def hidden_dims(text: int, audio: int, vision: int) -> Any:
+    """MMSA's `hidden_dims` (t, a, v) as the default of a config's `hiddens` field."""
+    return field(default_factory=lambda: {"text": text, "audio": audio, "vision": vision})
 
 
 def mmsa_subnets(

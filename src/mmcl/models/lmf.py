@@ -21,23 +21,19 @@ train at their own rate, `factor_lr`. Deliberate differences from MMSA:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import mmsa_subnets
+from mmcl.models.layers import hidden_dims, mmsa_subnets
 from mmcl.models.text_frontend import TextInput
-
-
-def _mmsa_mosi_hiddens() -> dict[str, int]:
-    return {"text": 128, "audio": 16, "vision": 128}
 
 
 @dataclass
 class LMFConfig(TextInput):
-    hiddens: dict[str, int] = field(default_factory=_mmsa_mosi_hiddens)  # hidden_dims (t, a, v)
+    hiddens: dict[str, int] = hidden_dims(128, 16, 128)  # MMSA MOSI (t, a, v)
     hidden: int = 128  # a modality `hiddens` does not name
     rank: int = 3
     dropout: float = 0.3  # each modality's encoder

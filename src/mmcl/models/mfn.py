@@ -19,24 +19,20 @@ to the longest first, as `ef_lstm` does. Deliberate differences from MMSA:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import word_aligned
+from mmcl.models.layers import hidden_dims, word_aligned
 from mmcl.models.text_frontend import TextInput
-
-
-def _mmsa_mosi_hiddens() -> dict[str, int]:
-    return {"text": 256, "audio": 32, "vision": 256}
 
 
 @dataclass
 class MFNConfig(TextInput):
-    hiddens: dict[str, int] = field(default_factory=_mmsa_mosi_hiddens)  # hidden_dims (t, a, v)
+    hiddens: dict[str, int] = hidden_dims(256, 32, 256)  # MMSA MOSI (t, a, v)
     hidden: int = 128  # a modality `hiddens` does not name
     memsize: int = 400
     att1_dim: int = 32  # NN1Config: the attention over the two steps' cell states

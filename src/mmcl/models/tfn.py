@@ -14,24 +14,20 @@ modality set works (the modality named "text" gets the LSTM).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import mmsa_subnets
+from mmcl.models.layers import hidden_dims, mmsa_subnets
 from mmcl.models.text_frontend import TextInput
-
-
-def _mmsa_mosi_hiddens() -> dict[str, int]:
-    return {"text": 128, "audio": 32, "vision": 128}
 
 
 @dataclass
 class TFNConfig(TextInput):
-    hiddens: dict[str, int] = field(default_factory=_mmsa_mosi_hiddens)  # hidden_dims (t, a, v)
+    hiddens: dict[str, int] = hidden_dims(128, 32, 128)  # MMSA MOSI (t, a, v)
     hidden: int = 128  # a modality `hiddens` does not name
     text_out: int = 32
     post_fusion_dim: int = 64
