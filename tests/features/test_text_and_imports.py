@@ -321,3 +321,17 @@ def test_default_data_imports_mosi_once_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("MMCL_MOSI_SRC", str(tmp_path / "nowhere"))
     assert default_data(said.append) == "data/mosi"  # imported once, then reused
     assert "using the real MOSI imported in data/mosi" in said[1]
+
+
+def test_the_frozen_text_encoder_loads_once_per_process(monkeypatch):
+    import mmcl.features.text as text
+
+    loads = []
+    real = text.load_text_model
+    monkeypatch.setattr(text, "load_text_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    text.frozen_encoder.cache_clear()
+    first = text.encode_texts(["a fine day", "a bad one"], batch_size=1, progress=False)
+    again = text.encode_texts(["a fine day"], progress=False)  # as predict's next chunk
+    assert len(loads) == 1
+    np.testing.assert_allclose(first[0][:1], again[0], atol=1e-6)
+    text.frozen_encoder.cache_clear()

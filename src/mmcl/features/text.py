@@ -16,12 +16,14 @@ A rerun with the same texts, model and max_len finds the same content hash and d
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,6 +58,14 @@ def content_hash(texts: list[str], ids: list[str], model: str, max_len: int) -> 
 ARRAYS = ("features", "lengths", "pooled", "tokens")
 
 
+@functools.lru_cache(maxsize=1)
+def frozen_encoder(folder: str) -> tuple[Any, torch.nn.Module]:
+    """(tokenizer, model in eval mode) of the text model in `folder`, loaded once per process
+    (`predict` encodes its inputs 1024 at a time). Only feature extraction uses it: nothing
+    trains this copy."""
+    return load_tokenizer(folder), load_text_model(folder).eval().requires_grad_(False)
+
+
 @torch.no_grad()
 def encode_batches(
     texts: list[str],
@@ -66,8 +76,7 @@ def encode_batches(
 ) -> Iterator[tuple[np.ndarray, ...]]:
     """Per batch of texts: (features (b, max_len, H), lengths (b,), pooled (b, H),
     tokens (b, max_len)); the first item yielded is H, the model's width."""
-    tokenizer = load_tokenizer(model)
-    net = load_text_model(model).eval()
+    tokenizer, net = frozen_encoder(str(resolve_text_model(model).resolve()))
     yield int(net.config.hidden_size)
     starts = range(0, len(texts), batch_size)
     for start in progress_of(starts, len(starts), "text features", "batch", show=progress):
