@@ -221,6 +221,9 @@ def test_extract_audio_leaves_a_users_folder_in_place(tmp_path):
     assert (out / "data.csv").read_text() == "mine"
     path, _ = extract_audio(wavs, tmp_path / "table")
     assert (path / "manifest.json").is_file()
+    (out / "manifest.json").write_text("{")  # a damaged manifest: not a table, and no obstacle
+    with pytest.raises(UserError, match="--overwrite"):
+        extract_audio(wavs, out)
     extract_audio(wavs, out, overwrite=True)  # asked for: replaced
     assert not (out / "data.csv").exists()
 

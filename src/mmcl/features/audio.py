@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcl.data.io import atomic_folder, check_output, read_json_object
+from mmcl.data.io import atomic_folder
 from mmcl.errors import UserError
-from mmcl.features.tables import table_kind
+from mmcl.features.tables import cached_table
 from mmcl.limits import Budget
 from mmcl.progress import progress
 
@@ -174,9 +174,7 @@ def extract_audio(
     if not files:
         raise UserError(f"--wav-dir {wav_dir}: no .wav files found.")
     digest = _hash(files, params)
-    check_output(out, overwrite, lambda f: table_kind(f) == KIND)
-    manifest = out / "manifest.json"
-    if manifest.is_file() and read_json_object(manifest).get("content_hash") == digest:
+    if cached_table(out, KIND, digest, overwrite):
         return out, True
     files_bar = progress(files, len(files), "audio features", "file")
     frames = [wav_features(f, params) for f in files_bar]

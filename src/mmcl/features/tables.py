@@ -9,17 +9,22 @@ from pathlib import Path
 import numpy as np
 
 from mmcl.data.dataset import DataError
-from mmcl.data.io import read_json_object
+from mmcl.data.io import check_output, read_json_object
 from mmcl.errors import UserError
 
 
-def table_kind(folder: Path) -> str | None:
-    """The kind a feature table's manifest records ('text-features', ...), or None."""
+def cached_table(out: Path, kind: str, digest: str, overwrite: bool) -> bool:
+    """Whether `out` already holds the feature table of `kind` with content hash `digest`
+    (nothing to extract). Otherwise `out` is about to be written, and `check_output` refuses
+    a file, or a non-empty folder that is not a table of this kind, unless `overwrite`; a
+    folder whose manifest is damaged is not a table."""
     try:
-        kind = read_json_object(Path(folder) / "manifest.json").get("kind")
+        meta = read_json_object(Path(out) / "manifest.json")
     except UserError:
-        return None
-    return kind if isinstance(kind, str) else None
+        meta = {}
+    ours = meta.get("kind") == kind
+    check_output(out, overwrite, lambda _: ours)
+    return ours and meta.get("content_hash") == digest
 
 
 ID_HINT = "Name the right ones (e.g. --id-cols video_id,clip_id)."

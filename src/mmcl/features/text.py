@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmcl.data.io import atomic_folder, check_output, npy_writer, read_json_object
+from mmcl.data.io import atomic_folder, npy_writer, read_json_object
 from mmcl.errors import UserError
-from mmcl.features.tables import id_columns, read_csv_rows, row_ids, table_kind, unique_ids
+from mmcl.features.tables import cached_table, id_columns, read_csv_rows, row_ids, unique_ids
 from mmcl.limits import Budget
 from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 from mmcl.progress import progress as progress_of
@@ -134,9 +134,7 @@ def extract_text(
     out = Path(out)
     unique_ids(ids, "the texts' ids")
     digest = content_hash(texts, ids, model, max_len)
-    check_output(out, overwrite, lambda f: table_kind(f) == KIND)
-    manifest = out / "manifest.json"
-    if manifest.is_file() and read_json_object(manifest).get("content_hash") == digest:
+    if cached_table(out, KIND, digest, overwrite):
         return read_text_features(out), True
     batches = encode_batches(texts, model, max_len, batch_size)
     hidden = next(batches)
