@@ -37,9 +37,8 @@ def atomic_folder(out: str | Path) -> Iterator[Path]:
     (the old one is removed only after the rename), on failure it is deleted. A lock file
     beside `out` refuses a second writer of the same folder while this one works."""
     out = Path(out)
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise UserError(f"{out}: exists and is not a folder; choose another output path.")
-    if out.name in ("", ".", "..") or out.resolve() in (Path.cwd(), Path.home(), Path("/")):
+    check_folder_target(out)
+    if protected(out) is not None:
         raise UserError(f"{out}: name a new folder for the output, not this one.")
     make_parent(out)
     with file_lock(out.with_name(f".{out.name}.lock"), out):
@@ -68,28 +67,40 @@ def make_parent(out: Path) -> None:
         raise UserError(f"{out}: no permission to write in {out.parent}.")
 
 
+def check_folder_target(out: Path, option: str = "") -> None:
+    """Refuse an output folder path that is a symbolic link or an existing file."""
+    where = f"{option} {out}".strip()
+    if out.is_symlink():
+        raise UserError(f"{where}: a symbolic link; give a real folder.")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{where}: exists and is a file, not a folder; choose another path.")
+
+
+def protected(out: Path) -> Path | None:
+    """The working, home or root folder that `out` is or holds, if any: never replaced."""
+    here = out.resolve()
+    for keep in (Path.cwd(), Path.home(), Path("/")):
+        if keep.resolve() == here or here in keep.resolve().parents:
+            return keep
+    return None
+
+
 def check_output(out: str | Path, overwrite: bool, ours: Any = None, option: str = "--out") -> None:
     """Refuse to replace what the toolkit did not make: an existing file, or a non-empty
     folder for which `ours(folder)` is not true, unless `overwrite`; and never, even then,
     the working folder, the home folder, the root or a folder holding one of them."""
     out = Path(out)
-    if not (out.exists() or out.is_symlink()):
-        return
-    if out.is_symlink():
-        raise UserError(f"{option} {out}: a symbolic link; give a real folder.")
-    if not out.is_dir():
-        raise UserError(f"{option} {out}: exists and is a file; choose another path.")
-    if not any(out.iterdir()) or (ours is not None and ours(out)):
+    check_folder_target(out, option)
+    if not out.exists() or not any(out.iterdir()) or (ours is not None and ours(out)):
         return
     if not overwrite:
         raise UserError(
             f"{option} {out}: exists, is not empty and was not made by this command; choose "
             "another path, or add --overwrite to replace it."
         )
-    here = out.resolve()
-    for keep in (Path.cwd(), Path.home(), Path("/")):
-        if keep.resolve() == here or here in keep.resolve().parents:
-            raise UserError(f"{option} {out}: refused even with --overwrite: it holds {keep}.")
+    keep = protected(out)
+    if keep is not None:
+        raise UserError(f"{option} {out}: refused even with --overwrite: it holds {keep}.")
 
 
 def _replace_folder(out: Path) -> Iterator[Path]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from mmcl.config import RunConfig, read_toml, resolve_config
 from mmcl.data.dataset import Dataset
-from mmcl.data.io import folder_lock
+from mmcl.data.io import check_folder_target, folder_lock
 from mmcl.data.loader import load_data
 from mmcl.errors import UserError
 from mmcl.evaluation.plots import plot_comparison
@@ -197,8 +197,7 @@ def check_fresh(out: Path, resume: bool) -> None:
     """Refuse to mix new runs into a folder that holds runs, unless resuming them, and to
     replace files of those names that runs of ours did not write."""
     out = Path(out)
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise UserError(f"--out {out}: exists and is not a folder; choose another path.")
+    check_folder_target(out, "--out")
     if resume or not out.exists():
         return
     if any(out.glob(f"**/{CONFIG}")):

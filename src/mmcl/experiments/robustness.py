@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mmcl.data.io import check_folder_target
 from mmcl.errors import UserError
 from mmcl.evaluation.inference import load_for
 from mmcl.evaluation.metrics import SELECTION_METRIC
@@ -29,8 +30,8 @@ def write_robustness(
     """Write robustness.{md,csv,json,png} into `out` (default: the run folder, where an
     earlier report is replaced); returns the table (Markdown) and the folder. In another
     `out`, files of those names are replaced only with `overwrite`."""
-    if out is not None and out.is_file():
-        raise UserError(f"--out {out}: a file; give a folder for the report.")
+    if out is not None:
+        check_folder_target(out, "--out")
     clash = [n for n in REPORT if out is not None and (out / n).exists()]
     if clash and not overwrite:
         raise UserError(
