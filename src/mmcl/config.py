@@ -23,7 +23,7 @@ from typing import Any
 
 from mmcl.errors import UserError
 from mmcl.models.base import PRECISIONS
-from mmcl.models.registry import MODELS, model_config, typed_values
+from mmcl.models.registry import MODELS, check_ranges, model_config, typed_values
 
 
 @dataclass
@@ -78,8 +78,6 @@ class TrainConfig:
         for key in ("plateau_factor", "extra_plateau_factor"):
             if not 0 < getattr(self, key) < 1:
                 raise UserError(f"train.{key} = {getattr(self, key)}; it must lie in (0, 1).")
-        from mmcl.models.registry import check_ranges
-
         check_ranges(self, "train")
         if not self.lr > 0:
             raise UserError(f"train.lr = {self.lr}: it must be a positive, finite number.")

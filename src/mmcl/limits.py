@@ -121,8 +121,3 @@ class Budget:
                 f"all, past the memory budget of {human(self.limit)} for this input{on_disk}. "
                 f"If you trust it, raise the budget: mmcl --memory-budget GB ... (or {ENV})."
             )
-
-
-def charge(source: str | Path | None, nbytes: int | float, what: str) -> None:
-    """Check one allocation of `nbytes` declared by `source` on its own."""
-    Budget(source).charge(nbytes, what)

@@ -11,6 +11,7 @@ otherwise a `folds.json` (`{"train": [video ids], "valid": [...], "test": [...]}
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable
 from importlib import resources
@@ -95,7 +96,7 @@ def check_hdf5(f: h5py.File, path: Path, budget: Budget) -> None:
             raise DataError(
                 f"{path}: dataset '{name}' holds {obj.dtype} values, not numbers; refused."
             )
-        size = int(np.prod(obj.shape, dtype=np.float64)) * obj.dtype.itemsize
+        size = math.prod(obj.shape) * obj.dtype.itemsize
         budget.charge(size, f"{path.name}: dataset '{name}' {obj.shape}")
 
 

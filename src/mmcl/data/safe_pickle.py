@@ -166,12 +166,13 @@ class RestrictedUnpickler(pickle._Unpickler):
     of globals, a check of every dtype state before numpy applies it, and the size of every
     allocation it asks numpy or Python for charged to a memory budget first."""
 
-    def __init__(self, file: io.BufferedIOBase, source: str, budget: Budget | None = None) -> None:
+    def __init__(self, file: io.BufferedIOBase, source: str) -> None:
+        # a pipe or device has no size to bound a length field by
         size = Path(source).stat().st_size if Path(source).is_file() else 1 << 62
         self._bounded = _Bounded(file, size, source)
         super().__init__(self._bounded, encoding="latin1")  # latin1: Python 2 numpy pickles
         self._source = source
-        self._budget = budget or Budget(source if Path(source).is_file() else None, source)
+        self._budget = Budget(source)
 
     def _charge_call(self, func: object, args: object) -> None:
         """Charge what calling an allowed global with `args` allocates (numpy's array

@@ -60,9 +60,8 @@ def _charge_npz(path: Path, keys: list[str]) -> None:
                 continue
             with zf.open(name) as member:
                 version = np.lib.format.read_magic(member)
-                read = {(1, 0): np.lib.format.read_array_header_1_0}.get(
-                    version, np.lib.format.read_array_header_2_0
-                )
+                fmt = np.lib.format
+                read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
                 shape, _, dtype = read(member)
             size = math.prod(shape) * dtype.itemsize
             budget.charge(max(size, zf.getinfo(name).file_size), f"array '{key}' {shape}")

@@ -3,6 +3,7 @@ and the distribution-matching losses (CMD, orthogonality, Deep CORAL)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import field
 from typing import Any
 
@@ -126,6 +127,16 @@ def mmsa_subnets(
             for m, d in dims.items()
         }
     )
+
+
+def encodings_with_one(
+    encoders: nn.ModuleDict, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """Each modality's encoding with a constant 1 prepended, [1 ; h_m] (B, 1 + d_m): what
+    TFN's outer product and LMF's factors take, so that the lower-order interactions stay."""
+    for m, enc in encoders.items():
+        h = enc(features[m], masks[m])
+        yield m, torch.cat([torch.ones_like(h[:, :1]), h], dim=-1)
 
 
 def cmd(x: torch.Tensor, y: torch.Tensor, moments: int = 5) -> torch.Tensor:

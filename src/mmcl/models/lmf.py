@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import hidden_dims, mmsa_subnets
+from mmcl.models.layers import encodings_with_one, hidden_dims, mmsa_subnets
 from mmcl.models.text_frontend import TextInput
 
 
@@ -88,9 +88,7 @@ class LMF(TaskModel):
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
         fused = None
-        for m, enc in self.encoders.items():
-            h = enc(features[m], masks[m])
-            h = torch.cat([torch.ones_like(h[:, :1]), h], dim=-1)  # (B, 1 + d_m)
+        for m, h in encodings_with_one(self.encoders, features, masks):  # (B, 1 + d_m)
             z = torch.matmul(h, self.factors[m])  # (rank, B, out)
             fused = z if fused is None else fused * z
         return ModelOutput(shape_predictions(self.fusion(fused), self.info.task))

@@ -21,7 +21,7 @@ from torch import nn
 
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import hidden_dims, mmsa_subnets
+from mmcl.models.layers import encodings_with_one, hidden_dims, mmsa_subnets
 from mmcl.models.text_frontend import TextInput
 
 
@@ -80,9 +80,7 @@ class TFN(TaskModel):
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
         fused = None
-        for m, enc in self.encoders.items():
-            h = enc(features[m], masks[m])
-            h = torch.cat([torch.ones_like(h[:, :1]), h], dim=-1)  # (B, 1 + hidden)
+        for _, h in encodings_with_one(self.encoders, features, masks):  # (B, 1 + hidden)
             fused = h if fused is None else (fused.unsqueeze(-1) * h.unsqueeze(1)).flatten(1)
         out = self.post_fusion(fused)
         if self.range is not None:
