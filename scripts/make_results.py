@@ -176,9 +176,6 @@ def data_path(out: Path, name: str) -> str:
 
 def run_experiment(exp: Experiment, out: Path, seeds: int | None, jobs: int) -> None:
     folder = out / exp.folder
-    stamp = folder / "trained-at.json"
-    if not stamp.is_file():  # the commit the runs were trained at, kept across resumes
-        write_json(stamp, {"commit": git_commit(), "date": datetime.date.today().isoformat()})
     grid = load_grid(exp.grid).with_options(seeds=seeds)
     print(f"== {exp.folder}: {exp.grid} on {exp.data}", flush=True)
     run_grid_on(grid, data_path(out, exp.data), folder, jobs=jobs, resume=True)
@@ -319,6 +316,17 @@ def goal_sentence(t: Table) -> str:
         parts.append(f"{m} {sign} {v} (best mean {t.values(best, m).mean():.3f}, `{best}`)")
     verdict = f"reached by {names(reached)}" if reached else "reached by no row"
     return ", ".join(parts) + f": {verdict}"
+
+
+def trained_at(out: Path, exp: Experiment) -> set[str]:
+    """The commits the experiment's runs were trained at, as each seed's config records
+    them (a resumed grid may add rows at a later commit than its first ones)."""
+    commits = set()
+    for row in read_json(out / exp.folder / "compare.json")["per_seed"]:
+        for seed_dir in seed_dirs(out / exp.folder / folder_name(row)):
+            versions = read_json(seed_dir / "config.json").get("versions", {})
+            commits.add(str(versions.get("mmcl_commit", "not recorded"))[:7])
+    return commits
 
 
 def training_time(out: Path, exp: Experiment) -> str:
@@ -569,13 +577,7 @@ def write_doc(out: Path, seeds: int | None, jobs: int) -> dict[str, Table]:
     if real:
         summary_figure(real, FIGURE)
     seed_lists = sorted({str(t.seeds) for t in tables.values()})
-    commits = sorted(
-        {
-            read_json(out / e.folder / "trained-at.json")["commit"]
-            for e in done
-            if (out / e.folder / "trained-at.json").is_file()
-        }
-    )
+    commits = sorted({c for e in done for c in trained_at(out, e)})
     where = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     cmd = "scripts/make_results.py" + (f" --seeds {seeds}" if seeds else "") + f" --jobs {jobs}"
     parts = [
