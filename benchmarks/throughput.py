@@ -75,6 +75,9 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "tfn": ("tfn", {}, "iemocap"),
     "lmf": ("lmf", {}, "iemocap"),
     "mfn": ("mfn", {}, "iemocap"),
+    "mlf_dnn": ("mlf_dnn", {}, "regression"),  # multi-task: regression with unimodal labels
+    "mtfn": ("mtfn", {}, "regression"),
+    "mlmf": ("mlmf", {}, "regression"),
     "mult": ("mult", {}, "iemocap"),
     "misa": ("misa", {}, "iemocap"),
     "unimodal": ("unimodal", {}, "iemocap"),
@@ -209,7 +212,13 @@ def build_row(name: str, steps: int, device: str):
     model_name, options, task, precision = parse_row(name)
     ds = make_synthetic(
         SynthConfig(
-            task=task, n_train=BATCH * steps, n_valid=256, n_test=256, seq_len=20, dims=DIMS
+            task=task,
+            n_train=BATCH * steps,
+            n_valid=256,
+            n_test=256,
+            seq_len=20,
+            dims=DIMS,
+            unimodal_labels=task == "regression",
         )
     )
     if model_name == "unimodal":

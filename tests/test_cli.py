@@ -149,6 +149,9 @@ def test_a_model_that_cannot_take_the_data_refuses_before_loading_it(tmp_path, m
         "lf_dnn",
         "lmf",
         "mfn",
+        "mlf_dnn",
+        "mlmf",
+        "mtfn",
         "self_mm",
         "shared_private_cov",
         "tfn",
@@ -175,6 +178,36 @@ def test_text_only_data_trains_every_model_that_says_it_takes_it(tmp_path):
             app, [*args, "--set", "train.batch_size=16", "--set", "train.diagnostics=false"]
         )
         assert r.exit_code == 0, (model, r.output)
+
+
+@pytest.mark.parametrize("model", ["mlf_dnn", "mtfn", "mlmf"])
+def test_multi_task_models_train_on_unimodal_labels_and_refuse_data_without(tmp_path, model):
+    small = {
+        "mlf_dnn": ["mlf_dnn.hiddens={text=8, audio=4, vision=4}", "mlf_dnn.text_out=8"],
+        "mtfn": ["mtfn.hiddens={text=8, audio=4, vision=4}", "mtfn.text_out=8"],
+        "mlmf": ["mlmf.hiddens={text=8, audio=4, vision=4}"],
+    }[model]
+    sets = [x for opt in [*small, "train.diagnostics=false"] for x in ("--set", opt)]
+    plain = _tiny_data(tmp_path)
+    args = ["train", "--model", model, "--epochs", "1", *sets]
+    r = runner.invoke(app, [*args, "--data", str(plain), "--out", str(tmp_path / "no")])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert f"{model} is multi-task" in r.output and "--unimodal-labels" in r.output
+    assert not (tmp_path / "no").exists()
+    labelled = tmp_path / "uni"
+    synth = ["data", "synth", "--out", str(labelled), "--n-train", "40", "--n-valid", "12"]
+    r = runner.invoke(app, [*synth, "--n-test", "12", "--seq-len", "4", "--unimodal-labels"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*args, "--data", str(labelled), "--out", str(tmp_path / "yes")])
+    assert r.exit_code == 0, r.output
+    log = (tmp_path / "yes" / "seed-0" / "log.jsonl").read_text()
+    assert "text_loss" in log and "audio_loss" in log
+
+
+def test_unimodal_labels_need_a_regression_task(tmp_path):
+    args = ["data", "synth", "--out", str(tmp_path / "s"), "--task", "iemocap"]
+    r = runner.invoke(app, [*args, "--unimodal-labels"])
+    assert r.exit_code == 2 and "--unimodal-labels needs --task regression" in r.output
 
 
 def test_a_grid_with_a_row_that_cannot_take_the_data_trains_nothing(tmp_path):

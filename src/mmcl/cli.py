@@ -248,6 +248,9 @@ def data_synth(
     num_classes: Annotated[int, Opt("--num-classes")] = 3,
     common: Annotated[str | None, Opt("--common", help="Common-signal carriers: a,v.")] = None,
     noise: Annotated[float, Opt("--noise")] = 1.0,
+    unimodal: Annotated[
+        bool, Opt("--unimodal-labels", help="A label per modality too (regression).")
+    ] = False,
     seed: Annotated[int, Opt("--seed")] = 0,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -256,6 +259,7 @@ def data_synth(
 
     cfg = SynthConfig(task, n_train, n_valid, n_test, seq_len, parse_dims(dims), num_classes)
     cfg.common_modalities, cfg.noise, cfg.seed = parse_modalities(common), noise, seed
+    cfg.unimodal_labels = unimodal
     write_synthetic(cfg, out, fmt, overwrite)
     say(f"wrote {fmt} synthetic {task} data to {out}")
 

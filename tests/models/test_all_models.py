@@ -14,7 +14,6 @@ from mmcl.evaluation.metrics import evaluate
 from mmcl.experiments.runs import train_run
 from mmcl.models.base import DataInfo
 from mmcl.models.registry import MODELS, build_model, model_config
-from mmcl.models.self_mm import SelfMM
 
 TINY = {
     "mmcl": ["mmcl.d_model=16", "mmcl.ffn_dim=32"],
@@ -25,6 +24,9 @@ TINY = {
     "lmf": ["lmf.hiddens={text=16, audio=8, vision=16}"],
     "mfn": ["mfn.hiddens={text=16, audio=8, vision=16}", "mfn.memsize=16"],
     "ef_lstm": ["ef_lstm.hidden=16", "ef_lstm.layers=2"],
+    "mlf_dnn": ["mlf_dnn.hiddens={text=16, audio=8, vision=16}", "mlf_dnn.text_out=16"],
+    "mtfn": ["mtfn.hiddens={text=8, audio=8, vision=8}", "mtfn.text_out=8"],
+    "mlmf": ["mlmf.hiddens={text=16, audio=8, vision=16}"],
     "self_mm": ["self_mm.post_fusion_dim=32", "self_mm.post_dim=16"],
     "shared_private_cov": [
         "shared_private_cov.post_fusion_dim=32",
@@ -40,12 +42,18 @@ TINY_OPTS = {
     "lmf": {"hiddens": {"text": 8, "audio": 4, "vision": 4}},
     "mfn": {"hiddens": {"text": 8, "audio": 4, "vision": 4}, "memsize": 8},
     "ef_lstm": {"hidden": 8, "layers": 2},
+    "mlf_dnn": {"hiddens": {"text": 8, "audio": 4}, "text_out": 8, "post_fusion_dim": 8},
+    "mtfn": {"hiddens": {"text": 4, "audio": 4}, "text_out": 4, "post_fusion_dim": 8},
+    "mlmf": {"hiddens": {"text": 8, "audio": 4, "vision": 4}},
 }
+# models that need a label per modality and are regression-only
+MULTI_TASK = {name for name, (_, cls) in MODELS.items() if cls.needs_unimodal_labels}
 
 
 @pytest.fixture(scope="module")
 def data():
-    return make_synthetic(SynthConfig(n_train=240, n_valid=80, n_test=40, seq_len=8, seed=5))
+    cfg = SynthConfig(n_train=240, n_valid=80, n_test=40, seq_len=8, seed=5, unimodal_labels=True)
+    return make_synthetic(cfg)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -76,8 +84,8 @@ def test_model_beats_constant_predictor_on_validation(tmp_path: Path, data, name
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("case", ["utterance", "unaligned", "iemocap"])
 def test_model_runs_on_any_input_shape(name, case):
-    if case == "iemocap" and name in ("self_mm", "shared_private_cov"):
-        pytest.skip("Self-MM is defined for regression only (tested to refuse classification)")
+    if case == "iemocap" and (name in ("self_mm", "shared_private_cov") or name in MULTI_TASK):
+        pytest.skip("defined for regression only (tested to refuse classification)")
     torch.manual_seed(0)
     task = "iemocap" if case == "iemocap" else "regression"
     ds = make_synthetic(
@@ -88,6 +96,7 @@ def test_model_runs_on_any_input_shape(name, case):
             n_test=4,
             seq_len=1 if case == "utterance" else 6,
             dims={"text": 5, "audio": 3},
+            unimodal_labels=task == "regression",
         )
     )
     seq_lens = ds.seq_lens()
@@ -97,7 +106,7 @@ def test_model_runs_on_any_input_shape(name, case):
         feats["audio"] = torch.randn(6, 3, 3)
         masks["audio"] = torch.tensor([[True, True, False]] * 6)
         seq_lens = {"text": 6, "audio": 3}
-    info = DataInfo(ds.dims(), seq_lens, ds.task)
+    info = DataInfo(ds.dims(), seq_lens, ds.task, unimodal_labels=ds.modalities)
     if name == "unimodal":
         info = DataInfo({"audio": 3}, {"audio": seq_lens["audio"]}, ds.task)
     model = build_model(name, model_config(name, TINY_OPTS.get(name, {})), info)
@@ -119,13 +128,14 @@ def test_model_runs_on_any_input_shape(name, case):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_output_bias_moves_every_prediction_by_the_same_offset(name):
-    ds = make_synthetic(SynthConfig(n_train=16, n_valid=4, n_test=4, seq_len=4, seed=1))
-    info = DataInfo(ds.dims(), ds.seq_lens(), ds.task)
+    cfg = SynthConfig(n_train=16, n_valid=4, n_test=4, seq_len=4, seed=1, unimodal_labels=True)
+    ds = make_synthetic(cfg)
+    info = DataInfo(ds.dims(), ds.seq_lens(), ds.task, unimodal_labels=ds.modalities)
     if name == "unimodal":
         info = DataInfo({"text": ds.dims()["text"]}, {"text": 4}, ds.task)
     torch.manual_seed(0)
-    # TFN's sigmoid-scaled output moves by no fixed offset (its bias start is tested apart)
-    opts = {**TINY_OPTS.get(name, {}), **({"squash": False} if name == "tfn" else {})}
+    # TFN's and MTFN's sigmoid-scaled outputs move by no fixed offset (tested apart)
+    opts = {**TINY_OPTS.get(name, {}), **({"squash": False} if name in ("tfn", "mtfn") else {})}
     model = build_model(name, model_config(name, opts), info).eval()
     src = BatchSource(ds.splits["train"])
     model.on_fit_start(src.labels)
@@ -136,8 +146,7 @@ def test_output_bias_moves_every_prediction_by_the_same_offset(name):
     after = model.run(batch)
     # the multimodal output, and every unimodal head's, shift by exactly new - old bias
     torch.testing.assert_close(after.preds - before.preds, (3.5 - old[0]).expand(8))
-    unimodal_heads = model.heads if isinstance(model, SelfMM) else {}
-    for i, m in enumerate(unimodal_heads, start=1):
+    for i, m in enumerate(before.unimodal_preds, start=1):
         shift = after.unimodal_preds[m] - before.unimodal_preds[m]
         torch.testing.assert_close(shift, (3.5 - old[i]).expand(8))
 

@@ -6,7 +6,7 @@ import torch
 
 from mmcl.data.dataset import TaskSpec
 from mmcl.models.base import DataInfo
-from mmcl.models.registry import build_model, model_config
+from mmcl.models.registry import build_model, model_config, parameter_count
 
 # MMSA's MOSI features (BERT text 768, COVAREP audio 5, Facet vision 20), aligned to 50 steps
 MOSI = DataInfo(
@@ -256,3 +256,88 @@ def test_text_only_data_runs(name):
     model = build_model(name, model_config(name, small[name]), info).eval()
     out = model({"text": torch.randn(3, 4, 6)}, {"text": torch.ones(3, 4, dtype=torch.bool)})
     assert out.preds.shape == (3,)
+
+
+# MMSA runs its multi-task models on CH-SIMS only: BERT text 768, audio 33, vision 709
+SIMS = DataInfo(
+    {"text": 768, "audio": 33, "vision": 709},
+    {"text": 39, "audio": 400, "vision": 55},
+    TaskSpec("regression", "sims", (-1.0, 1.0)),
+    unimodal_labels=["audio", "text", "vision"],
+)
+
+
+def head(i, d):  # post_<m>_layer_1..3: Linear(i, d), Linear(d, d), Linear(d, 1)
+    return linear(i, d) + linear(d, d) + linear(d, 1)
+
+
+def sims_count(name):  # on the meta device: MTFN at these sizes has 140 M parameters
+    return parameter_count(name, model_config(name), SIMS)
+
+
+def test_mlf_dnn():
+    # hidden_dims (t, a, v) = (64, 32, 64), text_out 32, post_fusion_dim 32, heads 16/4/32
+    expected = (
+        text_subnet(768, 64, 32) + subnet(33, 32) + subnet(709, 64)
+        + linear(32 + 32 + 64, 32) + linear(32, 32) + linear(32, 1)
+        + head(32, 16) + head(32, 4) + head(64, 32)
+    )  # fmt: skip
+    assert sims_count("mlf_dnn") == expected
+
+
+def test_mtfn():
+    # hidden_dims (t, a, v) = (256, 32, 256), text_out 256, post_fusion_dim 64, heads 64/4/8;
+    # MMSA's frozen output_range / output_shift Parameters are constants here
+    fused = (256 + 1) * (32 + 1) * (256 + 1)
+    expected = (
+        text_subnet(768, 256, 256) + subnet(33, 32) + subnet(709, 256)
+        + linear(fused, 64) + linear(64, 64) + linear(64, 1)
+        + head(256, 64) + head(32, 4) + head(256, 8)
+    )  # fmt: skip
+    assert sims_count("mtfn") == expected
+
+
+def test_mlmf():
+    # hidden_dims (t, a, v) = (256, 32, 256), text_out = 256 // 2, rank 3, heads 8/4/32
+    rank = 3
+    expected = (
+        text_subnet(768, 256, 128) + subnet(33, 32) + subnet(709, 256)
+        + rank * (128 + 1) + rank * (32 + 1) + rank * (256 + 1) + rank + 1
+        + head(128, 8) + head(32, 4) + head(256, 32)
+    )  # fmt: skip
+    assert sims_count("mlmf") == expected
+
+
+def test_multi_task_models_train_every_layer_with_mmsas_per_modality_weight_decay():
+    small = {"hiddens": {"text": 8, "audio": 4, "vision": 4}}
+    model = build_model("mlmf", model_config("mlmf", small), SIMS)
+    groups = model.param_groups(1e-3, 0.005)
+    seen = [id(p) for g in groups for p in g["params"]]
+    assert len(seen) == len(set(seen)) == sum(1 for _ in model.parameters())
+    decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    for m, wd in {"text": 1e-4, "audio": 0.0, "vision": 1e-4}.items():
+        assert {decay[id(p)] for p in model.encoders[m].parameters()} == {wd}
+    assert {decay[id(p)] for p in model.heads.parameters()} == {0.005}
+    assert {rate[id(p)] for p in model.factors.parameters()} == {model.cfg.factor_lr}
+
+
+def test_multi_task_loss_is_the_weighted_sum_of_the_l1_losses():
+    from mmcl.models.layers import multitask_loss
+
+    preds, labels = torch.tensor([0.5, -1.0]), torch.tensor([0.0, 0.0])
+    uni = {"text": torch.tensor([1.0, 1.0]), "audio": torch.tensor([0.0, 2.0])}
+    uni_labels = {"text": torch.tensor([0.0, 0.0]), "audio": torch.tensor([0.0, 0.0])}
+    weights = {"multimodal": 0.6, "text": 0.2, "audio": 0.8}
+    loss, logs = multitask_loss(preds, labels, uni, uni_labels, weights)
+    assert float(loss) == pytest.approx(0.6 * 0.75 + 0.2 * 1.0 + 0.8 * 1.0)
+    assert set(logs) == {"pred_loss", "text_loss", "audio_loss"}
+
+
+def test_multi_task_models_refuse_data_without_unimodal_labels():
+    from mmcl.errors import UserError
+
+    info = DataInfo(SIMS.dims, SIMS.seq_lens, SIMS.task)
+    for name in ("mlf_dnn", "mtfn", "mlmf"):
+        with pytest.raises(UserError, match="unimodal labels"):
+            build_model(name, model_config(name, {"text_out": 4} if name != "mlmf" else {}), info)

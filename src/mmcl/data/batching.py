@@ -21,6 +21,7 @@ class Batch:
     index: torch.Tensor  # (B,) row numbers in the split (ULGM keeps per-sample memory)
     tokens: torch.Tensor | None = None  # (B, L_tok) word-piece ids, trimmed
     token_mask: torch.Tensor | None = None  # (B, L_tok) bool
+    unimodal: dict[str, torch.Tensor] | None = None  # m -> (B,) a modality's own label
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
@@ -46,6 +47,7 @@ class Batch:
             self.index.to(device),
             move(self.tokens),
             move(self.token_mask),
+            None if self.unimodal is None else {m: y.to(device) for m, y in self.unimodal.items()},
         )
 
 
@@ -69,6 +71,10 @@ class BatchSource:
         self.token_lengths = (
             None if split.tokens is None else torch.from_numpy(np.asarray(split.token_lengths))
         )
+        self.unimodal = {
+            m: torch.from_numpy(np.asarray(y, dtype=np.float32))
+            for m, y in (split.unimodal_labels or {}).items()
+        }
 
     def __len__(self) -> int:
         return len(self.split)
@@ -90,7 +96,8 @@ class BatchSource:
             lens = self.token_lengths[index]
             tokens = self.tokens[index, : int(lens.max())]
             token_mask = torch.arange(tokens.shape[1])[None, :] < lens[:, None]
-        return Batch(feats, masks, self.labels[index], index, tokens, token_mask)
+        unimodal = {m: y[index] for m, y in self.unimodal.items()} or None
+        return Batch(feats, masks, self.labels[index], index, tokens, token_mask, unimodal)
 
     def batches(
         self,

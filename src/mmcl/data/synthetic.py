@@ -75,6 +75,8 @@ def make_synthetic(cfg: SynthConfig | None = None) -> Dataset:
     """Build a synthetic `Dataset` (deterministic for a given config and seed)."""
     cfg = cfg or SynthConfig()
     task, preset, k = _task(cfg)
+    if cfg.unimodal_labels and task.kind != "regression":
+        raise UserError("--unimodal-labels needs --task regression (unimodal labels are scores).")
     sizes = (cfg.n_train, cfg.n_valid, cfg.n_test)
     values = sum(sizes) * cfg.seq_len * sum(cfg.dims.values())
     # float32 data, and float64 temporaries (noise, products, masks) of the largest split
@@ -114,8 +116,8 @@ def make_synthetic(cfg: SynthConfig | None = None) -> Dataset:
             lens[m] = length
         labels = _labels(cfg.task, score)
         uni = None
-        if cfg.unimodal_labels and cfg.task == "regression":
-            uni = {m: _labels("regression", common + specific[m]) for m in mods}
+        if cfg.unimodal_labels:  # what each modality alone says: its own latents
+            uni = {m: _labels("regression", common * (m in carriers) + specific[m]) for m in mods}
         splits[s] = make_split(
             feats,
             labels,

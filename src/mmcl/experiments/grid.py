@@ -309,7 +309,12 @@ def grid_points(
             grid.recipe, name, data, grid.epochs, [*grid.settings, *(overrides or []), *extra]
         )
         # every row must fit the data before the first one trains
-        check_fits(name, cfgs[spec].modalities or ds.modalities, ds.task.kind)
+        check_fits(
+            name,
+            cfgs[spec].modalities or ds.modalities,
+            ds.task.kind,
+            sorted(ds.splits["train"].unimodal_labels or {}),
+        )
     points = [
         (
             spec,

@@ -38,7 +38,8 @@ def data_info(ds: Dataset) -> DataInfo:
     token_len = max(
         (sp.tokens.shape[1] for sp in ds.splits.values() if sp.tokens is not None), default=0
     )
-    return DataInfo(ds.dims(), ds.seq_lens(), ds.task, token_len)
+    unimodal = sorted(ds.splits["train"].unimodal_labels or {})
+    return DataInfo(ds.dims(), ds.seq_lens(), ds.task, token_len, unimodal)
 
 
 def feature_means(split: Split) -> dict[str, list[float]]:

@@ -43,6 +43,9 @@ def train_from_options(
     if modalities:  # refuse a model that cannot take the data before loading it
         check_fits(cfg.model, modalities)
     ds = load_data(cfg.data, cfg.preset or None)
+    # the task and the unimodal labels are known now: refuse before any folder is made
+    uni = sorted(ds.splits["train"].unimodal_labels or {})
+    check_fits(cfg.model, cfg.modalities or ds.modalities, ds.task.kind, uni)
     ranks = distributed.rank_and_size()[1]
     if main:
         say(

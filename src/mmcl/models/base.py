@@ -26,6 +26,8 @@ class DataInfo:
     seq_lens: dict[str, int]
     task: TaskSpec
     token_len: int = 0  # padded length of the word-piece ids, 0 when the data has none
+    # modalities with a label of their own (CH-SIMS's T/A/V), for multi-task models
+    unimodal_labels: list[str] = field(default_factory=list)
 
     @property
     def modalities(self) -> list[str]:
@@ -35,7 +37,7 @@ class DataInfo:
         """The same data with modality `name` (first) of this width and length."""
         dims = {name: width, **{m: d for m, d in self.dims.items() if m != name}}
         seq_lens = {name: steps, **{m: n for m, n in self.seq_lens.items() if m != name}}
-        return DataInfo(dims, seq_lens, self.task, self.token_len)
+        return DataInfo(dims, seq_lens, self.task, self.token_len, self.unimodal_labels)
 
     def to_dict(self) -> dict:
         return {
@@ -43,6 +45,7 @@ class DataInfo:
             "seq_lens": self.seq_lens,
             "task": self.task.to_dict(),
             "token_len": self.token_len,
+            "unimodal_labels": self.unimodal_labels,
         }
 
     @classmethod
@@ -52,6 +55,7 @@ class DataInfo:
             dict(d["seq_lens"]),
             TaskSpec.from_dict(d["task"]),
             int(d.get("token_len", 0)),  # configs saved before the shared text front-end
+            list(d.get("unimodal_labels", [])),  # configs saved before the multi-task models
         )
 
 
@@ -264,6 +268,7 @@ class TaskModel(nn.Module):
     min_modalities: int = 1
     max_modalities: int | None = None
     regression_only = False  # e.g. ULGM needs signed labels
+    needs_unimodal_labels = False  # multi-task models: a label per modality (CH-SIMS's T/A/V)
     why: str = ""  # the reason behind the limits, for the refusal message
 
     # the arithmetic of forward passes: "fp32" or "bf16" (autocast), set from train.precision
@@ -333,11 +338,28 @@ class TaskModel(nn.Module):
         return loss, {"pred_loss": float(loss.detach())}
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        """Optimiser groups of the main optimiser: the text front-end's at its own rate, the
-        rest at `lr`; models with more per-part rates extend `text_groups`'s split."""
+        """Optimiser groups of the main optimiser: the text front-end's at its own rate,
+        the model's `param_parts` with their options, the rest at `lr`."""
+        return self.groups_with(lr, weight_decay, self.param_parts())
+
+    def param_parts(self) -> list[tuple[list[nn.Parameter], dict]]:
+        """Parameters with optimiser options of their own (e.g. {"lr": ...}); none here."""
+        return []
+
+    def groups_with(
+        self, lr: float, weight_decay: float, parts: list[tuple[list[nn.Parameter], dict]]
+    ) -> list[dict]:
+        """Main optimiser groups for models with per-part options (MMSA's factor learning
+        rate, per-modality weight decay): each part with its options over `lr` and
+        `weight_decay`, the text front-end's groups, and every other parameter at `lr`."""
         groups, taken = self.text_groups()
+        own = []
+        for params, options in parts:
+            params = [p for p in params if p.requires_grad and id(p) not in taken]
+            taken |= {id(p) for p in params}
+            own.append({"params": params, "lr": lr, "weight_decay": weight_decay, **options})
         rest = [p for p in self.main_parameters() if id(p) not in taken]
-        return [{"params": rest, "lr": lr, "weight_decay": weight_decay}, *groups]
+        return [{"params": rest, "lr": lr, "weight_decay": weight_decay}, *own, *groups]
 
     def text_groups(self) -> tuple[list[dict], set[int]]:
         """The text front-end's optimiser groups and the ids of their parameters."""

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from mmcl.models.base import masked_mean
+from mmcl.data.batching import Batch
+from mmcl.errors import UserError
+from mmcl.models.base import ModelOutput, masked_mean, shape_predictions
 
 
 class SequenceEncoder(nn.Module):
@@ -129,14 +131,110 @@ def mmsa_subnets(
     )
 
 
-def encodings_with_one(
+def encode_each(
     encoders: nn.ModuleDict, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
-) -> Iterator[tuple[str, torch.Tensor]]:
+) -> dict[str, torch.Tensor]:
+    """Each modality through its own encoder: m -> (B, d_m)."""
+    return {m: enc(features[m], masks[m]) for m, enc in encoders.items()}
+
+
+def with_one(h: dict[str, torch.Tensor]) -> Iterator[tuple[str, torch.Tensor]]:
     """Each modality's encoding with a constant 1 prepended, [1 ; h_m] (B, 1 + d_m): what
     TFN's outer product and LMF's factors take, so that the lower-order interactions stay."""
-    for m, enc in encoders.items():
-        h = enc(features[m], masks[m])
-        yield m, torch.cat([torch.ones_like(h[:, :1]), h], dim=-1)
+    for m, x in h.items():
+        yield m, torch.cat([torch.ones_like(x[:, :1]), x], dim=-1)
+
+
+class UnimodalHeads(nn.Module):
+    """The multi-task models' per-modality heads (MMSA's `post_<m>_layer_1..3`): Dropout,
+    Linear + ReLU, Linear + ReLU, Linear to one score; m -> (B,)."""
+
+    def __init__(
+        self, widths: dict[str, int], dims: dict[str, int], dim: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.heads = nn.ModuleDict(
+            {
+                m: nn.Sequential(
+                    nn.Dropout(dropout),
+                    nn.Linear(w, dims.get(m, dim)),
+                    nn.ReLU(),
+                    nn.Linear(dims.get(m, dim), dims.get(m, dim)),
+                    nn.ReLU(),
+                    nn.Linear(dims.get(m, dim), 1),
+                )
+                for m, w in widths.items()
+            }
+        )
+
+    def output_layers(self) -> list[nn.Module]:
+        return [head[-1] for head in self.heads.values()]
+
+    def forward(self, h: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {m: head(h[m]).squeeze(-1) for m, head in self.heads.items()}
+
+
+class MultiTask:
+    """What MMSA's multi-task models (MLF-DNN, MTFN, MLMF) add to their single-task
+    model: a head per modality on its encoding, trained on that modality's own label; the
+    weighted sum of the L1 losses; each modality's encoder at its own weight decay.
+
+    Mixed in before the single-task model, whose `encoders` and `fuse` it uses; the config
+    has `post_dims`, `post_dim`, `post_dropout`, `loss_weights` and `modality_weight_decay`.
+    """
+
+    needs_unimodal_labels = True
+    regression_only = True
+    why = "it learns from a label per modality (unimodal labels are scores)"
+
+    def add_heads(self) -> None:
+        cfg = self.cfg
+        widths = {m: enc.out_dim for m, enc in self.encoders.items()}
+        self.heads = UnimodalHeads(widths, cfg.post_dims, cfg.post_dim, cfg.post_dropout)
+
+    def forward(
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> ModelOutput:
+        h = encode_each(self.encoders, features, masks)
+        out = shape_predictions(self.fuse(h), self.info.task)
+        return ModelOutput(out, unimodal_preds=self.heads(h))
+
+    def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
+        return multitask_loss(
+            out.preds, batch.labels, out.unimodal_preds, batch.unimodal, self.cfg.loss_weights
+        )
+
+    def output_layers(self) -> list[nn.Module]:
+        return [*super().output_layers(), *self.heads.output_layers()]
+
+    def param_parts(self) -> list[tuple[list[nn.Parameter], dict]]:
+        decays = self.cfg.modality_weight_decay
+        own = [
+            (list(enc.parameters()), {"weight_decay": decays[m]})
+            for m, enc in self.encoders.items()
+            if m in decays
+        ]
+        return [*super().param_parts(), *own]
+
+
+def multitask_loss(
+    preds: torch.Tensor,
+    labels: torch.Tensor,
+    unimodal_preds: dict[str, torch.Tensor],
+    unimodal_labels: dict[str, torch.Tensor] | None,
+    weights: dict[str, float],
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """MMSA's multi-task loss: sum over M and each modality of weight x L1(prediction, its
+    own label); `weights` names "multimodal" and the modalities (1.0 for one not named)."""
+    if unimodal_labels is None:
+        raise UserError("a multi-task model needs unimodal labels in every batch.")
+    loss = weights.get("multimodal", 1.0) * F.l1_loss(preds, labels.to(preds.dtype))
+    logs = {"pred_loss": float(loss.detach())}
+    for m, p in unimodal_preds.items():
+        term = weights.get(m, 1.0) * F.l1_loss(p, unimodal_labels[m].to(p.dtype))
+        logs[f"{m}_loss"] = float(term.detach())
+        loss = loss + term
+    return loss, logs
 
 
 def cmd(x: torch.Tensor, y: torch.Tensor, moments: int = 5) -> torch.Tensor:

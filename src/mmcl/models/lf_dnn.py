@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import hidden_dims, mmsa_subnets
+from mmcl.models.layers import encode_each, hidden_dims, mmsa_subnets
 from mmcl.models.text_frontend import TextInput
 
 
@@ -48,8 +48,12 @@ class LFDNN(TaskModel):
     def output_layers(self) -> list[nn.Linear]:
         return [self.post_fusion[-1]]
 
+    def fuse(self, h: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encodings (m -> (B, d_m)) -> the raw output (B, out)."""
+        return self.post_fusion(torch.cat(list(h.values()), dim=-1))
+
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
-        h = torch.cat([enc(features[m], masks[m]) for m, enc in self.encoders.items()], dim=-1)
-        return ModelOutput(shape_predictions(self.post_fusion(h), self.info.task))
+        out = self.fuse(encode_each(self.encoders, features, masks))
+        return ModelOutput(shape_predictions(out, self.info.task))

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import encodings_with_one, hidden_dims, mmsa_subnets
+from mmcl.models.layers import encode_each, hidden_dims, mmsa_subnets, with_one
 from mmcl.models.text_frontend import TextInput
 
 
@@ -68,27 +68,24 @@ class LMF(TaskModel):
         )
         self.fusion = RankWeighting(cfg.rank, out)
 
-    def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        """The factors at `factor_lr`, the rest at `lr` (MMSA's two Adam groups); the same
-        weight decay for both, as MMSA."""
-        groups, taken = self.text_groups()
-        factors = list(self.factors.parameters())
-        taken |= {id(p) for p in factors}
-        rest = [p for p in self.main_parameters() if id(p) not in taken]
-        return [
-            {"params": rest, "lr": lr, "weight_decay": weight_decay},
-            {"params": factors, "lr": self.cfg.factor_lr, "weight_decay": weight_decay},
-            *groups,
-        ]
+    def param_parts(self) -> list[tuple[list[nn.Parameter], dict]]:
+        """The factors at `factor_lr`, the rest at the main rate (MMSA's two Adam groups);
+        the same weight decay for both, as MMSA."""
+        return [(list(self.factors.parameters()), {"lr": self.cfg.factor_lr})]
 
     def output_layers(self) -> list[nn.Module]:
         return [self.fusion]
 
+    def fuse(self, h: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encodings (m -> (B, d_m)) -> the raw output (B, out)."""
+        fused = None
+        for m, x in with_one(h):  # (B, 1 + d_m)
+            z = torch.matmul(x, self.factors[m])  # (rank, B, out)
+            fused = z if fused is None else fused * z
+        return self.fusion(fused)
+
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
-        fused = None
-        for m, h in encodings_with_one(self.encoders, features, masks):  # (B, 1 + d_m)
-            z = torch.matmul(h, self.factors[m])  # (rank, B, out)
-            fused = z if fused is None else fused * z
-        return ModelOutput(shape_predictions(self.fusion(fused), self.info.task))
+        out = self.fuse(encode_each(self.encoders, features, masks))
+        return ModelOutput(shape_predictions(out, self.info.task))

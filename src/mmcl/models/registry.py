@@ -18,7 +18,10 @@ from mmcl.models.lf_dnn import LFDNN, LFDNNConfig
 from mmcl.models.lmf import LMF, LMFConfig
 from mmcl.models.mfn import MFN, MFNConfig
 from mmcl.models.misa import MISA, MISAConfig
+from mmcl.models.mlf_dnn import MLFDNN, MLFDNNConfig
+from mmcl.models.mlmf import MLMF, MLMFConfig
 from mmcl.models.mmcl import MMCL, MMCLConfig
+from mmcl.models.mtfn import MTFN, MTFNConfig
 from mmcl.models.mult import MulT, MulTConfig
 from mmcl.models.self_mm import SelfMM, SelfMMConfig
 from mmcl.models.shared_private_cov import SharedPrivateCov, SharedPrivateCovConfig
@@ -36,6 +39,9 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "tfn": (TFNConfig, TFN),
     "lmf": (LMFConfig, LMF),
     "mfn": (MFNConfig, MFN),
+    "mlf_dnn": (MLFDNNConfig, MLFDNN),
+    "mtfn": (MTFNConfig, MTFN),
+    "mlmf": (MLMFConfig, MLMF),
     "mult": (MulTConfig, MulT),
     "misa": (MISAConfig, MISA),
     "unimodal": (UnimodalConfig, Unimodal),
@@ -92,7 +98,7 @@ SIZES = {
     "hidden", "hiddens", "d_model", "n_heads", "layers", "kernel", "kernels", "ffn_dim",
     "post_dim", "lstm_hidden", "lstm_out", "post_fusion_dim", "text_out", "buffer_size",
     "ac_batch_size", "rank", "memsize", "att1_dim", "att2_dim", "gamma1_dim", "gamma2_dim",
-    "out_dim",
+    "out_dim", "post_dims",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16
@@ -125,10 +131,9 @@ def check_ranges(cfg: Any, section: str) -> None:
         )
 
 
-def check_model_size(name: str, cfg: Any, info: DataInfo) -> None:
-    """Build the model without memory (on PyTorch's meta device) to count its parameters,
-    and charge what training them takes to the memory budget before anything is allocated.
-    Options the model's layers refuse (PyTorch's own checks) are a UserError too."""
+def parameter_count(name: str, cfg: Any, info: DataInfo) -> int:
+    """The model's parameter count, built without memory (on PyTorch's meta device).
+    Options the model's layers refuse (PyTorch's own checks) are a UserError."""
     try:
         with torch.device("meta"):
             probe = MODELS[name][1](cfg, info)
@@ -136,7 +141,20 @@ def check_model_size(name: str, cfg: Any, info: DataInfo) -> None:
         raise
     except (AssertionError, ValueError, RuntimeError, TypeError) as e:
         raise UserError(f"{name}: these options do not make a model ({e}).") from None
-    count = sum(p.numel() for p in probe.parameters())
+    return sum(p.numel() for p in probe.parameters())
+
+
+def check_model_size(name: str, cfg: Any, info: DataInfo) -> None:
+    """Count the model's parameters before anything is allocated; a model no larger than
+    the same model at its published sizes (its config's defaults) always builds, a larger
+    one is charged to the memory budget (what training its parameters takes)."""
+    count = parameter_count(name, cfg, info)
+    try:
+        published = parameter_count(name, MODELS[name][0](), info)
+    except UserError:
+        published = 0
+    if count <= published:
+        return
     Budget(None, f"model '{name}'").charge(
         BYTES_PER_PARAMETER * count, f"training {count:,} parameters"
     )
@@ -162,10 +180,25 @@ def text_model_path(cfg: Any) -> str | None:
     return cfg.text_model if getattr(cfg, "text_encoder", "features") == "transformer" else None
 
 
-def check_fits(name: str, modalities: list[str], task_kind: str | None = None) -> None:
+def check_fits(
+    name: str,
+    modalities: list[str],
+    task_kind: str | None = None,
+    unimodal_labels: list[str] | None = None,
+) -> None:
     """Refuse, before anything is built or trained, data the model cannot take: too few or
-    too many modalities, or a classification task for a regression-only model."""
+    too many modalities, a classification task for a regression-only model, or (when
+    `unimodal_labels` is known) a modality without its own label for a multi-task model."""
     cls = MODELS[name][1]
+    if cls.needs_unimodal_labels and unimodal_labels is not None:
+        missing = [m for m in modalities if m not in unimodal_labels]
+        if missing:
+            raise UserError(
+                f"{name} is multi-task: it needs a label per modality (unimodal labels, as "
+                f"CH-SIMS has), and this data has none for {missing}. Use data with "
+                "unimodal labels (an MMSA pickle with regression_labels_T/A/V, or "
+                "`mmcl data synth --unimodal-labels`), or a single-task model."
+            )
     n = len(modalities)
     wrong = []
     if n < cls.min_modalities:
@@ -202,7 +235,7 @@ def build_model(
             text_backbone, cfg.text_finetune, cfg.text_train_layers, cfg.text_cache_mb
         )
         info = info.with_modality(TEXT, frontend.out_dim, info.token_len)
-    check_fits(name, info.modalities, info.task.kind)
+    check_fits(name, info.modalities, info.task.kind, info.unimodal_labels)
     check_model_size(name, cfg, info)
     model = MODELS[name][1](cfg, info)
     if frontend is not None:

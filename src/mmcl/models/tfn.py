@@ -21,7 +21,7 @@ from torch import nn
 
 from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import encodings_with_one, hidden_dims, mmsa_subnets
+from mmcl.models.layers import encode_each, hidden_dims, mmsa_subnets, with_one
 from mmcl.models.text_frontend import TextInput
 
 
@@ -37,16 +37,21 @@ class TFNConfig(TextInput):
     squash: bool = True
 
 
+# MMSA's largest configuration (MTFN on CH-SIMS) fuses 257 x 33 x 257 = 2.2 M entries
+MAX_FUSED = 4_000_000
+
+
 class TFN(TaskModel):
     def __init__(self, cfg: TFNConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
         self.encoders = mmsa_subnets(info.dims, cfg.hiddens, cfg.hidden, cfg.text_out, cfg.dropout)
         fused = math.prod(enc.out_dim + 1 for enc in self.encoders.values())
-        if fused > 2_000_000:
+        if fused > MAX_FUSED:  # each sample's fused tensor is held in every batch
             raise UserError(
-                f"tfn: the fused tensor has {fused} entries for {len(info.modalities)} "
-                "modalities; lower tfn.hiddens / tfn.text_out."
+                f"{type(self).__name__}: the fused tensor has {fused} entries for "
+                f"{len(info.modalities)} modalities (at most {MAX_FUSED}); lower hiddens / "
+                "text_out."
             )
         d = cfg.post_fusion_dim
         self.post_fusion = nn.Sequential(
@@ -76,14 +81,19 @@ class TFN(TaskModel):
         p = min(max((value - lo) / (hi - lo), 1e-3), 1 - 1e-3)
         self.post_fusion[-1].bias.fill_(math.log(p / (1 - p)))
 
-    def forward(
-        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
-    ) -> ModelOutput:
+    def fuse(self, h: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encodings (m -> (B, d_m)) -> the output (B, out), squashed when set."""
         fused = None
-        for _, h in encodings_with_one(self.encoders, features, masks):  # (B, 1 + hidden)
-            fused = h if fused is None else (fused.unsqueeze(-1) * h.unsqueeze(1)).flatten(1)
+        for _, x in with_one(h):  # (B, 1 + d_m)
+            fused = x if fused is None else (fused.unsqueeze(-1) * x.unsqueeze(1)).flatten(1)
         out = self.post_fusion(fused)
         if self.range is not None:
             lo, hi = self.range
             out = torch.sigmoid(out) * (hi - lo) + lo
+        return out
+
+    def forward(
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> ModelOutput:
+        out = self.fuse(encode_each(self.encoders, features, masks))
         return ModelOutput(shape_predictions(out, self.info.task))
