@@ -75,6 +75,7 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "tfn": ("tfn", {}, "iemocap"),
     "lmf": ("lmf", {}, "iemocap"),
     "mfn": ("mfn", {}, "iemocap"),
+    "graph_mfn": ("graph_mfn", {}, "iemocap"),
     "mlf_dnn": ("mlf_dnn", {}, "regression"),  # multi-task: regression with unimodal labels
     "mtfn": ("mtfn", {}, "regression"),
     "mlmf": ("mlmf", {}, "regression"),

@@ -116,11 +116,36 @@ def test_mfn():
     assert count("mfn") == expected
 
 
-def test_mfn_padded_steps_change_nothing():
+def test_graph_mfn():
+    # hidden_dims (t, a, v) = (256, 32, 256), memsize 300, inner_node_dim 64; NN 32,
+    # gamma1 128, gamma2 64, out 256 (MMSA's Graph_MFN.py layer list). Every vertex network
+    # is Linear(in, 100), Linear(100, 64); a vertex reads its proper subsets' vertices.
+    t, a, v, inner, mem = 256, 32, 256, 64, 300
+
+    def vertex(i):
+        return linear(i, 100) + linear(100, inner)
+
+    expected = (
+        lstm(768, t) + lstm(5, a) + lstm(20, v)
+        + linear(2 * t, t) + linear(2 * a, a) + linear(2 * v, v)  # singleton transforms
+        + vertex(t + a) + vertex(t + v) + vertex(a + v)  # the three pairs
+        + vertex(t + a + v + 3 * inner)  # the triple: singletons and pairs
+        + vertex(t + a + v + 4 * inner)  # the top vertex: every vertex
+        + linear(t + a + v, 100) + linear(100, inner) + linear(inner, 19)  # efficacies
+        + linear(inner, 32) + linear(32, mem)
+        + linear(inner + mem, 128) + linear(128, mem)
+        + linear(inner + mem, 64) + linear(64, mem)
+        + linear(t + a + v + mem, 256) + linear(256, 1)
+    )  # fmt: skip
+    assert count("graph_mfn") == expected
+
+
+@pytest.mark.parametrize("name", ["mfn", "graph_mfn"])
+def test_mfn_padded_steps_change_nothing(name):
     torch.manual_seed(0)
     info = DataInfo({"text": 3, "audio": 2}, {"text": 4, "audio": 4}, MOSI.task)
-    cfg = model_config("mfn", {"hiddens": {"text": 4, "audio": 4}, "memsize": 4})
-    model = build_model("mfn", cfg, info).eval()
+    cfg = model_config(name, {"hiddens": {"text": 4, "audio": 4}, "memsize": 4})
+    model = build_model(name, cfg, info).eval()
     x = {"text": torch.randn(2, 4, 3), "audio": torch.randn(2, 4, 2)}
     mask = torch.tensor([[True, True, False, False]] * 2)
     padded = model({m: v.clone() for m, v in x.items()}, {"text": mask, "audio": mask})

@@ -86,6 +86,34 @@ class TextSubNet(nn.Module):
         return self.linear(self.drop(self.lstm(x, mask)))
 
 
+def mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:
+    """MMSA's `fc2(dropout(relu(fc1(x))))` (MFN's and Graph-MFN's gates and outputs)."""
+    return nn.Sequential(
+        nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
+    )
+
+
+class GatedMemory(nn.Module):
+    """MFN's Multi-view Gated Memory (also Graph-MFN's): from what the step attended to
+    (B, k), a proposed update tanh(NN(a)); a retain gate and an update gate, each a sigmoid
+    of a network over [a ; memory]; memory <- retain * memory + update * proposal."""
+
+    def __init__(
+        self, k: int, size: int, dims: tuple[int, int, int], dropouts: tuple[float, float, float]
+    ) -> None:
+        super().__init__()
+        self.size = size
+        self.proposal = mlp(k, dims[0], size, dropouts[0])
+        self.retain = mlp(k + size, dims[1], size, dropouts[1])
+        self.update = mlp(k + size, dims[2], size, dropouts[2])
+
+    def forward(self, attended: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        proposal = torch.tanh(self.proposal(attended))
+        both = torch.cat([attended, memory], dim=-1)
+        gated = torch.sigmoid(self.retain(both)) * memory
+        return gated + torch.sigmoid(self.update(both)) * proposal
+
+
 def resample(x: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
     """Stretch each sample's unpadded steps over `length` steps (nearest step)."""
     n_valid = mask.sum(1, keepdim=True).clamp_min(1)  # (B, 1)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import hidden_dims, word_aligned
+from mmcl.models.layers import GatedMemory, hidden_dims, mlp, word_aligned
 from mmcl.models.text_frontend import TextInput
 
 
@@ -47,13 +47,6 @@ class MFNConfig(TextInput):
     out_dropout: float = 0.0
 
 
-def mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:
-    """MMSA's `fc2(dropout(relu(fc1(x))))`."""
-    return nn.Sequential(
-        nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
-    )
-
-
 class MFN(TaskModel):
     def __init__(self, cfg: MFNConfig, info: DataInfo) -> None:
         super().__init__()
@@ -63,9 +56,12 @@ class MFN(TaskModel):
         total, mem = sum(widths.values()), cfg.memsize
         window = 2 * total  # the cell states of the previous and the current step
         self.attention = mlp(window, cfg.att1_dim, window, cfg.att1_dropout)
-        self.proposal = mlp(window, cfg.att2_dim, mem, cfg.att2_dropout)
-        self.retain = mlp(window + mem, cfg.gamma1_dim, mem, cfg.gamma1_dropout)
-        self.update = mlp(window + mem, cfg.gamma2_dim, mem, cfg.gamma2_dropout)
+        self.memory = GatedMemory(
+            window,
+            mem,
+            (cfg.att2_dim, cfg.gamma1_dim, cfg.gamma2_dim),
+            (cfg.att2_dropout, cfg.gamma1_dropout, cfg.gamma2_dropout),
+        )
         self.out = mlp(total + mem, cfg.out_dim, info.task.output_dim, cfg.out_dropout)
 
     def output_layers(self) -> list[nn.Linear]:
@@ -85,11 +81,7 @@ class MFN(TaskModel):
             new = {m: cell(x[m][:, t], (h[m], c[m])) for m, cell in self.cells.items()}
             c_star = torch.cat([*c.values(), *(new[m][1] for m in self.cells)], dim=-1)
             attended = F.softmax(self.attention(c_star), dim=-1) * c_star
-            proposal = torch.tanh(self.proposal(attended))
-            both = torch.cat([attended, memory], dim=-1)
-            gated = torch.sigmoid(self.retain(both)) * memory
-            gated = gated + torch.sigmoid(self.update(both)) * proposal
-            memory = torch.where(keep, gated, memory)
+            memory = torch.where(keep, self.memory(attended, memory), memory)
             h = {m: torch.where(keep, new[m][0], h[m]) for m in self.cells}
             c = {m: torch.where(keep, new[m][1], c[m]) for m in self.cells}
         last = torch.cat([*h.values(), memory], dim=-1)

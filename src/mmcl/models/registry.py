@@ -13,6 +13,7 @@ from mmcl.errors import UserError
 from mmcl.limits import Budget
 from mmcl.models.base import DataInfo, TaskModel
 from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
+from mmcl.models.graph_mfn import GraphMFN, GraphMFNConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
 from mmcl.models.lf_dnn import LFDNN, LFDNNConfig
 from mmcl.models.lmf import LMF, LMFConfig
@@ -39,6 +40,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "tfn": (TFNConfig, TFN),
     "lmf": (LMFConfig, LMF),
     "mfn": (MFNConfig, MFN),
+    "graph_mfn": (GraphMFNConfig, GraphMFN),
     "mlf_dnn": (MLFDNNConfig, MLFDNN),
     "mtfn": (MTFNConfig, MTFN),
     "mlmf": (MLMFConfig, MLMF),
@@ -98,7 +100,7 @@ SIZES = {
     "hidden", "hiddens", "d_model", "n_heads", "layers", "kernel", "kernels", "ffn_dim",
     "post_dim", "lstm_hidden", "lstm_out", "post_fusion_dim", "text_out", "buffer_size",
     "ac_batch_size", "rank", "memsize", "att1_dim", "att2_dim", "gamma1_dim", "gamma2_dim",
-    "out_dim", "post_dims",
+    "out_dim", "post_dims", "inner_node_dim", "nn_dim",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16
