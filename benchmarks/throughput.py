@@ -76,6 +76,7 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "lmf": ("lmf", {}, "iemocap"),
     "mfn": ("mfn", {}, "iemocap"),
     "graph_mfn": ("graph_mfn", {}, "iemocap"),
+    "mfm": ("mfm", {}, "iemocap"),
     "mlf_dnn": ("mlf_dnn", {}, "regression"),  # multi-task: regression with unimodal labels
     "mtfn": ("mtfn", {}, "regression"),
     "mlmf": ("mlmf", {}, "regression"),

@@ -140,7 +140,51 @@ def test_graph_mfn():
     assert count("graph_mfn") == expected
 
 
-@pytest.mark.parametrize("name", ["mfn", "graph_mfn"])
+def test_mfm():
+    # MMSA's MFM.py at mfm/mosi: encoders LSTMCell(d, z) + Linear(z, z) with z 64/80/80;
+    # decoders LSTMCell(f_y + f_m, same) + Linear(that, d) with f_y 64, f 32/16/64; the MFN
+    # (hidden 128/32/128, memsize 64, NN1 32, NN2 64, gamma1 32, gamma2 64) without the
+    # output network MMSA builds and never uses; Linear(MFN state, z_y 80); z -> f: two
+    # Linear; f_y -> y: Linear(64, 64), Linear(64, 1)
+    total, mem = 128 + 32 + 128, 64
+    window = 2 * total
+    mfn = (
+        lstm(768, 128) + lstm(5, 32) + lstm(20, 128)
+        + linear(window, 32) + linear(32, window)
+        + linear(window, 64) + linear(64, mem)
+        + linear(window + mem, 32) + linear(32, mem)
+        + linear(window + mem, 64) + linear(64, mem)
+    )  # fmt: skip
+    expected = (
+        lstm(768, 64) + linear(64, 64) + lstm(5, 80) + linear(80, 80)
+        + lstm(20, 80) + linear(80, 80)
+        + lstm(96, 96) + linear(96, 768) + lstm(80, 80) + linear(80, 5)
+        + lstm(128, 128) + linear(128, 20)
+        + mfn
+        + linear(total + mem, 80)
+        + linear(80, 64) + linear(64, 64)
+        + linear(64, 32) + linear(32, 32) + linear(80, 16) + linear(16, 16)
+        + linear(80, 64) + linear(64, 64)
+        + linear(64, 64) + linear(64, 1)
+    )  # fmt: skip
+    assert count("mfm") == expected
+
+
+def test_mfm_mmd_is_zero_for_identical_samples_and_positive_apart():
+    from mmcl.models.mfm import gaussian_kernel
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 8)
+
+    def mmd(a, b):
+        k = gaussian_kernel
+        return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
+
+    assert float(mmd(x, x)) == pytest.approx(0.0, abs=1e-6)
+    assert float(mmd(x, x + 3.0)) > 0.1
+
+
+@pytest.mark.parametrize("name", ["mfn", "graph_mfn", "mfm"])
 def test_mfn_padded_steps_change_nothing(name):
     torch.manual_seed(0)
     info = DataInfo({"text": 3, "audio": 2}, {"text": 4, "audio": 4}, MOSI.task)

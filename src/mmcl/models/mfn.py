@@ -48,7 +48,8 @@ class MFNConfig(TextInput):
 
 
 class MFN(TaskModel):
-    def __init__(self, cfg: MFNConfig, info: DataInfo) -> None:
+    def __init__(self, cfg: MFNConfig, info: DataInfo, head: bool = True) -> None:
+        """`head = False`: no output network (MFM reads the last state, `last_state`)."""
         super().__init__()
         self.cfg, self.info = cfg, info
         widths = {m: cfg.hiddens.get(m, cfg.hidden) for m in info.modalities}
@@ -62,7 +63,9 @@ class MFN(TaskModel):
             (cfg.att2_dim, cfg.gamma1_dim, cfg.gamma2_dim),
             (cfg.att2_dropout, cfg.gamma1_dropout, cfg.gamma2_dropout),
         )
-        self.out = mlp(total + mem, cfg.out_dim, info.task.output_dim, cfg.out_dropout)
+        self.state_dim = total + mem
+        if head:
+            self.out = mlp(total + mem, cfg.out_dim, info.task.output_dim, cfg.out_dropout)
 
     def output_layers(self) -> list[nn.Linear]:
         return [self.out[-1]]
@@ -70,7 +73,12 @@ class MFN(TaskModel):
     def forward(
         self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
     ) -> ModelOutput:
-        x, mask = word_aligned(features, masks)  # (B, T, D_m), (B, T)
+        last = self.last_state(*word_aligned(features, masks))
+        return ModelOutput(shape_predictions(self.out(last), self.info.task))
+
+    def last_state(self, x: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+        """Word-aligned inputs (B, T, D_m) and their mask (B, T) -> the last hidden states
+        and the memory, concatenated (B, sum of hiddens + memsize)."""
         first = next(iter(x.values()))
         b, steps = first.shape[:2]
         h = {m: first.new_zeros(b, cell.hidden_size) for m, cell in self.cells.items()}
@@ -84,5 +92,4 @@ class MFN(TaskModel):
             memory = torch.where(keep, self.memory(attended, memory), memory)
             h = {m: torch.where(keep, new[m][0], h[m]) for m in self.cells}
             c = {m: torch.where(keep, new[m][1], c[m]) for m in self.cells}
-        last = torch.cat([*h.values(), memory], dim=-1)
-        return ModelOutput(shape_predictions(self.out(last), self.info.task))
+        return torch.cat([*h.values(), memory], dim=-1)

@@ -17,6 +17,7 @@ from mmcl.models.graph_mfn import GraphMFN, GraphMFNConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
 from mmcl.models.lf_dnn import LFDNN, LFDNNConfig
 from mmcl.models.lmf import LMF, LMFConfig
+from mmcl.models.mfm import MFM, MFMConfig
 from mmcl.models.mfn import MFN, MFNConfig
 from mmcl.models.misa import MISA, MISAConfig
 from mmcl.models.mlf_dnn import MLFDNN, MLFDNNConfig
@@ -41,6 +42,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "lmf": (LMFConfig, LMF),
     "mfn": (MFNConfig, MFN),
     "graph_mfn": (GraphMFNConfig, GraphMFN),
+    "mfm": (MFMConfig, MFM),
     "mlf_dnn": (MLFDNNConfig, MLFDNN),
     "mtfn": (MTFNConfig, MTFN),
     "mlmf": (MLMFConfig, MLMF),
@@ -101,6 +103,7 @@ SIZES = {
     "post_dim", "lstm_hidden", "lstm_out", "post_fusion_dim", "text_out", "buffer_size",
     "ac_batch_size", "rank", "memsize", "att1_dim", "att2_dim", "gamma1_dim", "gamma2_dim",
     "out_dim", "post_dims", "inner_node_dim", "nn_dim",
+    "zy_size", "fy_size", "z_sizes", "f_sizes", "z_size", "f_size",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16
