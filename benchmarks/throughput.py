@@ -77,6 +77,7 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "mfn": ("mfn", {}, "iemocap"),
     "graph_mfn": ("graph_mfn", {}, "iemocap"),
     "mfm": ("mfm", {}, "iemocap"),
+    "mctn": ("mctn", {}, "iemocap"),
     "mlf_dnn": ("mlf_dnn", {}, "regression"),  # multi-task: regression with unimodal labels
     "mtfn": ("mtfn", {}, "regression"),
     "mlmf": ("mlmf", {}, "regression"),

@@ -23,6 +23,7 @@ TINY = {
     "lf_dnn": ["lf_dnn.hiddens={text=16, audio=8, vision=16}", "lf_dnn.text_out=16"],
     "lmf": ["lmf.hiddens={text=16, audio=8, vision=16}"],
     "mfn": ["mfn.hiddens={text=16, audio=8, vision=16}", "mfn.memsize=16"],
+    "mctn": ["mctn.hid_dim=8"],
     "mfm": ["mfm.hiddens={text=8, audio=8, vision=8}", "mfm.memsize=8"],
     "graph_mfn": [
         "graph_mfn.hiddens={text=16, audio=8, vision=16}",
@@ -47,6 +48,7 @@ TINY_OPTS = {
     "lf_dnn": {"hiddens": {"text": 8, "audio": 4}, "text_out": 8, "post_fusion_dim": 8},
     "lmf": {"hiddens": {"text": 8, "audio": 4, "vision": 4}},
     "mfn": {"hiddens": {"text": 8, "audio": 4, "vision": 4}, "memsize": 8},
+    "mctn": {"hid_dim": 4},
     "mfm": {"hiddens": {"text": 4, "audio": 4}, "memsize": 4, "zy_size": 8, "fy_size": 8},
     "graph_mfn": {"hiddens": {"text": 8, "audio": 4}, "memsize": 8, "inner_node_dim": 4},
     "ef_lstm": {"hidden": 8, "layers": 2},

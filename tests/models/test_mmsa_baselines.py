@@ -170,6 +170,36 @@ def test_mfm():
     assert count("mfm") == expected
 
 
+def test_mctn():
+    # MMSA's MCTN.py (hid_dim 32, every modality padded to 768): two Seq2Seq, each an
+    # Encoder (BiLSTM(in, 32), Linear(32, 32) without bias) and a Decoder (Attention:
+    # Linear(64, 32) and Linear(32, 1), both without bias; BiLSTM(768 + 32, 32); Linear(64,
+    # 768)); the first encoder reads the text, the second the first's join; Regression:
+    # LSTM(32, 32), Linear(32, 1) for the attention scores, Linear(32, 1)
+    h, w = 32, 768
+
+    def decoder():
+        return 2 * h * h + h + lstm(w + h, h, bidirectional=True) + linear(2 * h, w)
+
+    expected = (
+        lstm(w, h, bidirectional=True) + h * h + decoder()
+        + lstm(h, h, bidirectional=True) + h * h + decoder()
+        + lstm(h, h) + linear(h, 1) + linear(h, 1)
+    )  # fmt: skip
+    assert count("mctn") == expected
+
+
+def test_mctn_predicts_from_the_source_alone():
+    torch.manual_seed(0)
+    info = DataInfo({"text": 6, "audio": 3}, {"text": 5, "audio": 5}, MOSI.task)
+    model = build_model("mctn", model_config("mctn", {"hid_dim": 4}), info).eval()
+    x = {"text": torch.randn(2, 5, 6), "audio": torch.randn(2, 5, 3)}
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    masks = {"text": mask, "audio": mask}
+    other = {"text": x["text"], "audio": torch.randn(2, 5, 3) * 10}
+    torch.testing.assert_close(model(x, masks).preds, model(other, masks).preds)
+
+
 def test_mfm_mmd_is_zero_for_identical_samples_and_positive_apart():
     from mmcl.models.mfm import gaussian_kernel
 
@@ -184,11 +214,12 @@ def test_mfm_mmd_is_zero_for_identical_samples_and_positive_apart():
     assert float(mmd(x, x + 3.0)) > 0.1
 
 
-@pytest.mark.parametrize("name", ["mfn", "graph_mfn", "mfm"])
+@pytest.mark.parametrize("name", ["mfn", "graph_mfn", "mfm", "mctn"])
 def test_mfn_padded_steps_change_nothing(name):
     torch.manual_seed(0)
     info = DataInfo({"text": 3, "audio": 2}, {"text": 4, "audio": 4}, MOSI.task)
-    cfg = model_config(name, {"hiddens": {"text": 4, "audio": 4}, "memsize": 4})
+    small = {"hiddens": {"text": 4, "audio": 4}, "memsize": 4}
+    cfg = model_config(name, {"hid_dim": 4} if name == "mctn" else small)
     model = build_model(name, cfg, info).eval()
     x = {"text": torch.randn(2, 4, 3), "audio": torch.randn(2, 4, 2)}
     mask = torch.tensor([[True, True, False, False]] * 2)

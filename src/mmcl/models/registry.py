@@ -17,6 +17,7 @@ from mmcl.models.graph_mfn import GraphMFN, GraphMFNConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
 from mmcl.models.lf_dnn import LFDNN, LFDNNConfig
 from mmcl.models.lmf import LMF, LMFConfig
+from mmcl.models.mctn import MCTN, MCTNConfig
 from mmcl.models.mfm import MFM, MFMConfig
 from mmcl.models.mfn import MFN, MFNConfig
 from mmcl.models.misa import MISA, MISAConfig
@@ -43,6 +44,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "mfn": (MFNConfig, MFN),
     "graph_mfn": (GraphMFNConfig, GraphMFN),
     "mfm": (MFMConfig, MFM),
+    "mctn": (MCTNConfig, MCTN),
     "mlf_dnn": (MLFDNNConfig, MLFDNN),
     "mtfn": (MTFNConfig, MTFN),
     "mlmf": (MLMFConfig, MLMF),
@@ -104,6 +106,7 @@ SIZES = {
     "ac_batch_size", "rank", "memsize", "att1_dim", "att2_dim", "gamma1_dim", "gamma2_dim",
     "out_dim", "post_dims", "inner_node_dim", "nn_dim",
     "zy_size", "fy_size", "z_sizes", "f_sizes", "z_size", "f_size",
+    "hid_dim", "max_steps",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16
