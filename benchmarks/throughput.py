@@ -82,6 +82,7 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "mtfn": ("mtfn", {}, "regression"),
     "mlmf": ("mlmf", {}, "regression"),
     "mult": ("mult", {}, "iemocap"),
+    "tfr_net": ("tfr_net", {}, "iemocap"),
     "misa": ("misa", {}, "iemocap"),
     "unimodal": ("unimodal", {}, "iemocap"),
 }

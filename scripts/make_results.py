@@ -74,7 +74,7 @@ EXPERIMENTS = [
         "mosi",
         "Non0_acc_2",
         "CMU-MOSI: MiniLM text token states and the utterance-level audio vector",
-        robustness=["mmcl", "mmcl:variant=reference", "self_mm", "late_fusion"],
+        robustness=["mmcl", "mmcl:variant=reference", "self_mm", "late_fusion", "tfr_net"],
     ),
     Experiment(
         "mosi-finetune",
@@ -98,7 +98,7 @@ EXPERIMENTS = [
         "mmmo",
         "MAE",
         "MMMO: word-aligned audio and vision sequences, standardised inputs",
-        robustness=["mmcl", "mmcl:variant=reference", "self_mm", "late_fusion"],
+        robustness=["mmcl", "mmcl:variant=reference", "self_mm", "late_fusion", "tfr_net"],
     ),
     Experiment(
         "mmmo-ablation",

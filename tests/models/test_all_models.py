@@ -24,6 +24,7 @@ TINY = {
     "lmf": ["lmf.hiddens={text=16, audio=8, vision=16}"],
     "mfn": ["mfn.hiddens={text=16, audio=8, vision=16}", "mfn.memsize=16"],
     "mctn": ["mctn.hid_dim=8"],
+    "tfr_net": ["tfr_net.d_model=8", "tfr_net.n_heads=2", "tfr_net.temporal_heads=2"],
     "mfm": ["mfm.hiddens={text=8, audio=8, vision=8}", "mfm.memsize=8"],
     "graph_mfn": [
         "graph_mfn.hiddens={text=16, audio=8, vision=16}",
@@ -49,6 +50,7 @@ TINY_OPTS = {
     "lmf": {"hiddens": {"text": 8, "audio": 4, "vision": 4}},
     "mfn": {"hiddens": {"text": 8, "audio": 4, "vision": 4}, "memsize": 8},
     "mctn": {"hid_dim": 4},
+    "tfr_net": {"d_model": 4, "n_heads": 2, "fusion_hiddens": {"text": 4, "audio": 4}},
     "mfm": {"hiddens": {"text": 4, "audio": 4}, "memsize": 4, "zy_size": 8, "fy_size": 8},
     "graph_mfn": {"hiddens": {"text": 8, "audio": 4}, "memsize": 8, "inner_node_dim": 4},
     "ef_lstm": {"hidden": 8, "layers": 2},

@@ -200,6 +200,59 @@ def test_mctn_predicts_from_the_source_alone():
     torch.testing.assert_close(model(x, masks).preds, model(other, masks).preds)
 
 
+def gru(i, h, layers):  # bidirectional nn.GRU: per layer and direction 3 gates
+    first = 3 * (i * h + h * h + 2 * h)
+    later = 3 * (2 * h * h + h * h + 2 * h)
+    return 2 * (first + (layers - 1) * later)
+
+
+def test_tfr_net():
+    # MMSA's TFR_NET at tfr_net/mosi on its unaligned MOSI (text 50 BERT steps, audio 375,
+    # vision 500; BERT itself not counted): Conv1d to d 30 (kernels 1/5/3, no bias); six
+    # crossmodal and three self-attention encoders of width 30, 3 layers each; a temporal
+    # encoder per modality of width = its length, 3 layers; generators Linear(90, D_m);
+    # C_GATE per modality: BiGRU(90, hid, 3), Conv1d(2 hid, 1, 3), Linear(2 hid + 90, hid)
+    # with hid 36/20/48; classifier BatchNorm(104), Linear(104, 128), Linear(128, 1)
+    info = DataInfo(MOSI.dims, {"text": 50, "audio": 375, "vision": 500}, MOSI.task)
+    d = 30
+
+    def gate(hid):
+        return gru(3 * d, hid, 3) + 2 * hid * 3 + 1 + linear(2 * hid + 3 * d, hid)
+
+    expected = (
+        768 * d * 1 + 5 * d * 5 + 20 * d * 3
+        + 6 * mult_encoder(d, 3) + 3 * mult_encoder(d, 3)
+        + mult_encoder(50, 3) + mult_encoder(375, 3) + mult_encoder(500, 3)
+        + linear(3 * d, 768) + linear(3 * d, 5) + linear(3 * d, 20)
+        + gate(36) + gate(20) + gate(48)
+        + batchnorm(104) + linear(104, 128) + linear(128, 1)
+    )  # fmt: skip
+    assert parameter_count("tfr_net", model_config("tfr_net"), info) == expected
+
+
+def test_tfr_net_reconstructs_only_dropped_steps_and_from_the_second_epoch():
+    torch.manual_seed(0)
+    info = DataInfo({"text": 6, "audio": 3}, {"text": 5, "audio": 5}, MOSI.task)
+    small = {"d_model": 6, "n_heads": 2, "fusion_hiddens": {"text": 4, "audio": 4}}
+    model = build_model("tfr_net", model_config("tfr_net", {**small, "missing_rate": 0.0}), info)
+    x = {"text": torch.randn(4, 5, 6), "audio": torch.randn(4, 5, 3)}
+    masks = {m: torch.ones(4, 5, dtype=torch.bool) for m in x}
+    assert model(x, masks).aux_losses == {}  # nothing dropped, nothing to rebuild
+    model = build_model("tfr_net", model_config("tfr_net", {**small, "missing_rate": 0.5}), info)
+    out = model(x, masks)
+    assert set(out.aux_losses) == {"recon_text", "recon_audio"}
+    from mmcl.data.batching import Batch
+
+    batch = Batch(x, masks, torch.zeros(4), torch.arange(4))
+    model.on_epoch_start(0)
+    first, _ = model.loss(batch, out)
+    model.on_epoch_start(1)
+    later, _ = model.loss(batch, out)
+    assert float(later.detach()) > float(first.detach())
+    model.eval()  # prediction drops nothing and is deterministic
+    torch.testing.assert_close(model(x, masks).preds, model(x, masks).preds)
+
+
 def test_mfm_mmd_is_zero_for_identical_samples_and_positive_apart():
     from mmcl.models.mfm import gaussian_kernel
 

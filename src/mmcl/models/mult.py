@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +85,7 @@ class EncoderLayer(nn.Module):
     x + Dropout(Linear(Dropout(ReLU(Linear(LN(x)))))); the first LayerNorm serves the queries
     and the keys/values alike, as MMSA's."""
 
-    def __init__(self, d: int, heads: int, cfg: MulTConfig, attn_dropout: float) -> None:
+    def __init__(self, d: int, heads: int, cfg: Any, attn_dropout: float) -> None:
         super().__init__()
         self.attn = nn.MultiheadAttention(d, heads, dropout=attn_dropout, batch_first=True)
         self.norm_attn, self.norm_ff = nn.LayerNorm(d), nn.LayerNorm(d)
@@ -112,17 +113,29 @@ class Encoder(nn.Module):
     """MMSA's TransformerEncoder: scaled input + positions + embedding dropout, layers, a final
     LayerNorm. With `src`, crossmodal (the source embedded the same way)."""
 
-    def __init__(self, d: int, layers: int, cfg: MulTConfig, attn_dropout: float) -> None:
+    def __init__(
+        self,
+        d: int,
+        layers: int,
+        cfg: Any,
+        attn_dropout: float,
+        heads: int | None = None,
+        positions: bool = True,
+    ) -> None:
+        """`cfg` gives the heads (unless `heads`) and the relu, residual and embedding
+        dropouts; `positions = False`: no position encoding (TFR-Net's temporal encoders)."""
         super().__init__()
         self.layers = nn.ModuleList(
-            EncoderLayer(d, cfg.n_heads, cfg, attn_dropout) for _ in range(layers)
+            EncoderLayer(d, heads or cfg.n_heads, cfg, attn_dropout) for _ in range(layers)
         )
         self.norm = nn.LayerNorm(d)
         self.drop = nn.Dropout(cfg.embed_dropout)
+        self.positions = positions
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         d = x.shape[-1]
-        return self.drop(math.sqrt(d) * x + sinusoid(x.shape[1], d, x.device))
+        scaled = math.sqrt(d) * x
+        return self.drop(scaled + sinusoid(x.shape[1], d, x.device) if self.positions else scaled)
 
     def forward(
         self,

@@ -30,6 +30,7 @@ from mmcl.models.self_mm import SelfMM, SelfMMConfig
 from mmcl.models.shared_private_cov import SharedPrivateCov, SharedPrivateCovConfig
 from mmcl.models.text_frontend import TEXT, TextFrontEnd, needs_tokens_error
 from mmcl.models.tfn import TFN, TFNConfig
+from mmcl.models.tfr_net import TFRNet, TFRNetConfig
 from mmcl.models.unimodal import Unimodal, UnimodalConfig
 
 MODELS: dict[str, tuple[type, type[TaskModel]]] = {
@@ -49,6 +50,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "mtfn": (MTFNConfig, MTFN),
     "mlmf": (MLMFConfig, MLMF),
     "mult": (MulTConfig, MulT),
+    "tfr_net": (TFRNetConfig, TFRNet),
     "misa": (MISAConfig, MISA),
     "unimodal": (UnimodalConfig, Unimodal),
 }
@@ -106,7 +108,8 @@ SIZES = {
     "ac_batch_size", "rank", "memsize", "att1_dim", "att2_dim", "gamma1_dim", "gamma2_dim",
     "out_dim", "post_dims", "inner_node_dim", "nn_dim",
     "zy_size", "fy_size", "z_sizes", "f_sizes", "z_size", "f_size",
-    "hid_dim", "max_steps",
+    "hid_dim", "max_steps", "temporal_heads", "fusion_hiddens", "fusion_hidden",
+    "fusion_layers", "cls_hidden",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16
