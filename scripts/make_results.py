@@ -144,6 +144,14 @@ EXPERIMENTS = [
         real=False,
     ),
     Experiment(
+        "multitask-synth",
+        "synth_multitask",
+        "syn_unimodal",
+        "MAE",
+        "Synthetic: multi-task models (a label per modality) beside their single-task versions",
+        real=False,
+    ),
+    Experiment(
         "cov-synth",
         "synth_covariance",
         "syn_av",
@@ -152,7 +160,10 @@ EXPERIMENTS = [
         real=False,
     ),
 ]
-SYNTH = {"syn_av": SynthConfig(common_modalities=["audio", "vision"], seed=0)}
+SYNTH = {
+    "syn_av": SynthConfig(common_modalities=["audio", "vision"], seed=0),
+    "syn_unimodal": SynthConfig(unimodal_labels=True, seed=0),
+}
 FLOOR, CONSTANT = "linear floor", "constant"
 
 
