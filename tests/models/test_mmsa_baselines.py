@@ -494,3 +494,16 @@ def test_multi_task_models_refuse_data_without_unimodal_labels():
     for name in ("mlf_dnn", "mtfn", "mlmf"):
         with pytest.raises(UserError, match="unimodal labels"):
             build_model(name, model_config(name, {"text_out": 4} if name != "mlmf" else {}), info)
+
+
+@pytest.mark.parametrize("name", ["tfn", "lf_dnn", "lmf", "mlf_dnn", "mtfn", "mlmf"])
+def test_the_text_encoder_has_no_dropout_as_mmsas(name):
+    # MMSA's TextSubNet sets its dropout to 0 for a one-layer LSTM, so its text path has none
+    dims, lens = {"text": 6, "audio": 3}, {"text": 4, "audio": 1}
+    info = DataInfo(dims, lens, MOSI.task, unimodal_labels=["text", "audio"])
+    small = {"hiddens": {"text": 8, "audio": 4}, **({} if "lmf" in name else {"text_out": 4})}
+    model = build_model(name, model_config(name, {**small, "dropout": 0.9}), info).train()
+    x, mask = torch.randn(5, 4, 6), torch.ones(5, 4, dtype=torch.bool)
+    text = model.encoders["text"]
+    torch.testing.assert_close(text(x, mask), text(x, mask))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in text.modules())

@@ -73,17 +73,18 @@ class SubNet(nn.Module):
 
 class TextSubNet(nn.Module):
     """MMSA's (and TFN's) text encoder: a 1-layer LSTM's last hidden state (over the unpadded
-    steps), Dropout, Linear -> (B, out)."""
+    steps), Linear -> (B, out). No dropout: MMSA's TextSubNet sets its dropout to 0 when the
+    LSTM has one layer, which is how every MMSA model builds it (the configured text dropout
+    is inert there)."""
 
-    def __init__(self, d_in: int, hidden: int, out: int, dropout: float) -> None:
+    def __init__(self, d_in: int, hidden: int, out: int) -> None:
         super().__init__()
         self.lstm = SequenceEncoder(d_in, hidden)
-        self.drop = nn.Dropout(dropout)
         self.linear = nn.Linear(hidden, out)
         self.out_dim = out
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.drop(self.lstm(x, mask)))
+        return self.linear(self.lstm(x, mask))
 
 
 def mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:
@@ -146,12 +147,13 @@ def hidden_dims(text: int, audio: int, vision: int) -> Any:
 def mmsa_subnets(
     dims: dict[str, int], hiddens: dict[str, int], hidden: int, text_out: int, dropout: float
 ) -> nn.ModuleDict:
-    """The per-modality encoders of MMSA's TFN and LF-DNN: the text modality through
-    `TextSubNet`, every other through `SubNet` on its time average; widths from `hiddens`,
-    `hidden` for a modality it does not name."""
+    """The per-modality encoders of MMSA's TFN, LF-DNN and LMF (and their multi-task
+    versions): the text modality through `TextSubNet` (no dropout, as MMSA's), every other
+    through `SubNet` on its time average with `dropout`; widths from `hiddens`, `hidden`
+    for a modality it does not name."""
     return nn.ModuleDict(
         {
-            m: TextSubNet(d, hiddens.get(m, hidden), text_out, dropout)
+            m: TextSubNet(d, hiddens.get(m, hidden), text_out)
             if m == "text"
             else SubNet(d, hiddens.get(m, hidden), dropout)
             for m, d in dims.items()

@@ -1,9 +1,9 @@
 """LF-DNN, late fusion with DNNs (Williams et al., 2018) as MMSA builds it
 (models/singleTask/LF_DNN.py).
 
-The same per-modality encoders as TFN (text: LSTM, Dropout, Linear; the others: their time
-average through BatchNorm, Dropout and three Linear + ReLU layers), concatenated, then
-Dropout and three Linear layers. Defaults are MMSA's MOSI configuration
+The same per-modality encoders as TFN (text: LSTM, Linear, no dropout, as MMSA's; the
+others: their time average through BatchNorm, Dropout and three Linear + ReLU layers),
+concatenated, then Dropout and three Linear layers. Defaults are MMSA's MOSI configuration
 (config_regression.json, lf_dnn/mosi); the text LSTM reads the unpadded steps only.
 """
 
@@ -25,7 +25,7 @@ class LFDNNConfig(TextInput):
     hidden: int = 128  # a modality `hiddens` does not name
     text_out: int = 256
     post_fusion_dim: int = 128
-    dropout: float = 0.2  # each modality's encoder
+    dropout: float = 0.2  # each non-text modality's encoder (MMSA's text encoder has none)
     post_fusion_dropout: float = 0.2
 
 

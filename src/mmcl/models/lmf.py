@@ -1,12 +1,13 @@
 """Low-rank Multimodal Fusion (Liu et al., ACL 2018) as MMSA builds it
 (models/singleTask/LMF.py).
 
-Encoders as MMSA's TFN: the text through a 1-layer LSTM, Dropout and Linear to half its
-hidden width (`text_out = hidden_t // 2`, as MMSA fixes it); every other modality its time
-average through BatchNorm, Dropout and three Linear + ReLU layers. Fusion: each modality's
-[1 ; h_m] times its own `rank` factors (rank, 1 + d_m, out), multiplied elementwise across
-modalities, then a learned weighting of the rank components plus a bias: TFN's outer
-product, never formed. The output is linear (no squashing, as MMSA's LMF).
+Encoders as MMSA's TFN: the text through a 1-layer LSTM and a Linear (no dropout, as
+MMSA's) to half its hidden width (`text_out = hidden_t // 2`, as MMSA fixes it); every
+other modality its time average through BatchNorm, Dropout and three Linear + ReLU layers.
+Fusion: each modality's [1 ; h_m] times its own `rank` factors (rank, 1 + d_m, out),
+multiplied elementwise across modalities, then a learned weighting of the rank components
+plus a bias: TFN's outer product, never formed. The output is linear (no squashing, as
+MMSA's LMF).
 
 Defaults are MMSA's MOSI configuration (config_regression.json, lmf/mosi); the factors
 train at their own rate, `factor_lr`. Deliberate differences from MMSA:
@@ -36,7 +37,7 @@ class LMFConfig(TextInput):
     hiddens: dict[str, int] = hidden_dims(128, 16, 128)  # MMSA MOSI (t, a, v)
     hidden: int = 128  # a modality `hiddens` does not name
     rank: int = 3
-    dropout: float = 0.3  # each modality's encoder
+    dropout: float = 0.3  # each non-text modality's encoder (MMSA's text encoder has none)
     factor_lr: float = 1e-3  # the modality factors' learning rate
 
 

@@ -1,10 +1,11 @@
 """Tensor Fusion Network (Zadeh et al., EMNLP 2017) as MMSA builds it (models/singleTask/TFN.py).
 
-Text: a 1-layer LSTM, Dropout, Linear -> text_out. Every other modality: its time average
-through BatchNorm, Dropout and three Linear + ReLU layers. Fusion: the outer product of
-[1 ; h_m] over all modalities (unimodal, bimodal and trimodal interactions), flattened,
-then Dropout and three Linear layers. Regression outputs pass a sigmoid scaled to the label
-range, as MMSA's (x 6 - 3 for MOSI's [-3, 3]).
+Text: a 1-layer LSTM, Linear -> text_out (no dropout: MMSA's TextSubNet zeroes it for a
+one-layer LSTM). Every other modality: its time average through BatchNorm, Dropout and
+three Linear + ReLU layers. Fusion: the outer product of [1 ; h_m] over all modalities
+(unimodal, bimodal and trimodal interactions), flattened, then Dropout and three Linear
+layers. Regression outputs pass a sigmoid scaled to the label range, as MMSA's (x 6 - 3 for
+MOSI's [-3, 3]).
 
 Defaults are MMSA's MOSI configuration (config_regression.json, tfn/mosi). Differences from
 MMSA: the text LSTM reads the unpadded steps only (MMSA runs it over the padding too); any
@@ -31,7 +32,7 @@ class TFNConfig(TextInput):
     hidden: int = 128  # a modality `hiddens` does not name
     text_out: int = 32
     post_fusion_dim: int = 64
-    dropout: float = 0.3  # each modality's encoder
+    dropout: float = 0.3  # each non-text modality's encoder (MMSA's text encoder has none)
     post_fusion_dropout: float = 0.5
     # regression: sigmoid scaled to the task's label range (MMSA: x 6 - 3); false: linear
     squash: bool = True
