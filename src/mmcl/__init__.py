@@ -1,0 +1,54 @@
+"""mmcl: multimodal sentiment and emotion analysis (text, audio, vision): MMCL, the
+shared-private covariance model and MMSA's model zoo, trained, compared, tuned and used
+for prediction under one protocol. The Python API (docs/api.md has an example of each;
+`mmcl --help` does the same from the shell):
+
+    load_dataset(path, preset)        a dataset (native folder, MMSA/MulT pickle, .csd, ...)
+    train(data, model, ...)           train seeds into a run folder -> TrainResult
+    evaluate(run, ...)                a run's metrics on a split, per seed
+    compare(models, ...)              train several models over seeds -> a table with p-values
+    ablate(...)                       the MMCL ablation grid -> the same table
+    tune(data, model, ...)            Optuna on the validation split -> the best trial
+    load_run(path)                    a trained run -> Run, with .predict(arrays or data),
+                                      .predict_texts(texts) and .predict_audio(wav files)
+    extract_text(texts, ids, out)     a text feature table (MiniLM or a local model)
+    extract_audio(wav_dir, out)       an audio feature table
+    assemble(labels, tables, out)     feature tables + a labels CSV -> a dataset folder
+    UserError                         what every function raises for a user's mistake
+
+Options are keyword arguments named as the CLI's; `overrides` is a mapping
+({"train.lr": 1e-3}) for the CLI's `--set`. Nothing prints unless `progress=True`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmcl.errors import UserError
+
+__all__ = [
+    "UserError",
+    "ablate",
+    "assemble",
+    "compare",
+    "evaluate",
+    "extract_audio",
+    "extract_text",
+    "load_dataset",
+    "load_run",
+    "train",
+    "tune",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # the API's imports (torch and the models) load on first use: `mmcl --help` stays quick
+    if name in __all__:
+        from mmcl import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mmcl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -7,6 +7,9 @@ ends, so an eight-minute extraction is never silent.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import io
 import os
 import sys
 import time
@@ -16,6 +19,19 @@ from typing import TextIO, TypeVar
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
+
+# False inside `silenced()`: the Python API's calls with progress=False show nothing
+_SHOWN = contextvars.ContextVar("mmcl_progress_shown", default=True)
+
+
+@contextlib.contextmanager
+def silenced(silent: bool = True) -> Iterator[None]:
+    """No progress output from this thread while the block runs (when `silent`)."""
+    token = _SHOWN.set(not silent and _SHOWN.get())
+    try:
+        yield
+    finally:
+        _SHOWN.reset(token)
 
 
 class Progress:
@@ -31,7 +47,7 @@ class Progress:
         every: float | None = None,
     ) -> None:
         self.total, self.desc, self.unit, self.done = total, desc, unit, initial
-        self.stream = stream or sys.stderr
+        self.stream = stream or (sys.stderr if _SHOWN.get() else io.StringIO())
         self.every = (
             every if every is not None else float(os.environ.get("MMCL_PROGRESS_SECONDS", 30))
         )
