@@ -86,3 +86,21 @@ def test_overrides_take_python_values():
     ]
     with pytest.raises(mmcl.UserError, match="not a config value"):
         settings({"train.lr": object()})
+
+
+def test_the_tutorial_notebook_runs(tmp_path, monkeypatch, capsys):
+    import json
+
+    notebook = DOC.parents[1] / "examples" / "tutorial.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    assert len(code) >= 4
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for i, source in enumerate(code):
+        try:
+            exec(compile(source, f"tutorial.ipynb code cell {i + 1}", "exec"), namespace)
+        except Exception as e:
+            raise AssertionError(f"tutorial.ipynb code cell {i + 1} failed: {e!r}") from e
+    out = capsys.readouterr().out
+    assert "late fusion test MAE" in out and "p = " in out and "predicted" in out
