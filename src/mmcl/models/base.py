@@ -337,6 +337,17 @@ class TaskModel(nn.Module):
         loss = task_loss(out.preds, batch.labels, self.info.task)
         return loss, {"pred_loss": float(loss.detach())}
 
+    def loss_with_aux(
+        self, batch: Batch, out: ModelOutput, with_aux: bool = True
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The task loss plus every (already weighted) term of `out.aux_losses` (left out
+        when not `with_aux`, but logged either way): the loss of models whose extra
+        objectives are computed in `forward` (MFM, MCTN, TFR-Net)."""
+        pred = task_loss(out.preds, batch.labels, self.info.task)
+        logs = {"pred_loss": float(pred.detach())}
+        logs.update({k: float(v.detach()) for k, v in out.aux_losses.items()})
+        return (pred + sum(out.aux_losses.values()) if with_aux else pred), logs
+
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
         """Optimiser groups of the main optimiser: the text front-end's at its own rate,
         the model's `param_parts` with their options, the rest at `lr`."""

@@ -49,7 +49,6 @@ from mmcl.models.base import (
     TaskModel,
     masked_softmax,
     shape_predictions,
-    task_loss,
 )
 from mmcl.models.layers import word_aligned
 from mmcl.models.text_frontend import TextInput
@@ -219,7 +218,4 @@ class MCTN(TaskModel):
         return ModelOutput(preds, aux_losses=aux)
 
     def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
-        pred = task_loss(out.preds, batch.labels, self.info.task)
-        logs = {"pred_loss": float(pred.detach())}
-        logs.update({k: float(v.detach()) for k, v in out.aux_losses.items()})
-        return pred + sum(out.aux_losses.values()), logs
+        return self.loss_with_aux(batch, out)

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from mmcl.data.batching import Batch
-from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions, task_loss
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder, hidden_dims, mlp, word_aligned
 from mmcl.models.mfn import MFN, MFNConfig
 from mmcl.models.text_frontend import TextInput
@@ -161,8 +161,4 @@ class MFM(TaskModel):
         return ModelOutput(preds, aux_losses={"mmd": self.cfg.mmd_weight * mmd, "recon": recon})
 
     def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
-        pred = task_loss(out.preds, batch.labels, self.info.task)
-        loss = pred + sum(out.aux_losses.values())
-        logs = {"pred_loss": float(pred.detach())}
-        logs.update({k: float(v.detach()) for k, v in out.aux_losses.items()})
-        return loss, logs
+        return self.loss_with_aux(batch, out)

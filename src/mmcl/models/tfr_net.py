@@ -47,7 +47,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from mmcl.data.batching import Batch
-from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions, task_loss
+from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 from mmcl.models.layers import hidden_dims
 from mmcl.models.mult import Encoder, future_mask
 from mmcl.models.text_frontend import TextInput
@@ -248,9 +248,5 @@ class TFRNet(TaskModel):
         return ModelOutput(preds, aux_losses=aux)
 
     def loss(self, batch: Batch, out: ModelOutput) -> tuple[torch.Tensor, dict[str, float]]:
-        pred = task_loss(out.preds, batch.labels, self.info.task)
-        logs = {"pred_loss": float(pred.detach())}
-        logs.update({k: float(v.detach()) for k, v in out.aux_losses.items()})
-        if self.epoch < 1:  # MMSA adds the reconstruction from the second epoch on
-            return pred, logs
-        return pred + sum(out.aux_losses.values()), logs
+        # MMSA adds the reconstruction from the second epoch on
+        return self.loss_with_aux(batch, out, with_aux=self.epoch >= 1)
