@@ -25,7 +25,8 @@ from mmcl.experiments.grid import GridResult
 from mmcl.models.base import TaskModel
 from mmcl.progress import silenced
 
-Overrides = Mapping[str, Any] | None
+# {"train.lr": 1e-3}, or the command line's "train.lr=1e-3" strings
+Overrides = Mapping[str, Any] | Sequence[str] | None
 
 
 def _quiet(_: str) -> None:
@@ -55,8 +56,13 @@ def _toml(value: Any) -> str:
 
 
 def settings(overrides: Overrides) -> list[str]:
-    """{"train.lr": 1e-3, "modalities": ["text"]} -> ["train.lr=0.001", 'modalities=["text"]']."""
-    return [f"{key}={_toml(value)}" for key, value in (overrides or {}).items()]
+    """{"train.lr": 1e-3, "modalities": ["text"]} -> ["train.lr=0.001", 'modalities=["text"]'];
+    "key=value" strings (the CLI's --set) are taken as they are."""
+    if overrides is None or isinstance(overrides, Mapping):
+        return [f"{key}={_toml(value)}" for key, value in (overrides or {}).items()]
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise UserError("overrides: give a mapping {key: value}, or a list of 'key=value'.")
+    return list(overrides)
 
 
 def _data(data: str | Path | None) -> str | None:
@@ -181,23 +187,41 @@ def evaluate(
     return evaluate_run(Path(run), _data(data), split, preset)
 
 
-def _grid(
-    grid: Any,
-    data: str | Path | None,
-    out: str | Path,
-    preset: str | None,
-    overrides: Overrides,
-    jobs: int,
-    resume: bool,
-    progress: bool,
-) -> GridResult:
-    from mmcl.experiments.grid import run_grid_on
+@dataclass
+class GridOptions:
+    """How a grid (`compare`, `ablate`) runs; `storage`: as one machine's workers of a grid
+    shared through a study database (see docs/scaling.md)."""
 
-    with _reporting(progress) as say:
-        return run_grid_on(
-            grid, _data(data) or grid.data, Path(out), preset, settings(overrides), jobs, resume,
-            say,
+    data: str | Path | None = None
+    out: str | Path = "runs/compare"
+    preset: str | None = None
+    overrides: Overrides = None
+    jobs: int = 1
+    resume: bool = False
+    storage: str | None = None
+    study: str | None = None
+    heartbeat: int | None = None
+    progress: bool = False
+
+
+def _grid(grid: Any, o: GridOptions) -> GridResult | None:
+    """The grid's table; None for a worker of a shared grid that did not write it."""
+    from mmcl.experiments.grid import run_grid_on
+    from mmcl.experiments.grid_workers import run_grid_on_storage
+    from mmcl.experiments.studies import HEARTBEAT
+
+    data, out, extra = _data(o.data) or grid.data, Path(o.out), settings(o.overrides)
+    with _reporting(o.progress) as say:
+        if o.storage is None:
+            return run_grid_on(grid, data, out, o.preset, extra, o.jobs, o.resume, say)
+        return run_grid_on_storage(
+            grid, data, out, o.storage, o.study, o.preset, extra, o.jobs,
+            o.heartbeat or HEARTBEAT, say,
         )  # fmt: skip
+
+
+def _joined(items: str | Sequence[str] | None) -> str | None:
+    return items if items is None or isinstance(items, str) else ",".join(items)
 
 
 def compare(
@@ -209,21 +233,30 @@ def compare(
     seeds: int | None = None,
     epochs: int | None = None,
     recipe: str | None = None,
+    only: str | Sequence[str] | None = None,
     preset: str | None = None,
     overrides: Overrides = None,
     jobs: int = 1,
     resume: bool = False,
+    storage: str | None = None,
+    study: str | None = None,
+    heartbeat: int | None = None,
     progress: bool = False,
-) -> GridResult:
+) -> GridResult | None:
     """Train each model spec (e.g. "late_fusion", "unimodal:text", "mmcl:variant=reference")
-    or a grid file's rows for several seeds; the table (means, stds, per-seed values,
-    p-values against the first row) as data and in OUT/compare.{md,csv,json,png}."""
+    or a grid file's rows (`only` some of them) for several seeds; the table (means, stds,
+    per-seed values, p-values against the first row) as data and in
+    OUT/compare.{md,csv,json,png}. With `storage`, this machine's workers of a grid shared
+    through a study database (docs/scaling.md); a worker that did not write the table gets
+    None."""
     from mmcl.experiments.grid import grid_from_options
 
-    specs = models if models is None or isinstance(models, str) else ",".join(models)
-    chosen = grid_from_options(specs, None if grid is None else str(grid))
-    chosen = chosen.with_options(seeds, epochs, recipe)
-    return _grid(chosen, data, out, preset, overrides, jobs, resume, progress)
+    chosen = grid_from_options(_joined(models), None if grid is None else str(grid))
+    chosen = chosen.with_options(seeds, epochs, recipe, _joined(only))
+    how = GridOptions(
+        data, out, preset, overrides, jobs, resume, storage, study, heartbeat, progress
+    )
+    return _grid(chosen, how)
 
 
 def ablate(
@@ -237,14 +270,19 @@ def ablate(
     overrides: Overrides = None,
     jobs: int = 1,
     resume: bool = False,
+    storage: str | None = None,
+    study: str | None = None,
+    heartbeat: int | None = None,
     progress: bool = False,
-) -> GridResult:
-    """The MMCL ablation grid (recipes/grids/mmcl_ablation.toml), or its rows `only`."""
-    from mmcl.experiments.grid import ablation_grid
+) -> GridResult | None:
+    """`compare` on the MMCL ablation grid (recipes/grids/mmcl_ablation.toml)."""
+    from mmcl.experiments.grid import ABLATION_GRID
 
-    rows = only if only is None or isinstance(only, str) else ",".join(only)
-    chosen = ablation_grid().with_options(seeds, epochs, recipe, rows)
-    return _grid(chosen, data, out, None, overrides, jobs, resume, progress)
+    return compare(
+        grid=ABLATION_GRID, data=data, out=out, seeds=seeds, epochs=epochs, recipe=recipe,
+        only=only, overrides=overrides, jobs=jobs, resume=resume, storage=storage,
+        study=study, heartbeat=heartbeat, progress=progress,
+    )  # fmt: skip
 
 
 def tune(

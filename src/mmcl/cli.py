@@ -8,7 +8,6 @@ import errno
 import functools
 import json
 import os
-import subprocess
 import sys
 import traceback
 import warnings
@@ -266,6 +265,7 @@ def data_synth(
 
 @command(app, "train")
 def train(
+    ctx: typer.Context,
     data: DataOpt = None,
     model: Annotated[str | None, Opt("--model", help="mmcl, self_mm, late_fusion, ...")] = None,
     out: Annotated[Path, Opt("--out", help="Run folder.")] = Path("runs/train"),
@@ -280,28 +280,29 @@ def train(
     ] = 1,
 ) -> None:
     """Train K seeds into OUT/seed-<s>/ and summarise test metrics as mean and std."""
-    from mmcl import distributed
+    from mmcl import api, distributed
     from mmcl.evaluation.report import format_summary
-    from mmcl.experiments.train import train_from_options
 
-    if nproc > 1 and "LOCAL_RANK" not in os.environ:  # start torchrun, which runs us N times
-        args = ["--out", str(out), "--seeds", str(seeds)]
-        for flag, value in (("--data", data), ("--model", model), ("--epochs", epochs)):
-            args += [flag, str(value)] if value is not None else []
-        args += ["--recipe", recipe] if recipe else []
-        args += ["--preset", preset] if preset else []
-        args += [a for o in overrides or [] for a in ("--set", o)]
-        args += ["--resume"] if resume else []
-        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-        cmd = [*torchrun, f"--nproc_per_node={nproc}", "-m", "mmcl", "train", *args]
-        raise typer.Exit(subprocess.run(cmd).returncode)
-    extra = [f'preset="{preset}"'] if preset else []
-    summary = train_from_options(
-        recipe, model, data, epochs, [*extra, *(overrides or [])], out, seeds, resume, say
-    )
+    if nproc > 1 and not distributed.launched():  # torchrun runs this command N times
+        raise typer.Exit(distributed.relaunch(nproc, _argv(ctx)))
+    how = dict(out=out, seeds=seeds, epochs=epochs, recipe=recipe, preset=preset)
+    result = api.train(data, model, **how, overrides=overrides, resume=resume, progress=True)
     if distributed.is_main():
-        say(format_summary(summary, out / "summary.md"))
+        say(format_summary(result.summary, out / "summary.md"))
     distributed.leave()
+
+
+def _argv(ctx: typer.Context) -> list[str]:
+    """The command and the options it was given (not --nproc), as a command line."""
+    args = [ctx.info_name or ""]
+    for p in ctx.command.params:
+        value = ctx.params.get(p.name or "")
+        if p.name == "nproc" or value in (None, False) or value == p.default:
+            continue
+        flag = p.opts[0]
+        values = value if isinstance(value, list | tuple) else [value]
+        args += [flag] if value is True else [a for v in values for a in (flag, str(v))]
+    return args
 
 
 StorageOpt = Annotated[
@@ -328,10 +329,11 @@ def tune_cmd(
     """Search hyper-parameters with Optuna on the validation split (test never read);
     writes best.toml, trials.csv and plots. Run again (or on other machines with one
     --storage) to add trials to the same study."""
-    from mmcl.experiments.tune import tune
+    from mmcl import api
 
-    args = (data, model, trials, out, storage, study, space, timeout, jobs, recipe, epochs)
-    tune(*args, overrides=overrides, say=say)
+    how = dict(trials=trials, out=out, storage=storage, study=study, space=space, jobs=jobs)
+    api.tune(data, model, **how, timeout=timeout, recipe=recipe, epochs=epochs,
+             overrides=overrides, progress=True)  # fmt: skip
 
 
 @command(app, "evaluate")
@@ -342,10 +344,10 @@ def evaluate_cmd(
     preset: PresetOpt = None,
 ) -> None:
     """Evaluate a trained run on a split; writes eval-<split>.json into each seed folder."""
-    from mmcl.evaluation.inference import evaluate_run
+    from mmcl import api
     from mmcl.evaluation.report import format_evaluation
 
-    say(format_evaluation(evaluate_run(run, data, split, preset), split))
+    say(format_evaluation(api.evaluate(run, data=data, split=split, preset=preset), split))
 
 
 @command(app, "predict")
@@ -382,96 +384,51 @@ HeartbeatOpt = Annotated[
 ]
 
 
-def _grid_command(
-    grid: Any,
-    data: str | None,
-    out: Path,
-    storage: str | None,
-    study: str | None,
-    heartbeat: int,
-    **kw: Any,
-) -> None:
-    from mmcl.experiments.grid import run_grid_on
-    from mmcl.experiments.grid_workers import run_grid_on_storage
+def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -> None:
+    """Register `compare` and `ablate`: one set of options, a grid by default or not."""
 
-    data = data or grid.data
-    if storage is None:
-        result = run_grid_on(grid, data, out, say=say, **kw)
-    else:  # a worker of a grid shared through the study database
-        kw.pop("resume")
-        result = run_grid_on_storage(
-            grid, data, out, storage, study, heartbeat=heartbeat, say=say, **kw
-        )
-    if result is not None:
-        say(f"{result.markdown}\ntables and plot: {out / 'compare.md'}, {out / 'compare.png'}")
+    def run(
+        models: Annotated[str | None, Opt("--models", help="Comma-separated specs.")] = None,
+        grid: Annotated[str | None, Opt("--grid", help="Grid TOML, or a shipped name.")] = (
+            default_grid
+        ),
+        data: DataOpt = None,
+        out: Annotated[Path, Opt("--out", help="Folder for runs and tables.")] = Path(default_out),
+        seeds: Annotated[
+            int | None, Opt("--seeds", min=1, help="Default: the grid's, or 3.")
+        ] = None,
+        epochs: EpochsOpt = None,
+        overrides: SetOpt = None,
+        recipe: RecipeOpt = None,
+        only: Annotated[str | None, Opt("--only", help="Comma-separated subset of rows.")] = None,
+        preset: PresetOpt = None,
+        jobs: JobsOpt = 1,
+        resume: ResumeOpt = False,
+        storage: StorageOpt = None,
+        study: StudyOpt = None,
+        heartbeat: HeartbeatOpt = HEARTBEAT,
+    ) -> None:
+        from mmcl import api
 
+        how = dict(data=data, out=out, seeds=seeds, epochs=epochs, recipe=recipe, only=only)
+        how |= dict(preset=preset, overrides=overrides, jobs=jobs, resume=resume)
+        how |= dict(storage=storage, study=study, heartbeat=heartbeat, progress=True)
+        result = api.compare(None if models is None else models, grid=grid, **how)
+        if result is not None:
+            say(f"{result.markdown}\ntables and plot: {out / 'compare.md'}, {out / 'compare.png'}")
 
-@command(app, "ablate")
-def ablate(
-    data: DataOpt = None,
-    out: Annotated[Path, Opt("--out", help="Folder for runs and tables.")] = Path("runs/ablate"),
-    seeds: Annotated[int | None, Opt("--seeds", min=1, help="Default: the grid's.")] = None,
-    epochs: EpochsOpt = None,
-    overrides: SetOpt = None,
-    recipe: RecipeOpt = None,
-    only: Annotated[str | None, Opt("--only", help="Comma-separated subset of rows.")] = None,
-    jobs: JobsOpt = 1,
-    resume: ResumeOpt = False,
-    storage: StorageOpt = None,
-    study: StudyOpt = None,
-    heartbeat: HeartbeatOpt = HEARTBEAT,
-) -> None:
-    """Run the MMCL ablation grid (recipes/grids/mmcl_ablation.toml): table, tests, plot."""
-    from mmcl.experiments.grid import ablation_grid
-
-    grid = ablation_grid().with_options(seeds, epochs, recipe, only)
-    _grid_command(
-        grid,
-        data,
-        out,
-        storage,
-        study,
-        heartbeat,
-        preset=None,
-        overrides=overrides,
-        jobs=jobs,
-        resume=resume,
-    )
+    run.__doc__ = doc
+    command(app, name)(run)
 
 
-@command(app, "compare")
-def compare(
-    models: Annotated[str | None, Opt("--models", help="Comma-separated specs.")] = None,
-    grid_file: Annotated[str | None, Opt("--grid", help="Grid TOML, or a shipped name.")] = None,
-    data: DataOpt = None,
-    out: Annotated[Path, Opt("--out", help="Folder for runs and tables.")] = Path("runs/compare"),
-    seeds: Annotated[int | None, Opt("--seeds", min=1, help="Default: 3 or the grid's.")] = None,
-    epochs: EpochsOpt = None,
-    overrides: SetOpt = None,
-    recipe: RecipeOpt = None,
-    preset: PresetOpt = None,
-    jobs: JobsOpt = 1,
-    resume: ResumeOpt = False,
-    storage: StorageOpt = None,
-    study: StudyOpt = None,
-    heartbeat: HeartbeatOpt = HEARTBEAT,
-) -> None:
-    """Train each model for K seeds; write compare.md/.csv/.json, p-values and compare.png."""
-    from mmcl.experiments.grid import grid_from_options
-
-    grid = grid_from_options(models, grid_file).with_options(seeds, epochs, recipe)
-    _grid_command(
-        grid,
-        data,
-        out,
-        storage,
-        study,
-        heartbeat,
-        preset=preset,
-        overrides=overrides,
-        jobs=jobs,
-        resume=resume,
-    )
+_grid_cli(
+    "compare", None, "runs/compare",
+    "Train each model for K seeds; write compare.md/.csv/.json, p-values and compare.png.",
+)  # fmt: skip
+_grid_cli(
+    "ablate", "mmcl_ablation", "runs/ablate",
+    "Run the MMCL ablation grid (recipes/grids/mmcl_ablation.toml): table, tests, plot.",
+)  # fmt: skip
 
 
 @command(app, "robustness")

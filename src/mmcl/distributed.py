@@ -15,10 +15,37 @@ single-process path runs exactly as before. Under torchrun each process is one r
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterable
 
 import torch
 import torch.distributed as dist
+
+
+def launched() -> bool:
+    """Whether this process is one rank of a torchrun launch."""
+    return "LOCAL_RANK" in os.environ
+
+
+def relaunch(nproc: int, argv: list[str]) -> int:
+    """Run `mmcl` with the command-line arguments `argv` (without --nproc) as `nproc`
+    processes of one torchrun launch on this machine; returns torchrun's exit code."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    return subprocess.run([*torchrun, f"--nproc_per_node={nproc}", "-m", "mmcl", *argv]).returncode
+
+
+def without_option(argv: list[str], flag: str) -> list[str]:
+    """`argv` without `flag VALUE` or `flag=VALUE`."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == flag:
+            skip = True
+        elif not a.startswith(f"{flag}="):
+            out.append(a)
+    return out
 
 
 def join(device: torch.device | None = None) -> None:
