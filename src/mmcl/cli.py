@@ -413,7 +413,9 @@ def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -
         how = dict(data=data, out=out, seeds=seeds, epochs=epochs, recipe=recipe, only=only)
         how |= dict(preset=preset, overrides=overrides, jobs=jobs, resume=resume)
         how |= dict(storage=storage, study=study, heartbeat=heartbeat, progress=True)
-        result = api.compare(None if models is None else models, grid=grid, **how)
+        if models and grid == default_grid:  # --models replaces the default grid
+            grid = None
+        result = api.compare(models, grid=grid, **how)
         if result is not None:
             say(f"{result.markdown}\ntables and plot: {out / 'compare.md'}, {out / 'compare.png'}")
 
