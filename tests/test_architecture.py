@@ -10,7 +10,8 @@
     evaluation                  never training, experiments or cli
     training                    of evaluation only the metrics; never experiments or cli
     experiments                 runners above training and evaluation; never cli
-    cli                         imported by nothing but __main__ (`python -m mmcl`)
+    api                         the public Python API over all of the above; never cli
+    cli                         the shell over the API; imported by nothing but __main__
     recipes                     TOML files only
 
 The check parses every module's imports (also those inside functions) with `ast`.
@@ -71,7 +72,30 @@ ALLOWED = {
         "run_folder",
         "training",
     },
-    "cli": {"errors", "data", "distributed", "evaluation", "experiments", "features", "limits"},
+    "api": {
+        "config",
+        "data",
+        "distributed",
+        "errors",
+        "evaluation",
+        "experiments",
+        "features",
+        "limits",
+        "models",
+        "progress",
+        "run_folder",
+        "training",
+    },
+    "cli": {
+        "api",
+        "errors",
+        "data",
+        "distributed",
+        "evaluation",
+        "experiments",
+        "features",
+        "limits",
+    },
     "__main__": {"cli"},
 }
 
