@@ -267,6 +267,12 @@ def multitask_loss(
     return loss, logs
 
 
+def masked_mse(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the steps where `mask` (B, T) holds and every feature."""
+    w = mask.unsqueeze(-1).to(x.dtype)
+    return ((x - y).pow(2) * w).sum() / (w.sum() * x.shape[-1]).clamp_min(1.0)
+
+
 def cmd(x: torch.Tensor, y: torch.Tensor, moments: int = 5) -> torch.Tensor:
     """Central moment discrepancy between two batches of features (B, d)."""
     mx, my = x.mean(0), y.mean(0)

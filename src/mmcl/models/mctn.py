@@ -50,7 +50,7 @@ from mmcl.models.base import (
     masked_softmax,
     shape_predictions,
 )
-from mmcl.models.layers import word_aligned
+from mmcl.models.layers import masked_mse, word_aligned
 from mmcl.models.text_frontend import TextInput
 
 
@@ -151,12 +151,6 @@ class AttentiveRegression(nn.Module):
         activations, _ = self.lstm(join)
         weights = masked_softmax(torch.tanh(self.score(activations)).squeeze(-1), mask)
         return self.out((activations * weights.unsqueeze(-1)).sum(1))
-
-
-def masked_mse(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the steps where `mask` (B, T) holds and every feature."""
-    w = mask.unsqueeze(-1).to(x.dtype)
-    return ((x - y).pow(2) * w).sum() / (w.sum() * x.shape[-1]).clamp_min(1.0)
 
 
 class MCTN(TaskModel):

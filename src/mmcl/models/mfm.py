@@ -37,7 +37,7 @@ from torch import nn
 
 from mmcl.data.batching import Batch
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
-from mmcl.models.layers import SequenceEncoder, hidden_dims, mlp, word_aligned
+from mmcl.models.layers import SequenceEncoder, hidden_dims, masked_mse, mlp, word_aligned
 from mmcl.models.mfn import MFN, MFNConfig
 from mmcl.models.text_frontend import TextInput
 
@@ -152,11 +152,10 @@ class MFM(TaskModel):
             return ModelOutput(preds)
         mmd = sum(mmd_to_gaussian(v) for v in [*z.values(), zy])
         steps = mask.shape[1]
-        weight = mask.unsqueeze(-1).to(fy.dtype)  # reconstruct the unpadded steps only
         recon = fy.new_zeros(())
         for m, decoder in self.decoders.items():
             x_hat = decoder(torch.cat([fy, self.to_f[m](z[m])], dim=-1), steps)
-            error = ((x_hat - x[m]).pow(2) * weight).sum() / (weight.sum() * x[m].shape[-1])
+            error = masked_mse(x_hat, x[m], mask)  # the unpadded steps only
             recon = recon + self.cfg.recon_weights.get(m, self.cfg.recon_weight) * error
         return ModelOutput(preds, aux_losses={"mmd": self.cfg.mmd_weight * mmd, "recon": recon})
 

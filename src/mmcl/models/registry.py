@@ -161,14 +161,18 @@ def check_model_size(name: str, cfg: Any, info: DataInfo) -> None:
     one is charged to the memory budget (what training its parameters takes)."""
     count = parameter_count(name, cfg, info)
     try:
-        published = parameter_count(name, MODELS[name][0](), info)
+        Budget(None, f"model '{name}'").charge(
+            BYTES_PER_PARAMETER * count, f"training {count:,} parameters"
+        )
     except UserError:
-        published = 0
-    if count <= published:
-        return
-    Budget(None, f"model '{name}'").charge(
-        BYTES_PER_PARAMETER * count, f"training {count:,} parameters"
-    )
+        # past the budget: only sizes larger than the published ones are refused (the
+        # published model is built, on the meta device, only in this rare case)
+        try:
+            published = parameter_count(name, MODELS[name][0](), info)
+        except UserError:
+            published = 0
+        if count > published:
+            raise
 
 
 def model_config(name: str, values: dict[str, Any] | None = None) -> Any:

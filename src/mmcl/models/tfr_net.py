@@ -47,7 +47,14 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from mmcl.data.batching import Batch
-from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.models.base import (
+    DataInfo,
+    ModelOutput,
+    TaskModel,
+    attendable,
+    masked_max,
+    shape_predictions,
+)
 from mmcl.models.layers import hidden_dims
 from mmcl.models.mult import Encoder, future_mask
 from mmcl.models.text_frontend import TextInput
@@ -119,8 +126,7 @@ class GatedPool(nn.Module):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         gate = torch.sigmoid(self.gate(out.transpose(1, 2)).transpose(1, 2))
         rep = torch.tanh(self.fc(torch.cat([x, torch.tanh(out) * gate], dim=-1)))
-        rep = rep.masked_fill(~(mask | ~mask.any(1, keepdim=True)).unsqueeze(-1), float("-inf"))
-        return self.drop(rep.amax(1))
+        return self.drop(masked_max(rep, attendable(mask)))
 
 
 class TFRNet(TaskModel):
