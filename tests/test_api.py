@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import SHARED, needs_shared
 
 import mmcl
 
@@ -18,9 +19,11 @@ def code_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
+@needs_shared  # the import example reads the shared data
 def test_the_docs_examples_run_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "shared").symlink_to(SHARED)  # the docs' `shared` folder
     blocks = code_blocks(DOC.read_text())
     assert len(blocks) >= 9
     namespace: dict = {}

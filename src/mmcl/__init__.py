@@ -4,16 +4,24 @@ for prediction under one protocol. The Python API (docs/api.md has an example of
 `mmcl --help` does the same from the shell):
 
     load_dataset(path, preset)        a dataset (native folder, MMSA/MulT pickle, .csd, ...)
-    train(data, model, ...)           train seeds into a run folder -> TrainResult
-    evaluate(run, ...)                a run's metrics on a split, per seed
-    compare(models, ...)              train several models over seeds -> a table with p-values
-    ablate(...)                       the MMCL ablation grid -> the same table
-    tune(data, model, ...)            Optuna on the validation split -> the best trial
-    load_run(path)                    a trained run -> Run, with .predict(arrays or data),
-                                      .predict_texts(texts) and .predict_audio(wav files)
+    describe(path)                    its splits, modalities, lengths and labels -> .info, .text
+    convert(src, out)                 any readable dataset -> a native folder
+    import_dataset(name, src, out)    a real set of the shared data -> a native folder
+    synthesize(out, ...)              planted-signal data (native folder, MMSA or MulT pickle)
     extract_text(texts, ids, out)     a text feature table (MiniLM or a local model)
     extract_audio(wav_dir, out)       an audio feature table
     assemble(labels, tables, out)     feature tables + a labels CSV -> a dataset folder
+    train(data, model, ...)           train seeds into a run folder -> TrainResult
+    evaluate(run, ...)                a run's metrics on a split, per seed -> Evaluation
+    compare(models, ...)              train several models over seeds -> a table with p-values
+    ablate(...)                       the MMCL ablation grid -> the same table
+    tune(data, model, ...)            Optuna on the validation split -> the best trial
+    robustness(run, ...)              missing, shifted and noisy modalities -> a table
+    demo(data)                        MMCL and late fusion beside a floor and a constant
+    load_run(path)                    a trained run -> Run, with .predict(arrays or data),
+                                      .predict_texts(texts) and .predict_audio(wav files)
+    predict(run, ...)                 `mmcl predict`: a split, texts or audio -> records or CSV
+    set_memory_budget(gb)             what any one input file may make mmcl allocate
     UserError                         what every function raises for a user's mistake
 
 Options are keyword arguments named as the CLI's; `overrides` is a mapping
@@ -31,11 +39,19 @@ __all__ = [
     "ablate",
     "assemble",
     "compare",
+    "convert",
+    "demo",
+    "describe",
     "evaluate",
     "extract_audio",
     "extract_text",
+    "import_dataset",
     "load_dataset",
     "load_run",
+    "predict",
+    "robustness",
+    "set_memory_budget",
+    "synthesize",
     "train",
     "tune",
 ]

@@ -1,13 +1,13 @@
-"""The `mmcl` command line: parse, call one library function, print. A user's mistake
+"""The `mmcl` command line: parse, call one function of the Python API (`mmcl.*`), print.
+Each command's parameters are named as its API function's keywords, so a command passes
+them on as `**locals()`. A user's mistake
 (`UserError`: bad option, bad file) is one line on stderr and exit code 2; anything else is
 a bug of ours: its traceback is shown, with a request to report it."""
 
 from __future__ import annotations
 
-import errno
 import functools
 import json
-import os
 import sys
 import traceback
 import warnings
@@ -21,10 +21,8 @@ from rich.text import Text
 from typer import Argument as Arg
 from typer import Option as Opt
 
-from mmcl.data.csd import MAX_LEN
-from mmcl.errors import UserError
-from mmcl.experiments.studies import HEARTBEAT
-from mmcl.limits import ENV
+import mmcl
+from mmcl import UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -39,10 +37,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(extract_app, name="extract")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
-PATH_ERRORS = {
-    errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOSPC,
-    errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP, errno.EDQUOT,
-}  # fmt: skip
+BUDGET = "GB an input may make mmcl allocate (default: 32x its disk size, 0.5 to 1/4 of memory)."
 BUG = "a bug in mmcl, not your mistake; please report it with the traceback above."
 
 
@@ -56,10 +51,6 @@ def _tell(console_: Console, label: str, style: str, message: object) -> None:
     console_.print(Text.assemble((f"{label}:", style), " ", str(message)), highlight=False)
 
 
-def _show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
-    _tell(err_console, "warning", "yellow", message)
-
-
 def command(group: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Any]:
     """Register `fn` as `name` in `group`. Our errors -> one line and exit 2; any other
     exception -> its traceback, a request to report it, and exit 1."""
@@ -67,22 +58,15 @@ def command(group: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Any
     def register(fn: Callable[..., Any]) -> Any:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            warnings.showwarning = _show_warning
+            warnings.showwarning = lambda msg, *_: _tell(err_console, "warning", "yellow", msg)
             try:
                 return fn(*args, **kwargs)
-            except UserError as e:
-                _tell(err_console, "error", "red", e)
-                raise typer.Exit(2) from None
-            except OSError as e:
-                if e.errno not in PATH_ERRORS or not e.filename:
-                    raise
-                # the user's file system said no (permissions, a full or read-only disk, a
-                # file where a folder is needed): theirs to fix, not a bug of ours
-                _tell(err_console, "error", "red", f"{e.filename}: {e.strerror}.")
-                raise typer.Exit(2) from None
             except (typer.Exit, typer.Abort, KeyboardInterrupt):
                 raise
-            except Exception:
+            except Exception as e:
+                if (mistake := UserError.of(e)) is not None:
+                    _tell(err_console, "error", "red", mistake)
+                    raise typer.Exit(2) from None
                 traceback.print_exc(file=sys.stderr)
                 _tell(err_console, "internal error", "red", BUG)
                 raise typer.Exit(1) from None
@@ -94,19 +78,11 @@ def command(group: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Any
 
 @app.callback()
 def main(
-    memory_budget: Annotated[
-        float | None,
-        Opt(
-            "--memory-budget",
-            min=0.01,
-            help="GB any one input may make mmcl allocate (default: 32x its size on disk, "
-            "at least 0.5, at most a quarter of memory).",
-        ),
-    ] = None,
+    memory_budget: Annotated[float | None, Opt("--memory-budget", min=0.01, help=BUDGET)] = None,
 ) -> None:
     """Multimodal sentiment toolkit."""
-    if memory_budget is not None:  # read by mmcl.limits, here and in worker processes
-        os.environ[ENV] = str(memory_budget)
+    if memory_budget is not None:  # here and in worker processes
+        mmcl.set_memory_budget(memory_budget)
 
 
 PresetOpt = Annotated[str | None, Opt("--preset", help="mosi, mosei, sims, iemocap, ...")]
@@ -133,11 +109,8 @@ def data_inspect(
     label_column: LabelColOpt = None,
 ) -> None:
     """Splits, modalities with shapes and lengths, label statistics, cleaned values, preset."""
-    from mmcl.data.loader import load_data
-    from mmcl.data.summary import describe, format_description
-
-    info = describe(load_data(path, preset, label_column))
-    say(json.dumps(info, indent=2) if as_json else format_description(info))
+    info = mmcl.describe(path, preset, label_column=label_column)
+    say(json.dumps(info.info, indent=2) if as_json else info.text)
 
 
 @command(data_app, "convert")
@@ -147,14 +120,10 @@ def data_convert(
     preset: PresetOpt = None,
     overwrite: OverwriteOpt = False,
     label_column: LabelColOpt = None,
-    csd_max_len: Annotated[int, Opt("--csd-max-len", min=1, help="Frames per segment.")] = MAX_LEN,
+    csd_max_len: Annotated[int | None, Opt("--csd-max-len", min=1, help="Frames kept.")] = None,
 ) -> None:
     """Convert a dataset to the native format (safe, memory-mapped; later runs use it)."""
-    from mmcl.data.loader import load_data
-    from mmcl.data.native import write_native
-
-    ds = load_data(src, preset, label_column, csd_max_len)
-    write_native(ds, out, overwrite=overwrite)
+    ds = mmcl.convert(**locals())
     say(f"wrote {out} ({ds.sizes()})")
 
 
@@ -168,15 +137,13 @@ def data_import(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Import a real set of shared/data into the native format, with its official split."""
-    from mmcl.features.importers import import_dataset
-
-    ds = import_dataset(name, src, out, overwrite=overwrite, model=model, max_len=max_len)
+    ds = mmcl.import_dataset(**locals(), progress=True)
     say(f"wrote {out}: {ds.sizes()}, modalities {ds.dims()}")
 
 
 @command(extract_app, "text")
 def extract_text_cmd(
-    inp: Annotated[Path, Opt("--in", help="CSV file with an id and a text column.")],
+    texts: Annotated[Path, Opt("--in", help="CSV file with an id and a text column.")],
     out: Annotated[Path, Opt("--out", help="Output folder (text feature table).")],
     text_col: Annotated[str, Opt("--text-col")] = "text",
     id_col: IdColsOpt = "id",
@@ -186,12 +153,7 @@ def extract_text_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Token-level sequences, a pooled sentence vector and word-piece ids per text (offline)."""
-    from mmcl.features.text import extract_text, read_texts
-
-    texts, ids = read_texts(inp, text_col, id_col)
-    feats, cached = extract_text(texts, ids, out, model, max_len, batch_size, overwrite)
-    what = "unchanged (cached by content hash)" if cached else "wrote"
-    say(f"{what} {out}: {len(feats.ids)} texts, features {feats.features.shape}")
+    say(mmcl.extract_text(**locals(), progress=True).text)
 
 
 @command(extract_app, "audio")
@@ -205,17 +167,13 @@ def extract_audio_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Frame-level acoustic features per WAV (librosa MFCC/pitch/energy, or eGeMAPS), offline."""
-    from mmcl.features.audio import AudioParams, extract_audio
-
-    params = AudioParams(backend=backend, hop_ms=hop_ms, n_mfcc=n_mfcc, max_frames=max_frames)
-    path, cached = extract_audio(wav_dir, out, params, overwrite)
-    say(f"{'unchanged (cached by content hash)' if cached else 'wrote'} {path}")
+    say(mmcl.extract_audio(**locals(), progress=True).text)
 
 
 @command(data_app, "assemble")
 def data_assemble(
     labels: Annotated[Path, Opt("--labels", help="CSV with ids, labels and (optional) splits.")],
-    features: Annotated[list[str], Opt("--features", help="MODALITY=FOLDER; repeat.")],
+    tables: Annotated[list[str], Opt("--features", help="MODALITY=FOLDER; repeat.")],
     out: Annotated[Path, Opt("--out", help="Output folder (native format).")],
     id_col: IdColsOpt = "id",
     label_col: Annotated[str, Opt("--label-col")] = "label",
@@ -227,10 +185,7 @@ def data_assemble(
     copy: Annotated[bool, Opt("--copy", help="Copy the features, not refer to tables.")] = False,
 ) -> None:
     """Join feature tables from `mmcl extract` with labels into a native dataset."""
-    from mmcl.features.assemble import assemble, parse_tables
-
-    how = (id_col, label_col, split_col, preset, task, seed, overwrite, copy)
-    ds = assemble(labels, parse_tables(features), out, *how)
+    ds = mmcl.assemble(**locals())
     say(f"wrote {out}: {ds.sizes()}")
 
 
@@ -247,25 +202,17 @@ def data_synth(
     num_classes: Annotated[int, Opt("--num-classes")] = 3,
     common: Annotated[str | None, Opt("--common", help="Common-signal carriers: a,v.")] = None,
     noise: Annotated[float, Opt("--noise")] = 1.0,
-    unimodal: Annotated[
-        bool, Opt("--unimodal-labels", help="A label per modality too (regression).")
-    ] = False,
+    unimodal_labels: Annotated[bool, Opt("--unimodal-labels", help="And per modality.")] = False,
     seed: Annotated[int, Opt("--seed")] = 0,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write synthetic data with a planted common + specific signal."""
-    from mmcl.data.synthetic import SynthConfig, parse_dims, parse_modalities, write_synthetic
-
-    cfg = SynthConfig(task, n_train, n_valid, n_test, seq_len, parse_dims(dims), num_classes)
-    cfg.common_modalities, cfg.noise, cfg.seed = parse_modalities(common), noise, seed
-    cfg.unimodal_labels = unimodal
-    write_synthetic(cfg, out, fmt, overwrite)
+    mmcl.synthesize(**locals())
     say(f"wrote {fmt} synthetic {task} data to {out}")
 
 
 @command(app, "train")
 def train(
-    ctx: typer.Context,
     data: DataOpt = None,
     model: Annotated[str | None, Opt("--model", help="mmcl, self_mm, late_fusion, ...")] = None,
     out: Annotated[Path, Opt("--out", help="Run folder.")] = Path("runs/train"),
@@ -275,40 +222,13 @@ def train(
     recipe: RecipeOpt = None,
     preset: PresetOpt = None,
     resume: ResumeOpt = False,
-    nproc: Annotated[
-        int, Opt("--nproc", min=1, help="Data-parallel processes (torchrun on this machine).")
-    ] = 1,
+    nproc: Annotated[int, Opt("--nproc", min=1, help="Data-parallel processes (torchrun).")] = 1,
 ) -> None:
     """Train K seeds into OUT/seed-<s>/ and summarise test metrics as mean and std."""
-    from mmcl import api, distributed
-    from mmcl.evaluation.report import format_summary
-
-    if nproc > 1 and not distributed.launched():  # torchrun runs this command N times
-        raise typer.Exit(distributed.relaunch(nproc, _argv(ctx)))
-    how = dict(out=out, seeds=seeds, epochs=epochs, recipe=recipe, preset=preset)
-    result = api.train(data, model, **how, overrides=overrides, resume=resume, progress=True)
-    if distributed.is_main():
-        say(format_summary(result.summary, out / "summary.md"))
-    distributed.leave()
+    say(mmcl.train(**locals(), progress=True).text)
 
 
-def _argv(ctx: typer.Context) -> list[str]:
-    """The command and the options it was given (not --nproc), as a command line."""
-    args = [ctx.info_name or ""]
-    for p in ctx.command.params:
-        value = ctx.params.get(p.name or "")
-        if p.name == "nproc" or value in (None, False) or value == p.default:
-            continue
-        flag = p.opts[0]
-        values = value if isinstance(value, list | tuple) else [value]
-        args += [flag] if value is True else [a for v in values for a in (flag, str(v))]
-    return args
-
-
-StorageOpt = Annotated[
-    str | None,
-    Opt("--storage", help="Study database: SQLite file or SQLAlchemy URL (postgresql://...)."),
-]
+StorageOpt = Annotated[str | None, Opt("--storage", help="Study database: SQLite file or URL.")]
 
 
 @command(app, "tune")
@@ -326,14 +246,9 @@ def tune_cmd(
     overrides: SetOpt = None,
     recipe: RecipeOpt = None,
 ) -> None:
-    """Search hyper-parameters with Optuna on the validation split (test never read);
-    writes best.toml, trials.csv and plots. Run again (or on other machines with one
-    --storage) to add trials to the same study."""
-    from mmcl import api
-
-    how = dict(trials=trials, out=out, storage=storage, study=study, space=space, jobs=jobs)
-    api.tune(data, model, **how, timeout=timeout, recipe=recipe, epochs=epochs,
-             overrides=overrides, progress=True)  # fmt: skip
+    """Optuna on the validation split (test never read): best.toml, trials.csv, plots. Run
+    again (or on other machines sharing --storage) to add trials to the same study."""
+    mmcl.tune(**locals(), progress=True)
 
 
 @command(app, "evaluate")
@@ -344,10 +259,7 @@ def evaluate_cmd(
     preset: PresetOpt = None,
 ) -> None:
     """Evaluate a trained run on a split; writes eval-<split>.json into each seed folder."""
-    from mmcl import api
-    from mmcl.evaluation.report import format_evaluation
-
-    say(format_evaluation(api.evaluate(run, data=data, split=split, preset=preset), split))
+    say(mmcl.evaluate(**locals()).text)
 
 
 @command(app, "predict")
@@ -358,30 +270,19 @@ def predict_cmd(
     split: SplitOpt = "test",
     preset: PresetOpt = None,
     text: Annotated[str | None, Opt("--text", help="Predict one raw transcript.")] = None,
-    inp: Annotated[Path | None, Opt("--in", help="CSV of raw transcripts.")] = None,
+    texts_csv: Annotated[Path | None, Opt("--in", help="CSV of raw transcripts.")] = None,
     text_col: Annotated[str, Opt("--text-col")] = "text",
     id_col: IdColsOpt = "id",
     audio: Annotated[Path | None, Opt("--audio", help="A WAV file (audio modality).")] = None,
-    missing: Annotated[
-        str | None, Opt("--missing", help="zero|mean for an absent modality.")
-    ] = None,
+    missing: Annotated[str | None, Opt("--missing", help="zero|mean: an absent modality.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace the --out file.")] = False,
 ) -> None:
     """Predict a dataset split (CSV), or raw transcripts (--text, --in) as the run was fed."""
-    from mmcl.evaluation.inference import predict_inputs
-
-    args = (out, data, split, preset, text, inp, text_col, id_col, audio, missing, overwrite)
-    seed_dir, n, records = predict_inputs(run, *args)
-    for r in records if out is None else []:
-        say(json.dumps(r, ensure_ascii=False))
-    if out is not None:
-        say(f"wrote {n} predictions from {seed_dir} to {out}")
+    say(mmcl.predict(**locals()).text)
 
 
 StudyOpt = Annotated[str | None, Opt("--study", help="Study name (default: from --out).")]
-HeartbeatOpt = Annotated[
-    int, Opt("--heartbeat", min=1, help="Seconds; a worker silent for twice this is dead.")
-]
+HeartbeatOpt = Annotated[int | None, Opt("--heartbeat", min=1, help="Worker liveness (s).")]
 
 
 def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -> None:
@@ -389,9 +290,9 @@ def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -
 
     def run(
         models: Annotated[str | None, Opt("--models", help="Comma-separated specs.")] = None,
-        grid: Annotated[str | None, Opt("--grid", help="Grid TOML, or a shipped name.")] = (
-            default_grid
-        ),
+        grid: Annotated[
+            str | None, Opt("--grid", help="Grid TOML or shipped name.")
+        ] = default_grid,
         data: DataOpt = None,
         out: Annotated[Path, Opt("--out", help="Folder for runs and tables.")] = Path(default_out),
         seeds: Annotated[
@@ -406,16 +307,12 @@ def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -
         resume: ResumeOpt = False,
         storage: StorageOpt = None,
         study: StudyOpt = None,
-        heartbeat: HeartbeatOpt = HEARTBEAT,
+        heartbeat: HeartbeatOpt = None,
     ) -> None:
-        from mmcl import api
-
-        how = dict(data=data, out=out, seeds=seeds, epochs=epochs, recipe=recipe, only=only)
-        how |= dict(preset=preset, overrides=overrides, jobs=jobs, resume=resume)
-        how |= dict(storage=storage, study=study, heartbeat=heartbeat, progress=True)
         if models and grid == default_grid:  # --models replaces the default grid
             grid = None
-        result = api.compare(models, grid=grid, **how)
+        options = {k: v for k, v in locals().items() if k != "default_grid"}  # not an option
+        result = mmcl.compare(**options, progress=True)
         if result is not None:
             say(f"{result.markdown}\ntables and plot: {out / 'compare.md'}, {out / 'compare.png'}")
 
@@ -423,14 +320,10 @@ def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -
     command(app, name)(run)
 
 
+_grid_cli("compare", None, "runs/compare", "Train each model for K seeds: table, p-values, plot.")
 _grid_cli(
-    "compare", None, "runs/compare",
-    "Train each model for K seeds; write compare.md/.csv/.json, p-values and compare.png.",
-)  # fmt: skip
-_grid_cli(
-    "ablate", "mmcl_ablation", "runs/ablate",
-    "Run the MMCL ablation grid (recipes/grids/mmcl_ablation.toml): table, tests, plot.",
-)  # fmt: skip
+    "ablate", "mmcl_ablation", "runs/ablate", "The MMCL ablation grid: table, p-values, plot."
+)
 
 
 @command(app, "robustness")
@@ -443,10 +336,8 @@ def robustness(
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a report in --out.")] = False,
 ) -> None:
     """Missing, shifted and noisy modalities: a table (md, csv) and a plot."""
-    from mmcl.experiments.robustness import write_robustness
-
-    table, folder = write_robustness(run, data, split, out, preset, overwrite)
-    say(f"{table}\nwrote {folder / 'robustness.md'} and robustness.png")
+    made = mmcl.robustness(**locals())
+    say(f"{made.markdown}\nwrote {made.folder / 'robustness.md'} and robustness.png")
 
 
 @command(app, "demo")
@@ -455,6 +346,4 @@ def demo(
     out: Annotated[Path, Opt("--out", help="Where the demo runs go.")] = Path("runs/demo"),
 ) -> None:
     """Train MMCL and late fusion on the default data, beside a linear floor and a constant."""
-    from mmcl.experiments.demo import run_demo
-
-    say(f"{run_demo(data, out, say)}\nruns, configs and CSD/gate heatmaps in {out}/")
+    say(f"{mmcl.demo(**locals(), progress=True)}\nruns, configs and CSD/gate heatmaps in {out}/")

@@ -28,24 +28,11 @@ def launched() -> bool:
     return "LOCAL_RANK" in os.environ
 
 
-def relaunch(nproc: int, argv: list[str]) -> int:
-    """Run `mmcl` with the command-line arguments `argv` (without --nproc) as `nproc`
-    processes of one torchrun launch on this machine; returns torchrun's exit code."""
+def relaunch(nproc: int, module: str, args: list[str]) -> int:
+    """Run `python -m module args` as `nproc` processes of one torchrun launch on this
+    machine; returns torchrun's exit code."""
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    return subprocess.run([*torchrun, f"--nproc_per_node={nproc}", "-m", "mmcl", *argv]).returncode
-
-
-def without_option(argv: list[str], flag: str) -> list[str]:
-    """`argv` without `flag VALUE` or `flag=VALUE`."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == flag:
-            skip = True
-        elif not a.startswith(f"{flag}="):
-            out.append(a)
-    return out
+    return subprocess.run([*torchrun, f"--nproc_per_node={nproc}", "-m", module, *args]).returncode
 
 
 def join(device: torch.device | None = None) -> None:
