@@ -188,7 +188,7 @@ def product_bound(trainer, batch, events, by_shape, steps: int) -> None:
     shapes = [[s for s in e.input_shapes if s] for e in groups]
     flops = [product_flop(e.key, s) for e, s in zip(groups, shapes, strict=True)]
     # ms per call on their own: the best of two passes over all the products, since this
-    # machine's speed can halve for a while (docs/performance.md, section 5)
+    # machine's speed can halve for a while (docs/performance.md@50f71fa sec. 5)
     alone = [math.inf if flop else 0.0 for flop in flops]
     for _ in range(2):
         for i, (e, s, flop) in enumerate(zip(groups, shapes, flops, strict=True)):

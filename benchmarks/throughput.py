@@ -23,12 +23,12 @@ Per model, in a fresh process (so that peak memory is the model's own):
 Prints a table; with --json the last line is {"models": {name: {...}}}. --repeat N measures
 every row N times, the rows in turn (round after round, so that the machine's drift reaches
 them alike), and prints each figure's median over the rounds: figures here vary by a fifth
-and more between runs minutes apart (docs/performance.md, section 5). --flops prints
+and more between runs minutes apart (docs/performance.md@50f71fa sec. 5). --flops prints
 instead each fp32 row's counted FLOPs per training and inference sample and its parameters
 (nothing timed). Run it on a quiet machine and compare numbers from one run: absolute
 figures vary between machines.
 
-The machine's speed drifts (docs/performance.md: the same code 1.45x faster one morning than
+The machine's speed drifts (docs/performance.md@50f71fa: the same code 1.45x faster one morning than
 the night before), and issue 12's anchor (the reference code: 120 training and 1600
 inference samples/s, with products at 190 GFLOP/s in fp32) was measured on another day. So
 each MMCL row also measures, in its own process right after its timings, the fp32 and bf16

@@ -135,7 +135,8 @@ SHORT_STEPS = 64
 def kernels(device: torch.device, steps: int, precision: str) -> contextlib.AbstractContextManager:
     """Attention kernels measured faster here: on the CPU in bf16, for sequences of up to
     SHORT_STEPS steps, the plain (math) attention (fused flash attention's bf16 backward was
-    23 % of an MMCL step at 20 steps, docs/performance.md; MMCL's own layers go further, with
+    23 % of an MMCL step at 20 steps, docs/performance.md@50f71fa; MMCL's own layers go further,
+    with
     models/short_attention.py); otherwise PyTorch's choice, the fused kernel, which never holds
     the steps x steps attention matrix and in fp32 is the faster one (about a tenth of an MMCL
     epoch on MOSI's 50 word pieces)."""

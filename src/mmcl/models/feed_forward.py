@@ -4,7 +4,7 @@ PyTorch multiplies fp32 matrices on the CPU with MKL; on this project's machines
 oneDNN, which PyTorch also ships (`torch.ops.mkldnn._linear_pointwise`, the kernel that
 torch.compile's CPU backend calls), runs the feed-forward's products about 1.2-1.6x as fast
 and applies the ReLU as the product writes its output, instead of in a pass of its own over
-the ffn_dim-wide hidden activations (docs/performance.md section 9). Same arithmetic: fp32
+the ffn_dim-wide hidden activations (docs/performance.md@50f71fa sec. 9). Same arithmetic: fp32
 products, only their summation order differs. One product, the first layer's weight gradient,
 stays with MKL: oneDNN was slower there (its input is the hidden gradient transposed).
 
@@ -92,7 +92,7 @@ def feed_forward(
     """linear2(relu(linear1(x))) over x's last dimension, x fp32 on the CPU (`applies`).
     Without gradients nothing keeps the hidden activations, so blocks of `block_rows` rows
     go through both products in turn, the hidden block still in the caches (measured with
-    MKL's products before oneDNN's: docs/performance.md, section 8). Builds without oneDNN
+    MKL's products before oneDNN's: docs/performance.md@50f71fa sec. 8). Builds without oneDNN
     use PyTorch's products, in the same blocks."""
     rows = x.reshape(-1, x.shape[-1])
     w1, b1, w2, b2 = linear1.weight, linear1.bias, linear2.weight, linear2.bias

@@ -245,7 +245,7 @@ class EncoderLayer(nn.TransformerEncoderLayer):
     The forward runs the same arithmetic written out: nn.MultiheadAttention's training path
     turns the batch sequence-first and splits the packed q/k/v projection through copies whose
     backward fills three zero tensors of the projection's size per layer (the profile in
-    docs/performance.md); here the projection goes to `self_attention` as it is (viewed as
+    docs/performance.md@50f71fa); here the projection goes to `self_attention` as it is (viewed as
     heads for scaled_dot_product_attention; short sequences in bf16 on the CPU through
     `short_attention`, which lays it out once). On the CPU in fp32 the feed-forward's products go
     through oneDNN, in blocks of rows without gradients (see `feed_forward`); bf16 inference,
@@ -282,7 +282,7 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         where the build has it, the ReLU fused into the first (`models/feed_forward.py`: same
         arithmetic, measured faster); without gradients in blocks of FFN_BLOCK_ROWS rows, the
         hidden block still in cache (the 2048-wide hidden activations of 5120 rows are 42 MB;
-        docs/performance.md sections 8 and 9)."""
+        docs/performance.md@50f71fa sections 8 and 9)."""
         if fast_feed_forward.applies(x):
             return fast_feed_forward.feed_forward(x, self.linear1, self.linear2, FFN_BLOCK_ROWS)
         if torch.is_grad_enabled():
@@ -295,7 +295,7 @@ class EncoderLayer(nn.TransformerEncoderLayer):
 def self_attention(qkv: torch.Tensor, heads: int, keys: torch.Tensor | None) -> torch.Tensor:
     """Multi-head self-attention (B, L, d) from the packed q/k/v projection (B, L, 3 * d), the
     heads concatenated; `keys` (B, L): the steps that may be attended to. Short sequences in
-    bf16 on the CPU take `short_attention` (measured faster: docs/performance.md, section 10);
+    bf16 on the CPU take `short_attention` (measured faster: docs/performance.md@50f71fa sec. 10);
     the rest PyTorch's scaled_dot_product_attention, given the projection viewed as heads."""
     if short_attention.applies(qkv):
         return short_attention.attention(qkv, heads, keys)
@@ -309,12 +309,12 @@ def self_attention(qkv: torch.Tensor, heads: int, keys: torch.Tensor | None) -> 
 
 # rows per block of the feed-forward without gradients: 512 (x 2048 hidden units x 4 bytes =
 # 4 MB) was the fastest of 256, 512 and 1024 in fp32 here with MKL's products; with oneDNN's,
-# 512, 1024 and 2048 were within 10 % of each other at 2048 wide (docs/performance.md 8, 9)
+# 512, 1024 and 2048 were within 10 % of each other at 2048 wide (docs/performance.md@50f71fa 8, 9)
 FFN_BLOCK_ROWS = 512
 
 # sequences longer than this recompute their Transformer layers' activations (and CSD's) in
 # the backward pass instead of holding them (same numbers; memory at 500 steps in
-# docs/performance.md)
+# docs/performance.md@50f71fa)
 RECOMPUTE_STEPS = 64
 
 
@@ -369,7 +369,7 @@ class CommonEnhancement(nn.Module):
 # rows x steps the critic takes in one go: up to AC_WHOLE_STEPS (128 x 20 in the reference's
 # IEMOCAP setting, 128 x 50 MOSI word pieces) all at once; more (500-step sequences) in chunks
 # of AC_CHUNK_STEPS, 10 rows at a time, recomputed in the backward pass (memory: see
-# docs/performance.md). Recomputing costs a forward pass: not worth it for short sequences.
+# docs/performance.md@50f71fa). Recomputing costs a forward pass: not worth it for short sequences.
 AC_WHOLE_STEPS = 8192
 AC_CHUNK_STEPS = 5120
 

@@ -9,7 +9,7 @@ chooses for short sequences (its fused kernel's bf16 backward was slower still),
 conversions and a check for fully masked rows on top. Here the packed projection
 (B, L, 3 * d) is laid out as heads once, the products run on that layout, and the backward
 writes the gradients of q, k and v into one tensor that is laid back once. Measured in
-docs/performance.md, section 10.
+docs/performance.md@50f71fa sec. 10.
 
 The arithmetic is scaled dot-product attention, softmax(q k^T / sqrt(d_head) + mask) v: the
 products in the input's dtype (bf16 under autocast, whose casts they would get anyway), the
@@ -23,14 +23,14 @@ import torch
 
 # sequences up to SHORT_STEPS take this path on the CPU: it holds the L x L scores per head
 # (at 64 steps, batch 128 and 4 heads, 8 MB in fp32); longer ones keep PyTorch's fused kernel,
-# which never holds them (docs/performance.md, section 4)
+# which never holds them (docs/performance.md@50f71fa sec. 4)
 from mmcl.models.base import SHORT_STEPS
 
 
 def applies(qkv: torch.Tensor) -> bool:
     """Whether `attention` is the path for this projection (B, L, 3 * d): bf16 on the CPU, a
     short sequence, a non-empty batch. In fp32 the function was 0.94-1.19x PyTorch's fused
-    kernel with gradients and 0.62-0.79x without (docs/performance.md, section 10): fp32
+    kernel with gradients and 0.62-0.79x without (docs/performance.md@50f71fa sec. 10): fp32
     keeps the fused kernel."""
     return (
         qkv.device.type == "cpu"
