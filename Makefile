@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format clean mmsa-env
 
 $(BIN)/python:
 	$(shell command -v $(PY) >/dev/null 2>&1 && echo $(PY) || echo python3) -m venv $(VENV)
@@ -31,5 +31,12 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests scripts benchmarks
 	$(BIN)/ruff check --fix src tests scripts benchmarks
 
+# MMSA 2.2.1 (MIT) beside the package, for benchmarks/mmsa_side_by_side.py only: its own
+# code and the few libraries it imports that we do not ship; torch, transformers and
+# scikit-learn are the venv's (--no-deps: pip would otherwise pull a CUDA torch)
+mmsa-env: $(STAMP)
+	$(BIN)/pip install -q --no-deps --target .mmsa MMSA==2.2.1 pandas python-dateutil pytz \
+		tzdata easydict nvidia-ml-py3
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf .mmsa $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -93,6 +93,13 @@ EXPERIMENTS = [
         goal={"Non0_acc_2": 0.82, "Corr": 0.75},
     ),
     Experiment(
+        "mosi-ef-lstm",
+        "mosi_ef_lstm",
+        "mosi",
+        "Non0_acc_2",
+        "CMU-MOSI: EF-LSTM at MMSA's settings, one change per row",
+    ),
+    Experiment(
         "mmmo-compare",
         "mmmo_compare",
         "mmmo",
@@ -340,10 +347,12 @@ def trained_at(out: Path, exp: Experiment) -> set[str]:
     return commits
 
 
-def training_time(out: Path, exp: Experiment) -> str:
+def training_time(out: Path, exp: Experiment, jobs: int) -> str:
     """Run time of the experiment's runs, from their logged epoch times. Each run counts
     its epochs x its median epoch time, so that a pause of the machine during one epoch (the
-    runs keep wall-clock time) does not count."""
+    runs keep wall-clock time) does not count. The epoch times reflect how the grids ran
+    (`jobs` runs at once, one thread each): docs/performance.md ("The results' epoch times")
+    measures the same model alone and so."""
     per_row, total, runs = {}, 0.0, 0
     for row in read_json(out / exp.folder / "compare.json")["per_seed"]:
         epochs_s = []
@@ -355,10 +364,11 @@ def training_time(out: Path, exp: Experiment) -> str:
             runs += 1
         per_row[row] = float(np.median(epochs_s))
     rows = ", ".join(f"`{r}` {v:.1f}" for r, v in per_row.items())
+    how = f"{jobs} runs at once, one thread each" if jobs > 1 else "one run at a time"
     return (
         f"Run time: {runs} runs, {total / 60:.0f} minutes in all (epochs run x each run's "
-        f"median epoch time; runs in parallel share the machine's cores); median seconds per "
-        f"epoch: {rows}."
+        f"median epoch time); median seconds per epoch, each epoch's training, validation and "
+        f"saved weights, {how}: {rows}."
     )
 
 
@@ -624,7 +634,7 @@ over time, the floor to beat, and the constant predictor (training mean or major
             t = tables[e.folder]
             parts.append(
                 f"\n### {e.title}\n\n{describe_data(out, e)}\n{describe_budget(e, seeds)}\n"
-                f"Selection on validation {t.selection}. {training_time(out, e)}\n\n"
+                f"Selection on validation {t.selection}. {training_time(out, e, jobs)}\n\n"
                 f"{markdown(t)}\n{findings(t)}"
             )
     robust = [e for e in done if e.robustness]
@@ -637,9 +647,32 @@ over time, the floor to beat, and the constant predictor (training mean or major
             "every modality.\n"
         )
         parts += [robustness_section(out, e) for e in robust]
+    parts.append(mmsa_section())
     write_text(DOC, "".join(parts))
     print(f"wrote {DOC}")
     return tables
+
+
+# benchmarks/mmsa_side_by_side.py --save writes it; the section shows it as saved
+MMSA_SIDE = ROOT / "docs" / "mmsa-side-by-side.json"
+
+
+def mmsa_section() -> str:
+    """'Against MMSA's own code', from the side-by-side script's saved output (or nothing)."""
+    if not MMSA_SIDE.is_file():
+        return ""
+    r = json.loads(MMSA_SIDE.read_text())
+    cap = f", epochs capped at {r['epochs']}" if r["epochs"] else ""
+    return (
+        "\n## Against MMSA's own code\n\n"
+        f"Each model both toolkits have, trained by MMSA 2.2.1's implementation and by ours on "
+        f"`{r['data']}` with seeds 0..{r['seeds'] - 1}{cap}, at MMSA's MOSI settings "
+        f"(`{r['command']}` at commit {r['commit']}, {r['date']}; how MMSA is run on the CPU "
+        "and how the data are written for it: the script's docstring). Test metrics, mean ± "
+        "std over the seeds; MMSA's parameter counts include a one-wide vision branch our "
+        "data have no use for.\n\n"
+        f"{r['table']}\n"
+    )
 
 
 def main() -> None:

@@ -1,0 +1,270 @@
+"""Side by side with MMSA's own code: each model both toolkits have, trained by MMSA 2.2.1's
+implementation and by ours on the same data and seeds, at MMSA's MOSI settings (ours: the
+`<model>_mosi` recipes, "as MMSA builds it"). Prints, per model and side, the parameter
+count, test Non0_acc_2, Corr and MAE (mean ± std over the seeds), the epochs run and the
+seconds per epoch.
+
+    make mmsa-env   # once: MMSA 2.2.1 into .mmsa/ (pip --target, no dependencies pulled)
+    .venv/bin/python benchmarks/mmsa_side_by_side.py [--data data/mosi] [--seeds 3]
+        [--models tfn,lf_dnn,ef_lstm] [--epochs N] [--json]
+        [--save docs/mmsa-side-by-side.json]   # what docs/results.md's section shows
+
+MMSA is never imported by the package: its side runs in a child process with .mmsa/ on
+the path (torch, transformers and scikit-learn are ours). What this script does to run it,
+and why:
+- MMSA's `MMSA_run` calls `torch.cuda.set_device`, which raises on a CPU-only machine; the
+  child drives the same steps `MMSA_run` takes for one seed (MMSA's config, data loader,
+  model and trainer, its best-on-validation weights, its test) without that call.
+- The data (`--data`, a native folder such as the imported MOSI: MiniLM text tokens and an
+  utterance audio vector) is written as an MMSA pickle: text right-aligned in its steps (MMSA's
+  TFN and LF-DNN text LSTMs read the whole padded sequence, so trailing padding would be the
+  last thing they read; MMSA's own aligned features end at the last step), the audio vector
+  as one step (what MMSA's TFN and LF-DNN read after averaging) or repeated over the text's
+  steps for the models MMSA marks `need_data_aligned`, and a one-wide zero vision channel
+  (our data have no vision; MMSA's models need one): MMSA's counts include that vision
+  branch, ours have none.
+- Models on a BERT checkpoint (MMSA's `use_bert`) are listed as not comparable: MMSA's data
+  loader sets the text width to BERT-base's 768 whatever model it loads, and no local BERT-base
+  ships offline here.
+--epochs caps both sides' epochs (a quick look; the published settings otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MMSA_DIR = ROOT / ".mmsa"
+MODELS = ["tfn", "lf_dnn", "ef_lstm", "lmf", "mfn", "graph_mfn", "mult", "misa", "self_mm"]
+METRICS = ("Non0_acc_2", "Corr", "MAE")
+
+
+# ----------------------------------------------------------------------------- the data
+def mmsa_pickle(data: str, out: Path, aligned: bool) -> None:
+    """`data` as MMSA's data loader reads it (see the module's notes)."""
+    import mmcl
+
+    ds = mmcl.load_dataset(data)
+    obj = {}
+    for name, sp in ds.splits.items():
+        text = np.asarray(sp.features["text"], dtype=np.float32)
+        n, steps, _ = text.shape
+        right = np.zeros_like(text)
+        for i, k in enumerate(sp.lengths["text"]):
+            right[i, steps - k :] = text[i, :k]
+        audio = np.asarray(sp.features["audio"], dtype=np.float32)[:, :1]
+        audio = np.repeat(audio, steps, axis=1) if aligned else audio
+        vision = np.zeros((n, audio.shape[1], 1), dtype=np.float32)
+        obj[name] = {
+            "id": np.asarray(sp.ids, dtype=object),
+            "raw_text": np.asarray(
+                sp.raw_text if sp.raw_text is not None else [""] * n, dtype=object
+            ),
+            "text": right,
+            "audio": audio,
+            "vision": vision,
+            "audio_lengths": np.full(n, audio.shape[1], dtype=np.int64),
+            "vision_lengths": np.full(n, audio.shape[1], dtype=np.int64),
+            "regression_labels": np.asarray(sp.labels, dtype=np.float32),
+        }
+    with open(out, "wb") as f:
+        pickle.dump(obj, f)
+
+
+# ----------------------------------------------------------------------------- MMSA's side
+def mmsa_child(model: str, feature_path: str, seeds: list[int], epochs: int | None) -> dict:
+    """Runs with .mmsa/ on the path: MMSA's steps for each seed (as `MMSA_run` takes them,
+    without its `torch.cuda.set_device`)."""
+    import torch
+    from MMSA.config import get_config_regression
+    from MMSA.data_loader import MMDataLoader
+    from MMSA.models import AMIO
+    from MMSA.trains import ATIO
+    from MMSA.utils import count_parameters, setup_seed
+
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="mmsa-") as tmp:
+        for seed in seeds:
+            args = get_config_regression(model, "mosi")
+            args.update(
+                featurePath=feature_path, custom_feature=None, feature_T="", feature_A="",
+                feature_V="", device=torch.device("cpu"), train_mode="regression",
+                model_save_path=Path(tmp) / f"{model}.pth", cur_seed=seed + 1,
+            )  # fmt: skip
+            if epochs:  # MMSA stops after `early_stop` epochs without improvement
+                args["early_stop"] = min(args["early_stop"], epochs)
+            setup_seed(seed)
+            loader = MMDataLoader(args, 0)
+            net = AMIO(args)
+            trainer = ATIO().getTrain(args)
+            calls = 0
+            train_mode = net.train
+
+            def counted(mode: bool = True, _train=train_mode):  # noqa: ANN001, ANN202
+                nonlocal calls
+                calls += bool(mode)
+                return _train(mode)
+
+            net.train = counted  # one call in training mode per epoch, in MMSA's trainers
+            start = time.perf_counter()
+            trainer.do_train(net, loader)
+            seconds = time.perf_counter() - start
+            net.load_state_dict(torch.load(args["model_save_path"]))
+            test = trainer.do_test(net, loader["test"], mode="TEST")
+            runs.append(
+                {
+                    "seed": seed,
+                    "params": count_parameters(net),
+                    "epochs": calls,
+                    "seconds_per_epoch": seconds / max(calls, 1),
+                    **{m: float(test[m]) for m in METRICS if m in test},
+                }
+            )
+    return {"runs": runs}
+
+
+def run_mmsa(model: str, pickle_path: Path, seeds: int, epochs: int | None) -> dict:
+    env = {**os.environ, "PYTHONPATH": f"{MMSA_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    cmd = [sys.executable, __file__, "--child", model, str(pickle_path), str(seeds)]
+    cmd += ["--epochs", str(epochs)] if epochs else []
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- ours
+def run_ours(model: str, data: str, seeds: int, epochs: int | None) -> dict:
+    import mmcl
+
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="ours-") as tmp:
+        result = mmcl.train(data, model, out=tmp, seeds=seeds, epochs=epochs,
+                            recipe=f"{model}_mosi")  # fmt: skip
+        params = sum(p.numel() for p in mmcl.load_run(tmp).model.parameters() if p.requires_grad)
+        for seed_dir in result.seeds:
+            log = [json.loads(x) for x in (seed_dir / "log.jsonl").read_text().splitlines()]
+            test = json.loads((seed_dir / "metrics.json").read_text())["test"]
+            runs.append(
+                {
+                    "seed": int(seed_dir.name.split("-")[1]),
+                    "params": params,
+                    "epochs": len(log),
+                    "seconds_per_epoch": statistics.mean(r["seconds"] for r in log),
+                    **{m: float(test[m]) for m in METRICS},
+                }
+            )
+    return {"runs": runs}
+
+
+# ----------------------------------------------------------------------------- report
+def cell(runs: list[dict], key: str, digits: int = 3) -> str:
+    values = [r[key] for r in runs]
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def table(found: dict[str, dict[str, dict]]) -> str:
+    lines = [
+        "| model | side | parameters | Non0_acc_2 | Corr | MAE | epochs | s per epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for model, sides in found.items():
+        for side, got in sides.items():
+            if "error" in got:
+                lines.append(f"| `{model}` | {side} | not run: {got['error']} | | | | | |")
+                continue
+            runs = got["runs"]
+            epochs = "/".join(str(r["epochs"]) for r in runs)
+            lines.append(
+                f"| `{model}` | {side} | {runs[0]['params']:,} | {cell(runs, 'Non0_acc_2')} | "
+                f"{cell(runs, 'Corr')} | {cell(runs, 'MAE')} | {epochs} | "
+                f"{cell(runs, 'seconds_per_epoch', 2)} |"
+            )
+    return "\n".join(lines)
+
+
+def mmsa_flags(model: str) -> dict:
+    """MMSA's `need_data_aligned` and `use_bert` for the model on MOSI, from its config."""
+    config = json.loads((MMSA_DIR / "MMSA" / "config" / "config_regression.json").read_text())
+    common = config[model]["commonParams"]
+    mosi = config[model]["datasetParams"]["mosi"]
+    return {
+        "aligned": bool(common.get("need_data_aligned")),
+        "bert": bool(mosi.get("use_bert", common.get("use_bert"))),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default="data/mosi")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, help="cap both sides' epochs (a quick look)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--save", type=Path, help="also write the table and figures here (JSON)")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # model pickle seeds
+    args = ap.parse_args()
+    if args.child:
+        model, path, seeds = args.child
+        print(json.dumps(mmsa_child(model, path, list(range(int(seeds))), args.epochs)))
+        return
+    if not (MMSA_DIR / "MMSA").is_dir():
+        sys.exit(f"MMSA is not installed in {MMSA_DIR}: run `make mmsa-env` first.")
+    if not Path(args.data).exists():
+        sys.exit(f"--data {args.data}: not found; import MOSI first (mmcl data import mosi ...).")
+    found: dict[str, dict[str, dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="side-by-side-") as tmp:
+        pickles = {}
+        for aligned in (False, True):
+            pickles[aligned] = Path(tmp) / f"mosi-{'aligned' if aligned else 'utterance'}.pkl"
+            mmsa_pickle(args.data, pickles[aligned], aligned)
+        for model in args.models.split(","):
+            flags = mmsa_flags(model)
+            print(f"{model}: MMSA ...", file=sys.stderr, flush=True)
+            if flags["bert"]:
+                mmsa = {"error": "MMSA reads text through BERT-base (use_bert), not offline here"}
+            else:
+                mmsa = run_mmsa(model, pickles[flags["aligned"]], args.seeds, args.epochs)
+            print(f"{model}: ours ...", file=sys.stderr, flush=True)
+            found[model] = {
+                "MMSA 2.2.1": mmsa,
+                "mmcl": run_ours(model, args.data, args.seeds, args.epochs),
+            }
+            print(table({model: found[model]}).splitlines()[-2:], file=sys.stderr, flush=True)
+    print(table(found))
+    if args.json:
+        print(json.dumps({"models": found}))
+    if args.save:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        record = {
+            "command": " ".join(["benchmarks/mmsa_side_by_side.py", *sys.argv[1:]]),
+            "commit": commit,
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "data": args.data,
+            "seeds": args.seeds,
+            "epochs": args.epochs,
+            "table": table(found),
+            "models": found,
+        }
+        tmp = args.save.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(args.save)
+
+
+if __name__ == "__main__":
+    main()
