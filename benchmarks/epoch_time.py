@@ -1,5 +1,6 @@
 """Why docs/results.md's seconds per epoch differ from throughput.py's samples/s: MMCL at
-the results' MOSI settings (the `mosi_compare` grid's `mmcl` row, on the imported MOSI),
+the results' MOSI settings (the `mosi_compare` grid's `mmcl` row, on MOSI imported as
+scripts/make_results.py imports it: the importer's defaults, text of 50 word pieces),
 trained for a few epochs in three ways, and each run's median seconds per epoch as its
 log.jsonl records them (an epoch's training, its validation pass, the selected weights
 saved):
@@ -9,7 +10,9 @@ saved):
   grid worker);
 - two runs at once, one thread each: as docs/results.md's grids run (`--jobs 2`).
 
-    .venv/bin/python benchmarks/epoch_time.py [--data data/mosi] [--epochs 3] [--json]
+    .venv/bin/python benchmarks/epoch_time.py [--data FOLDER] [--epochs 3] [--json]
+
+Without --data, MOSI is imported from ../shared/data/mosi into runs/epoch-time/mosi once.
 
 Run it alone on the machine; with --json the last line is {"rows": {...}}.
 """
@@ -54,26 +57,34 @@ def measure(data: str, epochs: int, jobs: int, seeds: int, threads: int) -> dict
     return {"seconds_per_epoch": round(statistics.mean(medians), 2), "wall_s": round(wall, 1)}
 
 
+SHARED_MOSI = Path(__file__).resolve().parents[2] / "shared" / "data" / "mosi"
+IMPORTED = Path("runs/epoch-time/mosi")
+
+
+def results_mosi() -> str:
+    """MOSI as scripts/make_results.py imports it (the importer's defaults), made once."""
+    if not (IMPORTED / "manifest.json").is_file():
+        mmcl.import_dataset("mosi", SHARED_MOSI, IMPORTED, overwrite=True)
+    return str(IMPORTED)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="data/mosi", help="the imported MOSI (mmcl data import)")
+    ap.add_argument("--data", help="a dataset folder (default: MOSI as the results import it)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if not Path(args.data).exists():
-        raise SystemExit(
-            f"--data {args.data}: not found; import MOSI first: "
-            "mmcl data import mosi ../shared/data/mosi data/mosi"
-        )
+    data = args.data or results_mosi()
+    steps = mmcl.load_dataset(data).seq_lens()
     rows = {}
-    print(f"MMCL ({GRID} row '{ROW}') on {args.data}, {args.epochs} epochs per run")
+    print(f"MMCL ({GRID} row '{ROW}') on {data} (steps {steps}), {args.epochs} epochs per run")
     print(f"{'how':<32}{'s/epoch':>9}{'wall s':>9}")
     for name, how in WAYS.items():
-        rows[name] = measure(args.data, args.epochs, **how)
+        rows[name] = measure(data, args.epochs, **how)
         r = rows[name]
         print(f"{name:<32}{r['seconds_per_epoch']:>9}{r['wall_s']:>9}", flush=True)
     if args.json:
-        print(json.dumps({"rows": rows}))
+        print(json.dumps({"data": data, "steps": steps, "rows": rows}))
 
 
 if __name__ == "__main__":

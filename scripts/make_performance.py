@@ -160,13 +160,21 @@ def results_epoch_seconds() -> float | None:
 
 
 def epoch_section() -> list[str]:
-    rows = last_json("epoch_time")["rows"]
+    found = last_json("epoch_time")
+    rows = found["rows"]
     out = ["| how MMCL was run (MOSI, results' settings) | s per epoch | wall s |", "|---|---|---|"]
     out += [f"| {k} | {v['seconds_per_epoch']} | {v['wall_s']} |" for k, v in rows.items()]
     alone = rows["alone, default threads"]["seconds_per_epoch"]
     grid = rows["2 runs at once, 1 thread each"]["seconds_per_epoch"]
     published = results_epoch_seconds()
     out.append("")
+    if "steps" in found:
+        out.append(f"Data: `{found['data']}`, steps per modality {found['steps']}.\n")
+    else:
+        out.append(
+            "Data: the measurement does not record its data's steps; MOSI imported with "
+            "fewer text steps than the results' runs costs less per epoch.\n"
+        )
     out.append(
         f"Two one-thread runs at once, as docs/results.md's grids run, take {grid / alone:.1f}x "
         "the seconds per epoch of one run alone with the default threads"
