@@ -21,12 +21,13 @@ and why:
   last thing they read; MMSA's own aligned features end at the last step), the audio vector
   as one step (what MMSA's TFN and LF-DNN read after averaging) or repeated over the text's
   steps for the models MMSA marks `need_data_aligned`, and a one-wide zero vision channel
-  (our data have no vision; MMSA's models need one): MMSA's counts include that vision
-  branch, ours have none.
+  (our data have no vision; MMSA's models need one). Our side trains on the same data with
+  the same zero vision channel, so that both sides build the same layers.
 - Models on a BERT checkpoint (MMSA's `use_bert`) are listed as not comparable: MMSA's data
   loader sets the text width to BERT-base's 768 whatever model it loads, and no local BERT-base
   ships offline here.
---epochs caps both sides' epochs (a quick look; the published settings otherwise).
+--epochs N is for a quick look: ours train at most N epochs; MMSA's trainers have no epoch
+cap, so its early stop is cut to N epochs without improvement.
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ def mmsa_pickle(data: str, out: Path, aligned: bool) -> None:
         }
     with open(out, "wb") as f:
         pickle.dump(obj, f)
+
+
+def with_zero_vision(data: str, out: Path) -> str:
+    """`data` with the one-wide zero vision channel MMSA's side gets, as a native folder."""
+    import mmcl
+
+    ds = mmcl.load_dataset(data)
+    for sp in ds.splits.values():
+        n = len(sp.labels)
+        sp.features["vision"] = np.zeros((n, 1, 1), dtype=np.float32)
+        sp.lengths["vision"] = np.ones(n, dtype=np.int64)
+    mmcl.convert(ds, out)
+    return str(out)
 
 
 # ----------------------------------------------------------------------------- MMSA's side
@@ -212,7 +226,7 @@ def main() -> None:
     ap.add_argument("--data", default="data/mosi")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, help="cap both sides' epochs (a quick look)")
+    ap.add_argument("--epochs", type=int, help="a quick look: see the notes above")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--save", type=Path, help="also write the table and figures here (JSON)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # model pickle seeds
@@ -231,6 +245,7 @@ def main() -> None:
         for aligned in (False, True):
             pickles[aligned] = Path(tmp) / f"mosi-{'aligned' if aligned else 'utterance'}.pkl"
             mmsa_pickle(args.data, pickles[aligned], aligned)
+        ours_data = with_zero_vision(args.data, Path(tmp) / "with-vision")
         for model in args.models.split(","):
             flags = mmsa_flags(model)
             print(f"{model}: MMSA ...", file=sys.stderr, flush=True)
@@ -241,7 +256,7 @@ def main() -> None:
             print(f"{model}: ours ...", file=sys.stderr, flush=True)
             found[model] = {
                 "MMSA 2.2.1": mmsa,
-                "mmcl": run_ours(model, args.data, args.seeds, args.epochs),
+                "mmcl": run_ours(model, ours_data, args.seeds, args.epochs),
             }
             print(table({model: found[model]}).splitlines()[-2:], file=sys.stderr, flush=True)
     print(table(found))

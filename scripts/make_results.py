@@ -669,8 +669,8 @@ def mmsa_section() -> str:
         f"`{r['data']}` with seeds 0..{r['seeds'] - 1}{cap}, at MMSA's MOSI settings "
         f"(`{r['command']}` at commit {r['commit']}, {r['date']}; how MMSA is run on the CPU "
         "and how the data are written for it: the script's docstring). Test metrics, mean ± "
-        "std over the seeds; MMSA's parameter counts include a one-wide vision branch our "
-        "data have no use for.\n\n"
+        "std over the seeds; both sides read the same one-wide zero vision channel (our data "
+        "have none; MMSA's models need one).\n\n"
         f"{r['table']}\n"
     )
 
