@@ -184,10 +184,16 @@ def run_ours(model: str, data: str, seeds: int, epochs: int | None) -> dict:
 
 # ----------------------------------------------------------------------------- report
 def cell(runs: list[dict], key: str, digits: int = 3) -> str:
+    """Mean ± std over the seeds; a Corr that is undefined (a constant predictor) is left
+    out and counted."""
     values = [r[key] for r in runs]
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+    finite = [v for v in values if np.isfinite(v)]
+    note = f" ({len(values) - len(finite)} undefined)" if len(finite) < len(values) else ""
+    if not finite:
+        return f"undefined{note}"
+    if len(finite) == 1:
+        return f"{finite[0]:.{digits}f}{note}"
+    return f"{np.mean(finite):.{digits}f} ± {np.std(finite, ddof=1):.{digits}f}{note}"
 
 
 def table(found: dict[str, dict[str, dict]]) -> str:
@@ -219,6 +225,25 @@ def mmsa_flags(model: str) -> dict:
         "aligned": bool(common.get("need_data_aligned")),
         "bert": bool(mosi.get("use_bert", common.get("use_bert"))),
     }
+
+
+def save(args: argparse.Namespace, found: dict) -> None:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    record = {
+        "command": " ".join(["benchmarks/mmsa_side_by_side.py", *sys.argv[1:]]),
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "data": args.data,
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "table": table(found),
+        "models": found,
+    }
+    tmp = args.save.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(args.save)
 
 
 def main() -> None:
@@ -259,26 +284,11 @@ def main() -> None:
                 "mmcl": run_ours(model, ours_data, args.seeds, args.epochs),
             }
             print(table({model: found[model]}).splitlines()[-2:], file=sys.stderr, flush=True)
+            if args.save:  # after each model: a failure later keeps what was measured
+                save(args, found)
     print(table(found))
     if args.json:
         print(json.dumps({"models": found}))
-    if args.save:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        record = {
-            "command": " ".join(["benchmarks/mmsa_side_by_side.py", *sys.argv[1:]]),
-            "commit": commit,
-            "date": time.strftime("%Y-%m-%d", time.gmtime()),
-            "data": args.data,
-            "seeds": args.seeds,
-            "epochs": args.epochs,
-            "table": table(found),
-            "models": found,
-        }
-        tmp = args.save.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(args.save)
 
 
 if __name__ == "__main__":
