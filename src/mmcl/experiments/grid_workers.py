@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from mmcl.experiments.studies import HEARTBEAT, masked, open_storage, storage_ur
 from mmcl.run_folder import METRICS, safe_name
 
 PARAM = "point"
+CLAIMED = "claimed_at"  # when a trial took its point (time.time())
 
 
 def point_key(point: Point) -> str:
@@ -102,16 +104,22 @@ def open_grid_study(job: GridJob) -> Any:
 
 
 def owner(study: Any, trial_number: int, key: str) -> int:
-    """The trial that owns point `key`: the lowest-numbered running or finished one."""
+    """The trial that owns point `key`: of the running or finished trials that hold it, the
+    first to claim it (`claimed_at`, then the lowest number). Not the lowest number alone:
+    trial numbers are given when a trial is created, before it picks its point, so a
+    lower-numbered trial can pick a point after a higher-numbered one has checked and
+    started it; a claim is written before its check, so of two trials on one point the
+    later claimant always sees the earlier one (on one machine's clock)."""
     import optuna
 
     live = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)
-    numbers = [
-        t.number
+    claims = [
+        (t.user_attrs.get(CLAIMED, float("-inf")), t.number)
         for t in study.get_trials(deepcopy=False, states=live)
         if t.params.get(PARAM) == key
+        and (CLAIMED in t.user_attrs or t.state == optuna.trial.TrialState.COMPLETE)
     ]
-    return min([*numbers, trial_number])
+    return min(claims, default=(0.0, trial_number))[1]
 
 
 def _all_done(study: Any, keys: list[str]) -> bool:
@@ -148,6 +156,7 @@ def run_worker(job: GridJob, ds: Dataset | None = None, one_thread: bool = False
         nonlocal trained
         key = trial.suggest_categorical(PARAM, keys)
         trial.set_user_attr("worker", name)
+        trial.set_user_attr(CLAIMED, time.time())  # before the check: see `owner`
         first = owner(study, trial.number, key)
         if first != trial.number:
             # every point has been handed out: this one runs elsewhere (or is done)
