@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -217,6 +218,21 @@ def read_toml(path: str | Path, option: str = "") -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"{where}: not a readable TOML text file ({e}).") from None
     return parse_toml(text, where)
+
+
+def toml_value(value: Any) -> str:
+    """A Python value as a TOML literal, what `parse_value` reads back (`--set key=VALUE`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return json.dumps(value)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise UserError(f"overrides: {value!r} ({type(value).__name__}) is not a config value.")
 
 
 def parse_value(text: str) -> Any:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mmcl.config import toml_value
 from mmcl.errors import UserError
 from mmcl.progress import silenced
 
@@ -26,26 +26,11 @@ def reporting(progress: bool) -> Iterator[Callable[[str], None]]:
         yield print if progress else _quiet
 
 
-def _toml(value: Any) -> str:
-    """A Python value as a TOML literal (what `--set key=VALUE` takes)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | str):
-        return json.dumps(value)
-    if isinstance(value, Path):
-        return json.dumps(str(value))
-    if isinstance(value, Sequence):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
-    raise UserError(f"overrides: {value!r} ({type(value).__name__}) is not a config value.")
-
-
 def settings(overrides: Overrides) -> list[str]:
     """{"train.lr": 1e-3, "modalities": ["text"]} -> ["train.lr=0.001", 'modalities=["text"]'];
     "key=value" strings (the CLI's --set) are taken as they are."""
     if overrides is None or isinstance(overrides, Mapping):
-        return [f"{key}={_toml(value)}" for key, value in (overrides or {}).items()]
+        return [f"{key}={toml_value(value)}" for key, value in (overrides or {}).items()]
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
         raise UserError("overrides: give a mapping {key: value}, or a list of 'key=value'.")
     return list(overrides)

@@ -3,21 +3,23 @@ N times; each rank trains with the same arguments and joins the others."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from mmcl import distributed
 from mmcl.api.training import train
+from mmcl.data.io import read_json
 from mmcl.errors import UserError
 
 
 def main(args: Path) -> int:
-    how = json.loads(args.read_text())
+    how = read_json(args)
     try:
         train(**how)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except Exception as e:  # the user's mistakes as the CLI reports them; bugs as tracebacks
+        if (mistake := UserError.of(e)) is None:
+            raise
+        print(f"error: {mistake}", file=sys.stderr)
         return 2
     finally:
         distributed.leave()

@@ -48,18 +48,19 @@ def train(
     """Train seeds 0..seeds-1 of `model` on `data` into OUT/seed-<s>/ (defaults < recipe <
     arguments < overrides, as `mmcl train`); `nproc` > 1 trains each seed data-parallel
     in that many processes of one torchrun launch on this machine."""
-    from mmcl.experiments.train import train_from_options
-    from mmcl.run_folder import seed_dirs
-
+    options = dict(locals())  # the keyword options: first, before any other name is bound
     if seeds < 1:
         raise UserError(f"seeds = {seeds}: train at least one seed.")
     if nproc < 1:
         raise UserError(f"nproc = {nproc}: give at least one process.")
+    from mmcl.experiments.train import train_from_options
+    from mmcl.run_folder import seed_dirs
+
     out = Path(out)
     if nproc > 1 and not distributed.launched():
-        how = dict(data=data_spec(data), model=model, out=str(out), seeds=seeds, epochs=epochs)
-        how |= dict(recipe=recipe, preset=preset, overrides=settings(overrides))
-        return _torchrun(nproc, how | dict(resume=resume, progress=progress))
+        # each rank gets the same keywords, as JSON: paths and overrides as strings
+        as_json = dict(data=data_spec(data), out=str(out), overrides=settings(overrides))
+        return _torchrun(nproc, options | as_json)
     extra = [f'preset="{preset}"'] if preset else []
     with reporting(progress) as say:
         summary = train_from_options(
@@ -72,6 +73,7 @@ def train(
 def _torchrun(nproc: int, how: dict[str, Any]) -> TrainResult:
     """`train(**how)` in `nproc` processes of one torchrun launch; the result is read from
     the run folder rank 0 wrote."""
+    from mmcl.data.io import read_json
     from mmcl.run_folder import seed_dirs
 
     with tempfile.TemporaryDirectory(prefix="mmcl-torchrun-") as tmp:
@@ -81,7 +83,7 @@ def _torchrun(nproc: int, how: dict[str, Any]) -> TrainResult:
     if code != 0:
         raise UserError(f"training under torchrun failed (exit code {code}); see the log above.")
     out = Path(how["out"])
-    summary = json.loads((out / "summary.json").read_text())
+    summary = read_json(out / "summary.json")
     return TrainResult(out, seed_dirs(out), summary)
 
 

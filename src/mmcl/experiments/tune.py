@@ -29,7 +29,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from mmcl.config import RunConfig, read_toml, resolve_config
+from mmcl.config import RunConfig, read_toml, resolve_config, toml_value
 from mmcl.data.dataset import Dataset
 from mmcl.data.loader import load_data
 from mmcl.errors import UserError
@@ -92,12 +92,8 @@ def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> list[str]:
         else:
             low, high = float(spec["low"]), float(spec["high"])
             value = trial.suggest_float(key, low, high, log=spec.get("log", False))
-        out.append(f"{key}={_toml_value(value)}")
+        out.append(f"{key}={toml_value(value)}")
     return out
-
-
-def _toml_value(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else str(value).lower()
 
 
 # -- the search -----------------------------------------------------------------------------
@@ -163,7 +159,7 @@ def tune(
     )
     for key, spec in job.space.items():  # a misspelt field fails now, not in trial 7
         job.config(
-            [f"{key}={_toml_value(spec['choices'][0] if 'choices' in spec else spec['low'])}"]
+            [f"{key}={toml_value(spec['choices'][0] if 'choices' in spec else spec['low'])}"]
         )
     ds = load_data(data, base.preset or None)
     metric, higher = selection_rule(base.train, ds.task.metric_set)
@@ -268,7 +264,7 @@ def write_outputs(job: TuneJob, out: Path, say: Callable[[str], None] = print) -
             f"see {out / 'trials.csv'} and the trial folders in {out / 'trials'}."
         )
     best = study.best_trial
-    overrides = [f"{k}={_toml_value(v)}" for k, v in best.params.items()]
+    overrides = [f"{k}={toml_value(v)}" for k, v in best.params.items()]
     cfg = job.config(overrides)
     metric = study.user_attrs.get("metric", "the selection metric")
     write_text(

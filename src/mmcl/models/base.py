@@ -135,11 +135,10 @@ SHORT_STEPS = 64
 def kernels(device: torch.device, steps: int, precision: str) -> contextlib.AbstractContextManager:
     """Attention kernels measured faster here: on the CPU in bf16, for sequences of up to
     SHORT_STEPS steps, the plain (math) attention (fused flash attention's bf16 backward was
-    23 % of an MMCL step at 20 steps, docs/performance.md@50f71fa; MMCL's own layers go further,
-    with
-    models/short_attention.py); otherwise PyTorch's choice, the fused kernel, which never holds
-    the steps x steps attention matrix and in fp32 is the faster one (about a tenth of an MMCL
-    epoch on MOSI's 50 word pieces)."""
+    23 % of an MMCL step at 20 steps, docs/performance.md@50f71fa; MMCL's own layers go
+    further, with models/short_attention.py); otherwise PyTorch's choice, the fused kernel,
+    which never holds the steps x steps attention matrix and in fp32 is the faster one
+    (about a tenth of an MMCL epoch on MOSI's 50 word pieces)."""
     if device.type != "cpu" or steps > SHORT_STEPS or precision != "bf16":
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
