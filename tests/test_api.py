@@ -24,6 +24,7 @@ def test_the_docs_examples_run_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "shared").symlink_to(SHARED)  # the docs' `shared` folder
+    (tmp_path / "examples").symlink_to(DOC.parents[1] / "examples")  # and their example video
     blocks = code_blocks(DOC.read_text())
     assert len(blocks) >= 9
     namespace: dict = {}

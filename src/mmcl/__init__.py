@@ -10,6 +10,7 @@ for prediction under one protocol. The Python API (docs/api.md has an example of
     synthesize(out, ...)              planted-signal data (native folder, MMSA or MulT pickle)
     extract_text(texts, ids, out)     a text feature table (MiniLM or a local model)
     extract_audio(wav_dir, out)       an audio feature table
+    extract_video(videos, out)        vision, audio and text tables of video files
     assemble(labels, tables, out)     feature tables + a labels CSV -> a dataset folder
     train(data, model, ...)           train seeds into a run folder -> TrainResult
     evaluate(run, ...)                a run's metrics on a split, per seed -> Evaluation
@@ -19,8 +20,9 @@ for prediction under one protocol. The Python API (docs/api.md has an example of
     robustness(run, ...)              missing, shifted and noisy modalities -> a table
     demo(data)                        MMCL and late fusion beside a floor and a constant
     load_run(path)                    a trained run -> Run, with .predict(arrays or data),
-                                      .predict_texts(texts) and .predict_audio(wav files)
-    predict(run, ...)                 `mmcl predict`: a split, texts or audio -> records or CSV
+                                      .predict_texts(texts), .predict_audio(wav files) and
+                                      .predict_videos(video files)
+    predict(run, ...)                 `mmcl predict`: a split, texts, audio or videos -> records
     set_memory_budget(gb)             what any one input file may make mmcl allocate
     UserError                         what every function raises for a user's mistake
 
@@ -45,6 +47,7 @@ __all__ = [
     "evaluate",
     "extract_audio",
     "extract_text",
+    "extract_video",
     "import_dataset",
     "load_dataset",
     "load_run",

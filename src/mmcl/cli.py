@@ -1,8 +1,8 @@
 """The `mmcl` command line: parse, call one function of the Python API (`mmcl.*`), print.
 Each command's parameters are named as its API function's keywords, so a command passes
-them on as `**locals()`. A user's mistake
-(`UserError`: bad option, bad file) is one line on stderr and exit code 2; anything else is
-a bug of ours: its traceback is shown, with a request to report it."""
+them on as `**locals()`. A user's mistake (`UserError`: bad option, bad file) is one line
+on stderr and exit code 2; anything else is a bug of ours: its traceback is shown, with a
+request to report it."""
 
 from __future__ import annotations
 
@@ -52,8 +52,7 @@ def _tell(console_: Console, label: str, style: str, message: object) -> None:
 
 
 def command(group: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Any]:
-    """Register `fn` as `name` in `group`. Our errors -> one line and exit 2; any other
-    exception -> its traceback, a request to report it, and exit 1."""
+    """Register as `name` in `group`: our errors -> one line, exit 2; others -> a traceback."""
 
     def register(fn: Callable[..., Any]) -> Any:
         @functools.wraps(fn)
@@ -80,7 +79,6 @@ def command(group: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Any
 def main(
     memory_budget: Annotated[float | None, Opt("--memory-budget", min=0.01, help=BUDGET)] = None,
 ) -> None:
-    """Multimodal sentiment toolkit."""
     if memory_budget is not None:  # here and in worker processes
         mmcl.set_memory_budget(memory_budget)
 
@@ -99,6 +97,9 @@ TextModelOpt = Annotated[str, Opt("--model", help="Local text model folder (defa
 OutFolder = Annotated[Path, Arg(help="Output folder (native format).")]
 IdColsOpt = Annotated[str, Opt("--id-col", "--id-cols", help="Id column(s): id, or a,b.")]
 LabelColOpt = Annotated[int | None, Opt("--label-column", min=0, help="Of multi-column labels.")]
+StorageOpt = Annotated[str | None, Opt("--storage", help="Study database: SQLite file or URL.")]
+StudyOpt = Annotated[str | None, Opt("--study", help="Study name (default: from --out).")]
+HeartbeatOpt = Annotated[int | None, Opt("--heartbeat", min=1, help="Worker liveness (s).")]
 
 
 @command(data_app, "inspect")
@@ -123,8 +124,7 @@ def data_convert(
     csd_max_len: Annotated[int | None, Opt("--csd-max-len", min=1, help="Frames kept.")] = None,
 ) -> None:
     """Convert a dataset to the native format (safe, memory-mapped; later runs use it)."""
-    ds = mmcl.convert(**locals())
-    say(f"wrote {out} ({ds.sizes()})")
+    say(f"wrote {out} ({mmcl.convert(**locals()).sizes()})")
 
 
 @command(data_app, "import")
@@ -170,6 +170,19 @@ def extract_audio_cmd(
     say(mmcl.extract_audio(**locals(), progress=True).text)
 
 
+@command(extract_app, "video")
+def extract_video_cmd(
+    videos: Annotated[Path, Opt("--videos", help="Video folder, or CSV: id,path[,transcript]")],
+    out: Annotated[Path, Opt("--out", help="Output folder: vision, audio, text tables.")],
+    fps: Annotated[float, Opt("--fps", min=0.1, help="Face frames sampled per second.")] = 10.0,
+    max_seconds: Annotated[float, Opt("--max-seconds", min=1, help="Longest video.")] = 3600,
+    model: TextModelOpt = "",
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Face geometry, soundtrack features and transcript (or recognised speech) per video."""
+    say(mmcl.extract_video(**locals(), progress=True).text)
+
+
 @command(data_app, "assemble")
 def data_assemble(
     labels: Annotated[Path, Opt("--labels", help="CSV with ids, labels and (optional) splits.")],
@@ -185,8 +198,7 @@ def data_assemble(
     copy: Annotated[bool, Opt("--copy", help="Copy the features, not refer to tables.")] = False,
 ) -> None:
     """Join feature tables from `mmcl extract` with labels into a native dataset."""
-    ds = mmcl.assemble(**locals())
-    say(f"wrote {out}: {ds.sizes()}")
+    say(f"wrote {out}: {mmcl.assemble(**locals()).sizes()}")
 
 
 @command(data_app, "synth")
@@ -228,9 +240,6 @@ def train(
     say(mmcl.train(**locals(), progress=True).text)
 
 
-StorageOpt = Annotated[str | None, Opt("--storage", help="Study database: SQLite file or URL.")]
-
-
 @command(app, "tune")
 def tune_cmd(
     data: DataOpt = None,
@@ -269,20 +278,17 @@ def predict_cmd(
     data: RunDataOpt = None,
     split: SplitOpt = "test",
     preset: PresetOpt = None,
-    text: Annotated[str | None, Opt("--text", help="Predict one raw transcript.")] = None,
-    texts_csv: Annotated[Path | None, Opt("--in", help="CSV of raw transcripts.")] = None,
+    text: Annotated[str | None, Opt("--text", "--transcript", help="A transcript.")] = None,
+    texts_csv: Annotated[Path | None, Opt("--in", help="CSV of transcripts or videos.")] = None,
     text_col: Annotated[str, Opt("--text-col")] = "text",
     id_col: IdColsOpt = "id",
     audio: Annotated[Path | None, Opt("--audio", help="A WAV file (audio modality).")] = None,
+    video: Annotated[Path | None, Opt("--video", help="A video file (all modalities).")] = None,
     missing: Annotated[str | None, Opt("--missing", help="zero|mean: an absent modality.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace the --out file.")] = False,
 ) -> None:
-    """Predict a dataset split (CSV), or raw transcripts (--text, --in) as the run was fed."""
+    """Predict a dataset split (CSV), or raw transcripts, audio or videos as the run was fed."""
     say(mmcl.predict(**locals()).text)
-
-
-StudyOpt = Annotated[str | None, Opt("--study", help="Study name (default: from --out).")]
-HeartbeatOpt = Annotated[int | None, Opt("--heartbeat", min=1, help="Worker liveness (s).")]
 
 
 def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -> None:
@@ -290,14 +296,10 @@ def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -
 
     def run(
         models: Annotated[str | None, Opt("--models", help="Comma-separated specs.")] = None,
-        grid: Annotated[
-            str | None, Opt("--grid", help="Grid TOML or shipped name.")
-        ] = default_grid,
+        grid: Annotated[str | None, Opt("--grid", help="TOML, or a shipped grid.")] = default_grid,
         data: DataOpt = None,
         out: Annotated[Path, Opt("--out", help="Folder for runs and tables.")] = Path(default_out),
-        seeds: Annotated[
-            int | None, Opt("--seeds", min=1, help="Default: the grid's, or 3.")
-        ] = None,
+        seeds: Annotated[int | None, Opt("--seeds", min=1, help="Default: grid's, or 3.")] = None,
         epochs: EpochsOpt = None,
         overrides: SetOpt = None,
         recipe: RecipeOpt = None,
@@ -321,9 +323,7 @@ def _grid_cli(name: str, default_grid: str | None, default_out: str, doc: str) -
 
 
 _grid_cli("compare", None, "runs/compare", "Train each model for K seeds: table, p-values, plot.")
-_grid_cli(
-    "ablate", "mmcl_ablation", "runs/ablate", "The MMCL ablation grid: table, p-values, plot."
-)
+_grid_cli("ablate", "mmcl_ablation", "runs/ablate", "MMCL's ablation grid: table, p-values, plot.")
 
 
 @command(app, "robustness")

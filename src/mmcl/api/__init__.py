@@ -14,6 +14,7 @@ from mmcl.api.data import (
     describe,
     extract_audio,
     extract_text,
+    extract_video,
     import_dataset,
     load_dataset,
     set_memory_budget,
@@ -35,11 +36,12 @@ from mmcl.api.training import (
     tune,
 )
 from mmcl.errors import UserError
+from mmcl.features.video import VideoTables
 
 __all__ = [
     "Description", "Evaluation", "FeatureTable", "GridOptions", "Overrides", "Predictions",
-    "Robustness", "Run", "TrainResult", "UserError", "ablate", "assemble", "compare",
-    "convert", "demo", "describe", "evaluate", "extract_audio", "extract_text",
+    "Robustness", "Run", "TrainResult", "UserError", "VideoTables", "ablate", "assemble", "compare",
+    "convert", "demo", "describe", "evaluate", "extract_audio", "extract_text", "extract_video",
     "import_dataset", "load_dataset", "load_run", "predict", "robustness", "set_memory_budget",
     "settings", "synthesize", "train", "tune",
 ]  # fmt: skip

@@ -12,6 +12,7 @@ import numpy as np
 
 from mmcl.api.options import reporting
 from mmcl.data.dataset import Dataset
+from mmcl.features.video import VideoTables
 
 
 def set_memory_budget(gb: float | None) -> None:
@@ -213,6 +214,30 @@ def extract_audio(
     with reporting(progress):
         path, cached = _extract(wav_dir, out, params, overwrite)
     return _table(path, cached)
+
+
+def extract_video(
+    videos: str | Path,
+    out: str | Path = "features/video",
+    *,
+    fps: float = 10.0,
+    max_seconds: float = 3600.0,
+    model: str = "",
+    max_len: int = 50,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> VideoTables:
+    """Vision (face geometry at `fps`), audio (as `extract_audio`) and text (the transcript,
+    else offline speech recognition, as `extract_text`) tables of every video in the folder
+    `videos`, or in a CSV file with columns id, path and optionally transcript, into
+    `out`/vision, audio and text. Videos longer than `max_seconds` are refused, and so
+    are frames too large for the memory budget (`set_memory_budget`)."""
+    from mmcl.features.video import VideoParams
+    from mmcl.features.video import extract_video as _extract
+
+    params = VideoParams(fps=fps, max_seconds=max_seconds)
+    with reporting(progress):
+        return _extract(videos, out, params, model=model, max_len=max_len, overwrite=overwrite)
 
 
 def assemble(

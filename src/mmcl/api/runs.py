@@ -123,6 +123,28 @@ class Run:
         _, records = predict_raw(self.folder, [f.stem for f in files], None, files, missing)
         return list(records)
 
+    def predict_videos(
+        self,
+        videos: Sequence[str | Path],
+        transcripts: Sequence[str | None] | None = None,
+        *,
+        missing: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Video files through the run's own extraction (face features, soundtrack,
+        the transcript or else recognised speech), then the model: one record each (id =
+        the file's stem), as `mmcl predict --video`."""
+        from mmcl.evaluation.inference import predict_raw
+        from mmcl.features.video import VideoInput
+
+        files = [Path(v) for v in videos]
+        said = list(transcripts) if transcripts is not None else [None] * len(files)
+        if len(said) != len(files):
+            raise UserError("predict_videos: give one transcript (or None) per video.")
+        inputs = [VideoInput(f.stem, f, t) for f, t in zip(files, said, strict=True)]
+        ids = [v.id for v in inputs]
+        _, records = predict_raw(self.folder, ids, None, None, missing, videos=inputs)
+        return list(records)
+
 
 def load_run(path: str | Path) -> Run:
     """A run folder (one seed, or several seed-* folders: the validation-best is used)."""
@@ -165,18 +187,23 @@ def predict(
     text_col: str = "text",
     id_col: str = "id",
     audio: str | Path | None = None,
+    video: str | Path | None = None,
     missing: str | None = None,
     overwrite: bool = False,
 ) -> Predictions:
-    """As `mmcl predict`: one transcript (`text`), a CSV of them (`texts_csv`) or a WAV
-    file (`audio`) through the run's own extraction, returned as records or written to the
-    CSV file `out`; without raw inputs, the dataset split (`data`, default the run's) into
-    `out`. `missing` ("zero" or "mean") fills a modality the inputs cannot give."""
+    """As `mmcl predict`: one transcript (`text`), a CSV of transcripts or of videos
+    (`texts_csv`; columns id, path and optionally `text_col`), a WAV file (`audio`) or a
+    video (`video`, with `text` as its transcript, else speech is recognised) through the
+    run's own extraction, returned as records or written to the CSV file `out`; without
+    raw inputs, the dataset split (`data`, default the run's) into `out`. `missing`
+    ("zero" or "mean") fills a modality the inputs cannot give."""
     from mmcl.evaluation.inference import predict_inputs
 
     def path(p: str | Path | None) -> Path | None:
         return None if p is None else Path(p)
 
     how = (data_spec(data), split, preset, text, path(texts_csv), text_col, id_col, path(audio))
-    seed_dir, n, records = predict_inputs(Path(run), path(out), *how, missing, overwrite)
+    seed_dir, n, records = predict_inputs(
+        Path(run), path(out), *how, missing, overwrite, path(video)
+    )
     return Predictions(seed_dir, n, records, path(out))

@@ -175,16 +175,25 @@ def predict_inputs(
     audio: Path | None = None,
     missing: str | None = None,
     overwrite: bool = False,
+    video: Path | None = None,
 ) -> tuple[Path, int, list[dict]]:
-    """Predict one transcript (`text`), a CSV of them (`texts_csv`) and/or a WAV file
-    (`audio`), written to the CSV file `out` when given; without raw inputs, predict the
-    dataset split into `out`. Returns the seed folder, the count and the raw-input records."""
+    """Predict one transcript (`text`), a CSV of them or of videos (`texts_csv`), a WAV
+    file (`audio`) or a video (`video`, with `text` as its transcript), written to the CSV
+    file `out` when given; without raw inputs, predict the dataset split into `out`.
+    Returns the seed folder, the count and the raw-input records."""
+    from mmcl.features.video import VideoInput, list_videos
+
     if out is not None and (out.exists() or out.is_symlink()) and not overwrite:
         kind = "a folder" if out.is_dir() else "a file"
         raise DataError(f"--out {out}: {kind} exists; choose another path, or add --overwrite.")
-    texts = None
-    if text is not None:
+    texts, videos = None, None
+    if video is not None:
+        ids, videos = [video.stem], [VideoInput(video.stem, video, text)]
+    elif text is not None:
         texts, ids = [text], ["input"]
+    elif texts_csv is not None and _lists_videos(texts_csv):
+        videos = list_videos(texts_csv, text_col, "--in")
+        ids = [v.id for v in videos]
     elif texts_csv is not None:
         from mmcl.features.text import read_texts
 
@@ -198,7 +207,7 @@ def predict_inputs(
     else:
         return (*predict_run(run_dir, data, split, out, preset), [])
     wavs = None if audio is None else [audio] * len(ids)
-    seed_dir, records = predict_raw(run_dir, ids, texts, wavs, missing)
+    seed_dir, records = predict_raw(run_dir, ids, texts, wavs, missing, videos=videos)
     if out is None:
         records = list(records)
         return seed_dir, len(records), records
@@ -214,8 +223,23 @@ def predict_inputs(
     return seed_dir, n, []
 
 
+def _lists_videos(path: Path) -> bool:
+    """Whether the CSV file `path` lists videos (a `path` column), not transcripts."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return "path" in next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False  # the transcript reader reports what is wrong with it
+
+
 # raw inputs encoded and predicted at a time: memory stays flat however many are given
 RAW_CHUNK = 1024
+# what each kind of recorded extraction can be made from
+MADE_FROM = {
+    "text-transformer": "--text/--in transcripts or --video",
+    "audio": "--audio or --video",
+    "vision-face": "--video",
+}
 
 
 def predict_raw(
@@ -225,10 +249,11 @@ def predict_raw(
     wavs: list[Path] | None = None,
     missing: str | None = None,
     chunk: int = RAW_CHUNK,
+    videos: list | None = None,
 ) -> tuple[Path, Iterator[dict]]:
-    """Predict from raw transcripts and/or WAV files with the feature extraction the run's
-    data recorded (MiniLM text features, librosa audio features). A modality the run needs
-    but the input cannot provide is a clear error naming it, unless `missing` says what to
+    """Predict from raw transcripts, WAV files and/or videos with the feature extraction
+    the run's data recorded (text, audio and face features). A modality the run needs but
+    the input cannot provide is a clear error naming it, unless `missing` says what to
     feed instead: "zero" (one zero step) or "mean" (one step of the training split's mean
     features), with a warning; the records say so. Returns the seed folder and the records,
     made `chunk` inputs at a time as they are read (checks and warnings come first)."""
@@ -236,15 +261,19 @@ def predict_raw(
     model, _, saved = load_run(d)
     dims = saved["data_info"]["dims"]
     extraction = saved.get("data_extraction", {})
-    can = {"text-transformer": texts is not None, "audio": wavs is not None}
+    can = {
+        "text-transformer": texts is not None or videos is not None,
+        "audio": wavs is not None or videos is not None,
+        "vision-face": videos is not None,
+    }
     lacking = {m: extraction.get(m, {}).get("kind", "unknown") for m in dims}
     lacking = {m: k for m, k in lacking.items() if not can.get(k, False)}
     if lacking and missing is None:
+        made = "; ".join(f"{k} features from {v}" for k, v in MADE_FROM.items())
         raise DataError(
             f"{d}: the run was trained on modalities {list(dims)}; the input lacks {lacking} "
-            "(raw input can give text-transformer features from --text/--in and audio "
-            "features from --audio). Pass --missing zero|mean to feed a neutral value for it, "
-            'or train on what you can give, e.g. --set modalities=["text"].'
+            f"(raw input can give {made}). Pass --missing zero|mean to feed a neutral value "
+            'for it, or train on what you can give, e.g. --set modalities=["text"].'
         )
     if missing not in (None, "zero", "mean"):
         raise DataError(f"--missing must be zero or mean, not '{missing}'.")
@@ -256,14 +285,13 @@ def predict_raw(
             stacklevel=2,
         )
     task = TaskSpec.from_dict(saved["data_info"]["task"])
-    shown = texts or [str(w) for w in wavs]
     note = ";".join(f"{m}={missing}" for m in lacking)
 
     def records() -> Iterator[dict]:
         starts = range(0, len(ids), chunk)
         for start in progress(starts, len(starts), "predictions", "chunk", len(starts) > 1):
             part = slice(start, start + chunk)
-            split = _raw_split(
+            split, shown = _raw_split(
                 saved,
                 task,
                 d,
@@ -272,8 +300,9 @@ def predict_raw(
                 wavs and wavs[part],
                 lacking,
                 missing,
+                videos and videos[part],
             )
-            for i, t, p in zip(ids[part], shown[part], model.predict(split), strict=True):
+            for i, t, p in zip(ids[part], shown, model.predict(split), strict=True):
                 r = _prediction_record(i, t, p, task)
                 if note:
                     r["missing"] = note
@@ -291,25 +320,41 @@ def _raw_split(
     wavs: list[Path] | None,
     lacking: dict[str, str],
     missing: str | None,
-) -> Split:
-    """A split of raw inputs, their features extracted as the run's data recorded."""
+    videos: list | None = None,
+) -> tuple[Split, list[str]]:
+    """A split of raw inputs, their features extracted as the run's data recorded, and
+    what each record shows as its text (the transcript used, or the input's path)."""
     dims = saved["data_info"]["dims"]
     extraction = saved.get("data_extraction", {})
+    need = {extraction[m]["kind"]: extraction[m] for m in dims if m not in lacking}
+    made: dict[str, list] = {}
+    if videos:
+        from mmcl.features.video import video_inputs
+
+        made = dict(zip(("vision-face", "audio", "text-transformer"),
+                        map(list, zip(*video_inputs(videos, need, "--video"), strict=True)),
+                        strict=True))  # fmt: skip
+        texts = made["text-transformer"] if "text-transformer" in need else None
+    elif wavs is not None:
+        made["audio"] = [wav_audio(w, need["audio"]) for w in wavs] if "audio" in need else []
     features, lengths, tokens, token_lengths = {}, {}, None, None
     n = len(ids)
     for m in dims:
-        spec = extraction.get(m, {})
+        kind = extraction.get(m, {}).get("kind")
         if m in lacking:
             features[m] = _neutral(saved, m, missing, n, run)
             lengths[m] = np.ones(n, dtype=np.int64)
-        elif spec["kind"] == "text-transformer":
+        elif kind == "text-transformer":
             from mmcl.features.text import encode_texts
 
+            spec = need[kind]
             path = "" if spec.get("model") in (None, "minilm") else spec["model"]
             feats, lens, _, toks = encode_texts(texts, path, int(spec["max_len"]), progress=False)
             features[m], lengths[m], tokens, token_lengths = feats, lens, toks, lens
         else:
-            features[m], lengths[m] = _audio_inputs(wavs, spec)
+            from mmcl.features.audio import pad_frames
+
+            features[m], lengths[m] = pad_frames(made[kind])
     dummy = (
         np.zeros(n, np.float32)
         if task.kind == "regression"
@@ -317,7 +362,7 @@ def _raw_split(
             (n, len(task.label_names or [])) if task.kind == "multilabel" else n, np.int64
         )
     )
-    return make_split(
+    split = make_split(
         features,
         dummy,
         np.array(ids),
@@ -327,6 +372,8 @@ def _raw_split(
         tokens=tokens,
         token_lengths=token_lengths,
     )
+    shown = texts or [str(v.path) for v in videos or []] or [str(w) for w in wavs or []]
+    return split, shown
 
 
 def _neutral(saved: dict, m: str, missing: str, n: int, run: Path) -> np.ndarray:
@@ -344,15 +391,13 @@ def _neutral(saved: dict, m: str, missing: str, n: int, run: Path) -> np.ndarray
     return np.broadcast_to(np.asarray(means, dtype=np.float32), (n, 1, dim)).copy()
 
 
-def _audio_inputs(wavs: list[Path], spec: dict) -> tuple[np.ndarray, np.ndarray]:
-    from mmcl.features.audio import AudioParams, pad_frames, wav_features
+def wav_audio(wav: Path, spec: dict) -> np.ndarray:
+    """(T, D) audio features of a WAV file, as the run's data recorded them."""
+    from mmcl.features.audio import audio_params, wav_features
 
-    keys = ("backend", "hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")
-    params = AudioParams(**{k: spec[k] for k in keys})
-    for w in wavs:
-        if not Path(w).is_file():
-            raise DataError(f"--audio {w}: no such file.")
-    return pad_frames([wav_features(Path(w), params, "--audio") for w in wavs])
+    if not Path(wav).is_file():
+        raise DataError(f"--audio {wav}: no such file.")
+    return wav_features(Path(wav), audio_params(spec), "--audio")
 
 
 def _prediction_record(sample_id: str, text: str, pred: np.ndarray, task: TaskSpec) -> dict:

@@ -12,6 +12,7 @@ The tables are memory-mapped and the dataset refers to their rows instead of cop
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,10 @@ from mmcl.data.native import write_native
 from mmcl.data.presets import get_preset
 from mmcl.data.table_rows import TableRows
 from mmcl.features.audio import KIND as AUDIO_KIND
+from mmcl.features.audio import audio_params
 from mmcl.features.tables import id_columns, numbers, read_csv_rows, row_ids
 from mmcl.features.text import KIND as TEXT_KIND
+from mmcl.features.video import VISION_KIND, VideoParams
 
 
 def _table(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -41,7 +44,7 @@ def _table(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
             f"{folder}: not a feature table (no manifest.json); make one with mmcl extract."
         )
     meta = read_json_object(manifest, " Extract the table again.")
-    if meta.get("kind") not in (TEXT_KIND, AUDIO_KIND):
+    if meta.get("kind") not in (TEXT_KIND, AUDIO_KIND, VISION_KIND):
         raise DataError(f"{manifest}: kind '{meta.get('kind')}' is not a feature table.")
     if not isinstance(meta.get("content_hash"), str):
         raise DataError(f"{manifest}: no content_hash; extract the table again with mmcl extract.")
@@ -65,10 +68,12 @@ def _rows(table: Path, rows: np.ndarray) -> TableRows:
 
 
 def _extraction(meta: dict) -> dict:
+    """What `predict` needs to make a table's features again from raw input."""
     if meta["kind"] == TEXT_KIND:
         return {"kind": "text-transformer", "model": meta["model"], "max_len": meta["max_len"]}
-    keys = ("backend", "hop_ms", "n_mfcc", "max_frames", "fmin", "fmax")
-    return {"kind": "audio", **{k: meta[k] for k in keys}}
+    if meta["kind"] == VISION_KIND:
+        return {"kind": "vision-face", **{k: meta[k] for k in asdict(VideoParams())}}
+    return {"kind": "audio", **asdict(audio_params(meta))}
 
 
 def parse_tables(items: list[str]) -> dict[str, str]:

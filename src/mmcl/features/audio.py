@@ -48,6 +48,11 @@ class AudioParams:
     fmax: float = 400.0
 
 
+def audio_params(recorded: dict) -> AudioParams:
+    """The parameters a feature table or a run's data recorded for their audio."""
+    return AudioParams(**{k: recorded[k] for k in asdict(AudioParams())})
+
+
 def frame_features(y: np.ndarray, sr: int, p: AudioParams) -> np.ndarray:
     """(T, D) features of one waveform: D = 2 * (n_mfcc + 2) for librosa, 25 for opensmile."""
     if p.backend == "opensmile":
@@ -113,33 +118,44 @@ def wav_features(path: Path, p: AudioParams, option: str = "--wav-dir") -> np.nd
         raise UserError(f"{option} {path}: not a file; give WAV files.")
     try:
         info = sf.info(str(path))
-        # what the extraction will hold at its peak, measured (about 100 bytes per sample
-        # at 16 kHz: the resampled signal, its frames, spectra and pitch search)
-        samples = info.frames * max(1, info.channels)
-        resampled = info.frames / max(info.samplerate, 1) * SAMPLE_RATE
-        Budget(path, f"{option} {path}").charge(
-            4 * samples + BYTES_PER_SAMPLE * resampled,
-            f"{info.duration:.0f} s of audio at {info.samplerate} Hz, resampled to {SAMPLE_RATE}",
+        charge_audio(
+            Budget(path, f"{option} {path}"), info.frames, info.channels, info.samplerate, "audio"
         )
         y, sr = sf.read(str(path), dtype="float32", always_2d=False)
     except (RuntimeError, OSError) as e:  # soundfile's errors for truncated or foreign files
         raise UserError(f"{option} {path}: not a readable WAV file ({e}).") from e
+    return waveform_features(y.T if y.ndim > 1 else y, sr, p, f"{option} {path}")
+
+
+def waveform_features(y: np.ndarray, sr: int, p: AudioParams, where: str) -> np.ndarray:
+    """(T, D) features of a waveform (samples,) or (channels, samples), at most
+    `p.max_frames` frames: what `extract audio` computes for a WAV file and `extract video`
+    for a soundtrack. Empty or non-finite audio is a UserError naming `where`."""
     if y.size == 0:
-        raise UserError(f"{option} {path}: the file holds no samples; remove or re-record it.")
+        raise UserError(f"{where}: the audio holds no samples; remove or re-record it.")
     if not np.isfinite(y).all():
         raise UserError(
-            f"{option} {path}: {int((~np.isfinite(y)).sum())} samples are NaN or infinite; "
+            f"{where}: {int((~np.isfinite(y)).sum())} samples are NaN or infinite; "
             "repair or remove the file."
         )
-    if y.ndim > 1:
-        y = y.T  # (channels, samples)
     frames = frame_features(y, sr, p)[: p.max_frames]
     if not np.isfinite(frames).all():  # e.g. float samples far outside [-1, 1]
         raise UserError(
-            f"{option} {path}: its features are not finite (largest |sample| "
+            f"{where}: its features are not finite (largest |sample| "
             f"{float(np.abs(y).max()):.3g}); scale the samples into [-1, 1]."
         )
     return frames
+
+
+def charge_audio(budget: Budget, frames: int, channels: int, rate: float, what: str) -> None:
+    """Charge what extracting `frames` samples per channel at `rate` Hz holds at its peak,
+    measured: about 100 bytes per sample at 16 kHz (the resampled signal, its frames,
+    spectra and pitch search), besides the decoded samples."""
+    resampled = frames / max(rate, 1) * SAMPLE_RATE
+    budget.charge(
+        4 * frames * max(1, channels) + BYTES_PER_SAMPLE * resampled,
+        f"{frames / max(rate, 1):.0f} s of {what} at {rate:g} Hz, resampled to {SAMPLE_RATE}",
+    )
 
 
 def pad_frames(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -178,19 +194,20 @@ def extract_audio(
         return out, True
     files_bar = progress(files, len(files), "audio features", "file")
     frames = [wav_features(f, params) for f in files_bar]
-    dim = frames[0].shape[1]
+    with atomic_folder(out) as tmp:
+        write_table(tmp, [f.stem for f in files], frames, params, digest)
+    return out, False
+
+
+def write_table(
+    folder: Path, ids: list[str], frames: list[np.ndarray], params: AudioParams, digest: str
+) -> None:
+    """An audio feature table of per-utterance (T_i, D) frames into `folder` (being made)."""
     feats, lengths = pad_frames(frames)
     pooled = np.stack([np.concatenate([x.mean(0), x.std(0)]) for x in frames]).astype(np.float32)
-    with atomic_folder(out) as tmp:
-        np.save(tmp / "ids.npy", np.array([f.stem for f in files]))
-        np.save(tmp / "features.npy", feats)
-        np.save(tmp / "lengths.npy", lengths)
-        np.save(tmp / "pooled.npy", pooled)
-        meta = {
-            "kind": KIND,
-            **asdict(params),
-            "dim": dim,
-            "count": len(files),
-        }
-        (tmp / "manifest.json").write_text(json.dumps({**meta, "content_hash": digest}, indent=2))
-    return out, False
+    np.save(folder / "ids.npy", np.array(ids, dtype=str))
+    np.save(folder / "features.npy", feats)
+    np.save(folder / "lengths.npy", lengths)
+    np.save(folder / "pooled.npy", pooled)
+    meta = {"kind": KIND, **asdict(params), "dim": feats.shape[2], "count": len(ids)}
+    (folder / "manifest.json").write_text(json.dumps({**meta, "content_hash": digest}, indent=2))
