@@ -1,4 +1,4 @@
-"""Join feature tables (from `mmcl extract text|audio`) with a labels CSV into a native dataset.
+"""Join feature tables (from `mmcl extract`: text, audio, video) with labels into a dataset.
 
     mmcl data assemble --labels labels.csv --features text=feat/text --features audio=feat/audio \
         --out data/mine [--id-col id] [--label-col label] [--split-col split] [--preset mosi]
