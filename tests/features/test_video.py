@@ -136,6 +136,12 @@ def _bad_video(tmp_path, kind):
     path.parent.mkdir()
     if kind == "not a video":
         path.write_text("just some text\n")
+    elif kind == "playlist":  # an HLS playlist naming another file
+        write_clip(tmp_path / "other.mp4", seconds=1.0)
+        path.write_text(f"#EXTM3U\n#EXTINF:1,\n{tmp_path / 'other.mp4'}\n#EXT-X-ENDLIST\n")
+    elif kind == "concat":  # an FFmpeg concat list naming another file
+        write_clip(tmp_path / "other.mp4", seconds=1.0)
+        path.write_text(f"ffconcat version 1.0\nfile '{tmp_path / 'other.mp4'}'\n")
     elif kind == "no audio":
         write_clip(path, seconds=1.0, sound=False)
     elif kind == "no video":
@@ -152,6 +158,8 @@ def _bad_video(tmp_path, kind):
     ("kind", "options", "message"),
     [
         ("not a video", [], "not a video file FFmpeg can read"),
+        ("playlist", [], "not a video file FFmpeg can read"),
+        ("concat", [], "not a video file FFmpeg can read"),
         ("no audio", [], "has no audio stream"),
         ("no video", [], "has no video stream"),
         ("truncated", [], "corrupt or truncated"),
@@ -179,14 +187,15 @@ def test_folder_of_clips_to_a_trained_run_that_predicts_a_video(tmp_path, monkey
     clips = tmp_path / "clips"
     clips.mkdir()
     good, bad = "I loved it, wonderful and happy", "I hated it, boring and awful"
-    rows, listing = [], ["id,path,transcript"]
+    rows, listing = [], [("id", "path", "transcript")]
     for i in range(8):
         positive = i % 2 == 0
         write_clip(clips / f"c{i}.mp4", seconds=1.0, face=positive)
         split = "train" if i < 4 else "valid" if i < 6 else "test"
         rows.append(f"c{i},{2.0 if positive else -2.0},{split}")
-        listing.append(f"c{i},clips/c{i}.mp4,{good if positive else bad}")
-    (tmp_path / "videos.csv").write_text("\n".join(listing) + "\n")
+        listing.append((f"c{i}", f"clips/c{i}.mp4", good if positive else bad))
+    with open(tmp_path / "videos.csv", "w", newline="") as f:
+        csv.writer(f).writerows(listing)
     (tmp_path / "labels.csv").write_text("id,label,split\n" + "\n".join(rows) + "\n")
     feat = tmp_path / "feat"
     _ok(["extract", "video", "--videos", tmp_path / "videos.csv", "--out", feat])
@@ -201,6 +210,13 @@ def test_folder_of_clips_to_a_trained_run_that_predicts_a_video(tmp_path, monkey
     r = _ok(["predict", tmp_path / "run", "--video", clips / "c0.mp4", "--transcript", good])
     record = json.loads(r.output)
     assert record["id"] == "c0" and record["text"] == good and np.isfinite(record["score"])
+    # a CSV of videos (id, path, transcript) predicts into a CSV file
+    preds = tmp_path / "preds.csv"
+    _ok(["predict", tmp_path / "run", "--in", tmp_path / "videos.csv", "--out", preds])
+    with open(preds, newline="") as f:
+        written = list(csv.DictReader(f))
+    assert [r["id"] for r in written] == [f"c{i}" for i in range(8)]
+    assert written[1]["text"] == bad and all(np.isfinite(float(r["score"])) for r in written)
     # a text-only run takes a video too: its transcript, or else its recognised speech
     _ok([*train, "--set", 'modalities=["text"]', "--out", tmp_path / "text_run"])
     r = _ok(["predict", tmp_path / "text_run", "--video", clips / "c1.mp4"])

@@ -192,7 +192,7 @@ def predict_inputs(
     elif text is not None:
         texts, ids = [text], ["input"]
     elif texts_csv is not None and _lists_videos(texts_csv):
-        videos = list_videos(texts_csv, text_col, "--in")
+        videos = list_videos(texts_csv, option="--in")  # as extract video reads it
         ids = [v.id for v in videos]
     elif texts_csv is not None:
         from mmcl.features.text import read_texts

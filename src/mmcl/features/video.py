@@ -49,6 +49,13 @@ KIND = "video-extraction"
 VISION_KIND = "vision-features"
 EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".flv", ".wmv"}
 TRANSCRIPT, RECOGNISED = "transcript", "speech-recognition"
+# The demuxers a video may be read with, and only from local files: playlists (HLS, DASH),
+# concat lists and image sequences would make FFmpeg open other files or URLs a video names
+# (a file we are pointed at may make us read nothing outside itself)
+SAFE_INPUT = {
+    "format_whitelist": "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpeg,mpegts,flv,asf",
+    "protocol_whitelist": "file",
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ def read_clip(
     if not Path(path).is_file():
         raise UserError(f"{where}: no such file.")
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), options=SAFE_INPUT)
     except (av.FFmpegError, UnicodeDecodeError) as e:
         raise UserError(
             f"{where}: not a video file FFmpeg can read, or a corrupt or truncated one ({e})."
