@@ -14,7 +14,10 @@ the path (torch, transformers and scikit-learn are ours). What this script does 
 and why:
 - MMSA's `MMSA_run` calls `torch.cuda.set_device`, which raises on a CPU-only machine; the
   child drives the same steps `MMSA_run` takes for one seed (MMSA's config, data loader,
-  model and trainer, its best-on-validation weights, its test) without that call.
+  model and trainer, its best-on-validation weights, its test) without that call. MMSA's
+  MulT and TFR-Net trainers pass `verbose` to ReduceLROnPlateau, an argument torch 2.13
+  no longer takes: the child's scheduler accepts and ignores it. MMSA's MCTN builds its
+  translators on device "cuda" whatever the run's device: the child builds them on the CPU.
 - The data (`--data`, a native folder such as the imported MOSI: MiniLM text tokens and an
   utterance audio vector) is written as an MMSA pickle: text right-aligned in its steps (MMSA's
   TFN and LF-DNN text LSTMs read the whole padded sequence, so trailing padding would be the
@@ -22,9 +25,8 @@ and why:
   as one step (what MMSA's TFN and LF-DNN read after averaging) or repeated over the text's
   steps for the models MMSA marks `need_data_aligned` (and MulT, whose kernel-5 convolutions
   cannot read one step; ours then reads the same repeated audio), and a one-wide zero
-  vision channel
-  (our data have no vision; MMSA's models need one). Our side trains on the same data with
-  the same zero vision channel, so that both sides build the same layers.
+  vision channel (our data have no vision; MMSA's models need one). Our side trains on the
+  same data with the same zero vision channel, so that both sides build the same layers.
 - Models on a BERT checkpoint (MMSA's `use_bert`) are listed as not comparable: MMSA's data
   loader sets the text width to BERT-base's 768 whatever model it loads, and no local BERT-base
   ships offline here.
@@ -35,6 +37,7 @@ cap, so its early stop is cut to N epochs without improvement.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import pickle
@@ -120,6 +123,22 @@ def mmsa_child(model: str, feature_path: str, seeds: list[int], epochs: int | No
     """Runs with .mmsa/ on the path: MMSA's steps for each seed (as `MMSA_run` takes them,
     without its `torch.cuda.set_device`)."""
     import torch
+
+    class Plateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        """torch 2.13 dropped the `verbose` argument MMSA's MulT and TFR-Net trainers pass;
+        the scheduler is otherwise the same."""
+
+        def __init__(self, *args, verbose: bool = False, **kwargs) -> None:  # noqa: ARG002
+            super().__init__(*args, **kwargs)
+
+    torch.optim.lr_scheduler.ReduceLROnPlateau = Plateau  # before MMSA's trainers import it
+    MCTN = importlib.import_module("MMSA.models.singleTask.MCTN")  # the module, not the class
+    cuda_only = MCTN.Seq2Seq.__init__
+
+    def on_cpu(self, encoder, decoder, device, *args, **kwargs) -> None:  # noqa: ANN001
+        cuda_only(self, encoder, decoder, "cpu", *args, **kwargs)  # MMSA passes "cuda"
+
+    MCTN.Seq2Seq.__init__ = on_cpu
     from MMSA.config import get_config_regression
     from MMSA.data_loader import MMDataLoader
     from MMSA.models import AMIO
@@ -263,6 +282,27 @@ def mmsa_flags(model: str) -> dict:
     }
 
 
+def stamp_text(entry: dict) -> str:
+    """When a model was measured: commit, date, seeds (and where a side was reused from)."""
+    m = entry["measured"]
+    text = f"{m['commit']}, {m['date']}, {m['seeds']} seeds"
+    text += f", {m['epochs']} epochs at most" if m["epochs"] else ""
+    for side, got in entry["sides"].items():
+        if "measured" in got:  # reused from an earlier run
+            text += f" ({side}: {got['measured']['commit']}, {got['measured']['date']})"
+    return text
+
+
+def saved_side(path: Path | None, model: str, side: str) -> dict:
+    """One side of a model as the --save file holds it, with when it was measured."""
+    if path is None or not path.is_file():
+        sys.exit("--only-mmsa reuses our side from --save: give the file that holds it.")
+    entry = json.loads(path.read_text())["models"].get(model)
+    if entry is None or side not in entry.get("sides", {}):
+        sys.exit(f"--only-mmsa: {path} holds no {side} side of {model}; run both sides.")
+    return {**entry["sides"][side], "measured": entry["measured"]}
+
+
 def save(args: argparse.Namespace, found: dict) -> None:
     """Write the models measured now into `args.save`, keeping the models it holds from
     earlier runs; each model carries the command, commit and date that measured it."""
@@ -284,11 +324,7 @@ def save(args: argparse.Namespace, found: dict) -> None:
         for m, e in old.get("models", {}).items()
     }
     models.update({m: {"sides": sides, "measured": stamp} for m, sides in found.items()})
-    stamps = {
-        m: f"{e['measured']['commit']}, {e['measured']['date']}, {e['measured']['seeds']} seeds"
-        + (f", {e['measured']['epochs']} epochs at most" if e["measured"]["epochs"] else "")
-        for m, e in models.items()
-    }
+    stamps = {m: stamp_text(e) for m, e in models.items()}
     record = {"table": table({m: e["sides"] for m, e in models.items()}, stamps), "models": models}
     tmp = args.save.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
@@ -303,6 +339,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="a quick look: see the notes above")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--save", type=Path, help="also write the table and figures here (JSON)")
+    ap.add_argument(
+        "--only-mmsa",
+        action="store_true",
+        help="run MMSA's side only, reusing our side as --save holds it",
+    )
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # model pickle seeds
     args = ap.parse_args()
     if args.child:
@@ -331,13 +372,13 @@ def main() -> None:
                 mmsa = {"error": "MMSA reads text through BERT-base (use_bert), not offline here"}
             else:
                 mmsa = run_mmsa(model, pickles[flags["aligned"]], args.seeds, args.epochs)
-            print(f"{model}: ours ...", file=sys.stderr, flush=True)
-            found[model] = {
-                "MMSA 2.2.1": mmsa,
-                "mmcl": run_ours(
-                    model, ours_aligned if anyway else ours_data, args.seeds, args.epochs
-                ),  # fmt: skip
-            }
+            if args.only_mmsa:
+                ours = saved_side(args.save, model, "mmcl")
+            else:
+                print(f"{model}: ours ...", file=sys.stderr, flush=True)
+                data = ours_aligned if anyway else ours_data
+                ours = run_ours(model, data, args.seeds, args.epochs)
+            found[model] = {"MMSA 2.2.1": mmsa, "mmcl": ours}
             print(table({model: found[model]}).splitlines()[-2:], file=sys.stderr, flush=True)
             if args.save:  # after each model: a failure later keeps what was measured
                 save(args, found)
