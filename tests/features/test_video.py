@@ -122,6 +122,13 @@ def test_frames_are_sampled_by_their_timestamps(tmp_path, mesh):
     assert clip.frames_seen == 7 and len(clip.vision) == 3
 
 
+def test_decoding_stops_once_the_frames_it_needs_are_read(tmp_path, mesh):
+    clip = write_clip(tmp_path / "c.mp4", seconds=3.0, sound=False)
+    read = read_clip(clip, VideoParams(fps=10, max_frames=5), mesh, False, "c")
+    # five samples (0.5 s) of a 3 s video: a stop of ours, not a truncated file
+    assert len(read.vision) == 5 and not read.read_all and read.last_time < 1.0
+
+
 def test_a_zero_frame_rate_is_refused():
     stream = SimpleNamespace(
         codec_context=SimpleNamespace(width=64, height=64), average_rate=None, guessed_rate=0

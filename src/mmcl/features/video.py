@@ -76,6 +76,7 @@ class Clip:
     frames_seen: int = 0
     faces: int = 0
     last_time: float = 0.0  # of the last frame decoded, in seconds
+    read_all: bool = True  # False: decoding stopped once the frames it needed were read
 
 
 @dataclass
@@ -120,20 +121,19 @@ def read_clip(
         budget = Budget(path, where)  # a frame and the soundtrack, charged before decoding
         if mesh is not None:
             _check_video_stream(video, budget, where)
-        if sound:
-            rate = int(audio.rate or audio.codec_context.sample_rate or 0)
-            if rate <= 0:
-                raise UserError(f"{where}: the audio stream declares no sample rate.")
-            seconds = declared if declared is not None else params.max_seconds
+        rate = int(audio.rate or audio.codec_context.sample_rate or 0) if sound else 0
+        if sound and rate <= 0:
+            raise UserError(f"{where}: the audio stream declares no sample rate.")
+        if sound and declared is not None:  # else charged as it is decoded
             channels = audio.codec_context.channels
-            charge_audio(budget, int(seconds * rate), channels, rate, "soundtrack")
-        clip = Clip(None, None, int(audio.rate or 0) if sound else 0)
+            charge_audio(budget, int(declared * rate), channels, rate, "soundtrack")
+        clip = Clip(None, None, rate)
         try:
             _decode(container, video if mesh is not None else None, audio if sound else None,
-                    params, mesh, clip, where)  # fmt: skip
+                    params, mesh, clip, where, None if declared else budget)  # fmt: skip
         except av.FFmpegError as e:
             raise UserError(f"{where}: the container is corrupt or truncated ({e}).") from e
-    if declared and clip.last_time < min(0.8 * declared, declared - 1.0):
+    if clip.read_all and declared and clip.last_time < min(0.8 * declared, declared - 1.0):
         raise UserError(
             f"{where}: corrupt or truncated: its streams stop at {clip.last_time:.1f} s of the "
             f"{declared:.1f} s it declares."
@@ -159,8 +159,9 @@ def _check_video_stream(video, budget: Budget, where: str) -> None:  # noqa: ANN
         )
 
 
-def _decode(container, video, audio, params, mesh, clip: Clip, where: str) -> None:  # noqa: ANN001
-    """Fill `clip` from one pass over the container's packets."""
+def _decode(container, video, audio, params, mesh, clip: Clip, where: str, budget) -> None:  # noqa: ANN001
+    """Fill `clip` from one pass over the container's packets; the soundtrack is charged to
+    `budget` as it is decoded when one is given (its length was not declared)."""
     import av
 
     step = 1.0 / params.fps
@@ -172,6 +173,7 @@ def _decode(container, video, audio, params, mesh, clip: Clip, where: str) -> No
         is_video = packet.stream.type == "video"
         if is_video and len(vision) >= params.max_frames:
             if audio is None:
+                clip.read_all = False
                 break
             continue  # enough frames: only the soundtrack is still read
         for frame in packet.decode():
@@ -184,7 +186,11 @@ def _decode(container, video, audio, params, mesh, clip: Clip, where: str) -> No
                     "raise the limit (--max-seconds)."
                 )
             if not is_video:
-                chunks += [f.to_ndarray() for f in resampler.resample(frame)]
+                for f in resampler.resample(frame):
+                    chunks.append(f.to_ndarray())  # (channels, samples)
+                    if budget is not None:
+                        samples = chunks[-1].shape[1]
+                        charge_audio(budget, samples, len(chunks[-1]), clip.rate, "soundtrack")
                 continue
             clip.frames_seen += 1
             if frame.time + 1e-6 < next_time or len(vision) >= params.max_frames:
