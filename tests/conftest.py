@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mmcl.data.synthetic import SynthConfig, make_synthetic
+from mmcl.models.registry import MODELS
 
 # the real data sets of the workplace: ../shared/data beside the repository, or $MMCL_SHARED_DATA
 SHARED = Path(
@@ -14,6 +15,9 @@ SHARED = Path(
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"real data not found at {SHARED} (set MMCL_SHARED_DATA)"
 )
+# models that read features (those that read only token ids, as BERT-MAG, are tested with
+# token data in their own files)
+FEATURE_MODELS = sorted(n for n, (_, cls) in MODELS.items() if not cls.reads_tokens)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.conftest import FEATURE_MODELS
 
 from mmcl.config import resolve_config
 from mmcl.data.batching import BatchSource
@@ -68,7 +69,7 @@ def data():
     return make_synthetic(cfg)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", FEATURE_MODELS)
 def test_model_beats_constant_predictor_on_validation(tmp_path: Path, data, name):
     mods = ['modalities=["text"]'] if name == "unimodal" else []
     cfg = resolve_config(
@@ -93,7 +94,7 @@ def test_model_beats_constant_predictor_on_validation(tmp_path: Path, data, name
     assert result["valid"]["MAE"] < 0.85 * const["MAE"], (result["valid"]["MAE"], const["MAE"])
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", FEATURE_MODELS)
 @pytest.mark.parametrize("case", ["utterance", "unaligned", "iemocap"])
 def test_model_runs_on_any_input_shape(name, case):
     if case == "iemocap" and (name in ("self_mm", "shared_private_cov") or name in MULTI_TASK):
@@ -138,7 +139,7 @@ def test_model_runs_on_any_input_shape(name, case):
     assert any(g.abs().sum() > 0 for g in grads)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", FEATURE_MODELS)
 def test_output_bias_moves_every_prediction_by_the_same_offset(name):
     cfg = SynthConfig(n_train=16, n_valid=4, n_test=4, seq_len=4, seed=1, unimodal_labels=True)
     ds = make_synthetic(cfg)

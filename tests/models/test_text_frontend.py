@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from tests.models.conftest import SENTENCES
 from torch import nn
 
 from mmcl.config import resolve_config
-from mmcl.data.dataset import Dataset, make_split
 from mmcl.data.loader import load_dataset
 from mmcl.data.pickles import write_mmsa
 from mmcl.data.synthetic import SynthConfig, make_synthetic
@@ -18,33 +18,6 @@ from mmcl.errors import UserError
 from mmcl.experiments.runs import data_info, seed_everything, train_run
 from mmcl.pretrained import load_text_model, load_tokenizer, resolve_text_model
 from mmcl.run_folder import build, load_run
-
-SENTENCES = ["this movie was wonderful", "a dull and awful film", "it was fine", "great acting"]
-SCORES = [2.0, -2.0, 0.4, 1.5]
-
-
-@pytest.fixture(scope="module")
-def with_tokens():
-    """Synthetic audio + text features, real word-piece ids, labels by sentence."""
-    tok = load_tokenizer("")
-    base = make_synthetic(
-        SynthConfig(n_train=16, n_valid=8, n_test=8, seq_len=4, dims={"text": 6, "audio": 3})
-    )
-    splits = {}
-    for s, sp in base.splits.items():
-        n = len(sp)
-        enc = tok([SENTENCES[i % 4] for i in range(n)], padding=True, return_tensors="np")
-        splits[s] = make_split(
-            sp.features,
-            np.array([SCORES[i % 4] for i in range(n)], dtype=np.float32),
-            sp.ids,
-            s,
-            base.task,
-            lengths=sp.lengths,
-            tokens=enc["input_ids"],
-            token_lengths=enc["attention_mask"].sum(1),
-        )
-    return Dataset(splits, base.task, name="tokens")
 
 
 def _cfg(model, extra=()):

@@ -269,6 +269,7 @@ class TaskModel(nn.Module):
     max_modalities: int | None = None
     regression_only = False  # e.g. ULGM needs signed labels
     needs_unimodal_labels = False  # multi-task models: a label per modality (CH-SIMS's T/A/V)
+    reads_tokens = False  # text only through the text transformer (BERT-MAG): needs token ids
     why: str = ""  # the reason behind the limits, for the refusal message
 
     # the arithmetic of forward passes: "fp32" or "bf16" (autocast), set from train.precision

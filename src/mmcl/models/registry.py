@@ -12,6 +12,7 @@ from torch import nn
 from mmcl.errors import UserError
 from mmcl.limits import Budget
 from mmcl.models.base import DataInfo, TaskModel
+from mmcl.models.bert_mag import BertMAG, BertMAGConfig
 from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.graph_mfn import GraphMFN, GraphMFNConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
@@ -52,6 +53,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "mult": (MulTConfig, MulT),
     "tfr_net": (TFRNetConfig, TFRNet),
     "misa": (MISAConfig, MISA),
+    "bert_mag": (BertMAGConfig, BertMAG),
     "unimodal": (UnimodalConfig, Unimodal),
 }
 
@@ -247,7 +249,11 @@ def build_model(
         if not info.token_len:
             raise needs_tokens_error(name)
         frontend = TextFrontEnd(
-            text_backbone, cfg.text_finetune, cfg.text_train_layers, cfg.text_cache_mb
+            text_backbone,
+            cfg.text_finetune,
+            cfg.text_train_layers,
+            cfg.text_cache_mb,
+            pooler_trains=getattr(cfg, "text_pooler", False),
         )
         info = info.with_modality(TEXT, frontend.out_dim, info.token_len)
     check_fits(name, info.modalities, info.task.kind, info.unimodal_labels)

@@ -11,6 +11,7 @@ a model receives it when it is built and never reads files.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -64,7 +65,12 @@ class TextFrontEnd(nn.Module):
     the oldest would make every later lookup miss)."""
 
     def __init__(
-        self, backbone: nn.Module, finetune: bool, train_layers: int = 0, cache_mb: float = 2048.0
+        self,
+        backbone: nn.Module,
+        finetune: bool,
+        train_layers: int = 0,
+        cache_mb: float = 2048.0,
+        pooler_trains: bool = False,
     ) -> None:
         super().__init__()
         self.model = backbone
@@ -90,8 +96,8 @@ class TextFrontEnd(nn.Module):
         self.cache_used = 0  # bytes
         self.cache_full = False
         pooler = getattr(backbone, "pooler", None)
-        if isinstance(pooler, nn.Module):  # the states are read before it: it never trains
-            pooler.requires_grad_(False)
+        if isinstance(pooler, nn.Module) and not (pooler_trains and finetune):
+            pooler.requires_grad_(False)  # models that read the states never use it
 
     def _frozen_modules(self, finetune: bool) -> list[nn.Module]:
         if not finetune or self.n_frozen < 0:
@@ -112,6 +118,38 @@ class TextFrontEnd(nn.Module):
         if self.n_frozen < 0:
             return h
         return _run_layers(_layers(self.model)[self.n_frozen :], h, mask)
+
+    def injected(
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        inject: Callable[[torch.Tensor], torch.Tensor],
+        after: int = 0,
+    ) -> torch.Tensor:
+        """The last hidden states (B, L, H) with `inject` applied to the states after layer
+        `after` (0: to the embeddings' output), the layers above reading what it returns:
+        the hook of models that steer the transformer from inside (BERT-MAG's gate). The
+        frozen part is not cached here (its input changes with the injection); it runs with
+        its weights fixed and gradients flowing through it to what was injected."""
+        layers = _layers(self.model)
+        if layers is None:
+            raise UserError(
+                f"injecting into the text model needs a BERT-like one (embeddings + "
+                f"encoder.layer); {type(self.model).__name__} is not."
+            )
+        if not 0 <= after <= len(layers):
+            raise UserError(
+                f"the text model has {len(layers)} layers; cannot inject after {after}."
+            )
+        h = self.model.embeddings(input_ids=ids)
+        h = inject(_run_layers(layers[:after], h, mask))
+        return _run_layers(layers[after:], h, mask)
+
+    def pooled(self, states: torch.Tensor) -> torch.Tensor:
+        """(B, H): the model's own pooler on the first token's state (BERT's tanh Linear),
+        or the first token's state when the model has no pooler."""
+        pooler = getattr(self.model, "pooler", None)
+        return pooler(states) if isinstance(pooler, nn.Module) else states[:, 0]
 
     @torch.no_grad()
     def _frozen_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
