@@ -58,6 +58,13 @@ METRICS = ("Non0_acc_2", "Corr", "MAE")
 # models MMSA does not mark `need_data_aligned` that still cannot read one audio step: both
 # sides get the aligned data (the audio vector over the text's steps)
 ALIGNED_ANYWAY = {"mult": "its convolutions (kernel 5, no padding) need 5 steps or more"}
+# why a model's two sides differ by design (each difference is in the model's docstring)
+NOTES = {
+    "mfm": "MMSA builds its MFN's output network and never uses it; ours does not build it "
+    "(models/mfm.py), hence {diff:,} fewer parameters.",
+    "lmf": "MMSA builds a post-fusion dropout it never applies; ours does not build it (it has "
+    "no parameters).",
+}
 
 
 # ----------------------------------------------------------------------------- the data
@@ -282,6 +289,12 @@ def mmsa_flags(model: str) -> dict:
     }
 
 
+def param_gap(sides: dict[str, dict]) -> int:
+    """MMSA's parameter count minus ours (0 when a side did not run)."""
+    counts = [got["runs"][0]["params"] for got in sides.values() if "runs" in got]
+    return counts[0] - counts[1] if len(counts) == 2 else 0
+
+
 def stamp_text(entry: dict) -> str:
     """When a model was measured: commit, date, seeds (and where a side was reused from)."""
     m = entry["measured"]
@@ -325,7 +338,13 @@ def save(args: argparse.Namespace, found: dict) -> None:
     }
     models.update({m: {"sides": sides, "measured": stamp} for m, sides in found.items()})
     stamps = {m: stamp_text(e) for m, e in models.items()}
-    record = {"table": table({m: e["sides"] for m, e in models.items()}, stamps), "models": models}
+    record = {
+        "table": table({m: e["sides"] for m, e in models.items()}, stamps),
+        "notes": {
+            m: NOTES[m].format(diff=param_gap(e["sides"])) for m, e in models.items() if m in NOTES
+        },
+        "models": models,
+    }
     tmp = args.save.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(args.save)

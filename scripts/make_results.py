@@ -675,6 +675,8 @@ def mmsa_section() -> str:
         "vision channel (our data have none; MMSA's models need one). \"ours vs MMSA's "
         "range\": our mean test Non0_acc_2 against the lowest and highest of MMSA's seeds.\n\n"
         f"{r['table']}\n"
+        + "".join(f"\n- `{m}`: {note}" for m, note in r.get("notes", {}).items())
+        + ("\n" if r.get("notes") else "")
     )
 
 
