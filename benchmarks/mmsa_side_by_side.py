@@ -17,7 +17,9 @@ and why:
   model and trainer, its best-on-validation weights, its test) without that call. MMSA's
   MulT and TFR-Net trainers pass `verbose` to ReduceLROnPlateau, an argument torch 2.13
   no longer takes: the child's scheduler accepts and ignores it. MMSA's MCTN builds its
-  translators on device "cuda" whatever the run's device: the child builds them on the CPU.
+  translators on device "cuda" whatever the run's device: the child builds them on the CPU;
+  they run at the widest modality's width (every modality is zero-padded to it), which
+  MMSA's config fixes at BERT's 768 (`output_dim`): the child sets it from the data.
 - The data (`--data`, a native folder such as the imported MOSI: MiniLM text tokens and an
   utterance audio vector) is written as an MMSA pickle: text right-aligned in its steps (MMSA's
   TFN and LF-DNN text LSTMs read the whole padded sequence, so trailing padding would be the
@@ -164,7 +166,9 @@ def mmsa_child(model: str, feature_path: str, seeds: list[int], epochs: int | No
             if epochs:  # MMSA stops after `early_stop` epochs without improvement
                 args["early_stop"] = min(args["early_stop"], epochs)
             setup_seed(seed)
-            loader = MMDataLoader(args, 0)
+            loader = MMDataLoader(args, 0)  # sets args.feature_dims from the data
+            if model == "mctn":  # its translators run at the widest modality's width, which
+                args["output_dim"] = max(args["feature_dims"])  # MMSA's config fixes at 768
             net = AMIO(args)
             trainer = ATIO().getTrain(args)
             calls = 0
