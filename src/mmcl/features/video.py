@@ -38,6 +38,7 @@ from mmcl.features.audio import (
     AudioParams,
     audio_params,
     charge_audio,
+    pad_frames,
     waveform_features,
     write_table,
 )
@@ -333,10 +334,7 @@ def _write_vision(
     folder: Path, ids: list[str], clips: list[np.ndarray], params: VideoParams, digest: str
 ) -> None:
     folder.mkdir()
-    lengths = np.array([len(x) for x in clips], dtype=np.int64)
-    feats = np.zeros((len(clips), int(lengths.max()), face.DIM), dtype=np.float32)
-    for i, x in enumerate(clips):
-        feats[i, : len(x)] = x
+    feats, lengths = pad_frames(clips)
     present = feats[:, :, 0] > 0
     pooled = np.stack([_pool(x) for x in clips])
     np.save(folder / "ids.npy", np.array(ids, dtype=str))
