@@ -90,7 +90,7 @@ TINY_ANY = {
 
 def _one_batch_loss(name, precision):
     multi_task = MODELS[name][1].needs_unimodal_labels  # a label per modality: regression
-    regression = multi_task or name in ("self_mm", "shared_private_cov")
+    regression = multi_task or MODELS[name][1].regression_only
     task = "regression" if regression else "iemocap"
     sizes = dict(n_train=32, n_valid=8, n_test=8, seq_len=8, seed=4)
     ds = make_synthetic(SynthConfig(task=task, unimodal_labels=multi_task, **sizes))

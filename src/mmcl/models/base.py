@@ -258,7 +258,8 @@ class TaskModel(nn.Module):
 
     forward(features, masks) -> ModelOutput; loss(batch, out) -> (loss, logs).
     Models with extra optimisation steps (the actor-critic) override `extra_param_groups`
-    and `extra_update`; models with state outside their parameters override
+    and `extra_update` (or, for a pass of their own before each epoch's, set `first_stage`
+    and override `first_stage_loss`); models with state outside their parameters override
     `training_state`/`load_training_state` so that a resumed run continues exactly.
     """
 
@@ -270,6 +271,9 @@ class TaskModel(nn.Module):
     regression_only = False  # e.g. ULGM needs signed labels
     needs_unimodal_labels = False  # multi-task models: a label per modality (CH-SIMS's T/A/V)
     reads_tokens = False  # text only through the text transformer (BERT-MAG): needs token ids
+    # a pass over the training split before the main one each epoch, stepping only the
+    # extra groups on `first_stage_loss` (MMIM's MI bounds)
+    first_stage = False
     why: str = ""  # the reason behind the limits, for the refusal message
 
     # the arithmetic of forward passes: "fp32" or "bf16" (autocast), set from train.precision
@@ -389,6 +393,14 @@ class TaskModel(nn.Module):
 
     def extra_param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {}
+
+    def extra_options(self) -> dict[str, dict]:
+        """Optimiser options of extra groups (e.g. {"critic": {"lr": ...}}) over train.lr."""
+        return {}
+
+    def first_stage_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the first-stage pass (models with `first_stage`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no first stage.")
 
     def extra_update(
         self,

@@ -25,6 +25,7 @@ from mmcl.models.misa import MISA, MISAConfig
 from mmcl.models.mlf_dnn import MLFDNN, MLFDNNConfig
 from mmcl.models.mlmf import MLMF, MLMFConfig
 from mmcl.models.mmcl import MMCL, MMCLConfig
+from mmcl.models.mmim import MMIM, MMIMConfig
 from mmcl.models.mtfn import MTFN, MTFNConfig
 from mmcl.models.mult import MulT, MulTConfig
 from mmcl.models.self_mm import SelfMM, SelfMMConfig
@@ -54,6 +55,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "tfr_net": (TFRNetConfig, TFRNet),
     "misa": (MISAConfig, MISA),
     "bert_mag": (BertMAGConfig, BertMAG),
+    "mmim": (MMIMConfig, MMIM),
     "unimodal": (UnimodalConfig, Unimodal),
 }
 
@@ -111,7 +113,7 @@ SIZES = {
     "out_dim", "post_dims", "inner_node_dim", "nn_dim",
     "zy_size", "fy_size", "z_sizes", "f_sizes", "z_size", "f_size",
     "hid_dim", "max_steps", "temporal_heads", "fusion_hiddens", "fusion_hidden",
-    "fusion_layers", "cls_hidden",
+    "fusion_layers", "cls_hidden", "mem_size",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16

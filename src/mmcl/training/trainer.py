@@ -2,7 +2,8 @@
 validation-based model selection, logging, checkpoints and exact resume.
 
 A model supplies `forward`, `loss` and, if it needs more optimisation steps (the MMCL
-actor-critic), `extra_param_groups` + `extra_update`; the trainer owns everything else.
+actor-critic), `extra_param_groups` + `extra_update` (or a first-stage pass of its own
+before each epoch's main pass: MMIM); the trainer owns everything else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import shutil
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from torch.autograd.profiler import record_function
 
 from mmcl import distributed
 from mmcl.config import TrainConfig
-from mmcl.data.batching import BatchSource
+from mmcl.data.batching import Batch, BatchSource
 from mmcl.data.dataset import Dataset
 from mmcl.errors import UserError
 from mmcl.evaluation.metrics import SELECTION_METRIC, evaluate, higher_is_better
@@ -94,7 +95,8 @@ class Trainer:
         self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
         self.optimizer = torch.optim.Adam(model.param_groups(cfg.lr, cfg.weight_decay))
         self.extra_optimizers = {
-            k: torch.optim.Adam(ps, lr=cfg.lr) for k, ps in model.extra_param_groups().items()
+            k: torch.optim.Adam(ps, **{"lr": cfg.lr, **model.extra_options().get(k, {})})
+            for k, ps in model.extra_param_groups().items()
         }
         self.scheduler = (
             plateau(self.optimizer, cfg.plateau_factor, cfg.plateau_patience)
@@ -194,17 +196,47 @@ class Trainer:
         return resumed
 
     # -- loop -------------------------------------------------------------------------
-    def train_epoch(self) -> dict[str, float]:
-        self.model.train()
-        self.model.on_epoch_start(self.epoch)
-        sums: dict[str, float] = {}
-        n = skipped = 0
-        batches = self.sources["train"].batches(
+    def _train_batches(self) -> Iterator[Batch]:
+        """The training split in a fresh order (this rank's slice under torchrun)."""
+        return self.sources["train"].batches(
             self.cfg.batch_size,
             shuffle=True,
             generator=self.generator,
             shard=(self.rank, self.world) if self.world > 1 else None,
         )
+
+    def first_stage(self) -> dict[str, float]:
+        """A pass that steps only the model's extra groups, on its `first_stage_loss`
+        (MMIM's MI bounds, before the main pass as MMSA's trainer does)."""
+        params = [p for ps in self.model.extra_param_groups().values() for p in ps]
+        sums: dict[str, float] = {}
+        n = 0
+        for step, batch in enumerate(self._train_batches()):
+            if len(batch) < 2:
+                continue
+            batch = batch.to(self.device)
+            for o in self.extra_optimizers.values():  # the main pass left gradients there
+                o.zero_grad(set_to_none=True)
+            with arithmetic(self.device, batch.steps, self.cfg.precision):
+                loss, logs = self.model.first_stage_loss(batch)
+            loss.backward()
+            self._nonfinite(logs, step, skip_allowed=False)
+            if self.cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+            for o in self.extra_optimizers.values():
+                o.step()
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n += 1
+        return {f"first_{k}": v / max(n, 1) for k, v in sums.items()}
+
+    def train_epoch(self) -> dict[str, float]:
+        self.model.train()
+        self.model.on_epoch_start(self.epoch)
+        first = self.first_stage() if self.model.first_stage else {}
+        sums: dict[str, float] = {}
+        n = skipped = 0
+        batches = self._train_batches()
         # the optimiser steps every `accumulate` batches, on their summed gradients (MMSA's
         # update_epochs); the models' own updates (actor-critic, ULGM) run every batch
         pending, step = 0, -1
@@ -240,7 +272,7 @@ class Trainer:
             n += 1
         if pending and not self._optimizer_step({}, step):  # the epoch's last, shorter group
             skipped += 1
-        row = {f"train_{k}": v / max(n, 1) for k, v in sums.items()}
+        row = {**first, **{f"train_{k}": v / max(n, 1) for k, v in sums.items()}}
         return {**row, "skipped_steps": skipped} if skipped else row
 
     def _optimizer_step(self, logs: dict[str, float], step: int) -> bool:
