@@ -200,6 +200,14 @@ def test_mctn_predicts_from_the_source_alone():
     torch.testing.assert_close(model(x, masks).preds, model(other, masks).preds)
 
 
+def test_mctn_source_may_be_listed_among_the_default_targets():
+    """`source = "audio"` alone on audio + vision (the MMMO table's setting): audio, which
+    the default target order lists, is skipped there."""
+    info = DataInfo({"audio": 3, "vision": 4}, {"audio": 5, "vision": 5}, MOSI.task)
+    model = build_model("mctn", model_config("mctn", {"hid_dim": 4, "source": "audio"}), info)
+    assert model.targets == ["vision"]
+
+
 def gru(i, h, layers):  # bidirectional nn.GRU: per layer and direction 3 gates
     first = 3 * (i * h + h * h + 2 * h)
     later = 3 * (2 * h * h + h * h + 2 * h)

@@ -27,7 +27,8 @@ first. Deliberate differences from MMSA:
 - MMSA's decoders never predict a target's first step, and its loss compares that step
   with zeros; here the loss covers the steps the decoder predicts.
 - Any modality set of two or more works: `source` names the source, `targets` the order
-  of the others (MMSA's: text; vision, then audio); with one target, the cycle alone.
+  of the others (MMSA's: text; vision, then audio; the source is skipped there); with one
+  target, the cycle alone.
 As in MMSA, the decoders always read the true previous target step (MMSA draws a
 teacher-forcing coin but feeds the target either way).
 """
@@ -61,11 +62,9 @@ class MCTNConfig(TextInput):
     max_steps: int = 20  # MMSA's training reads the first 20 steps only
     recon_weight: float = 0.1
     source: str = "text"
+    # the order the other modalities are translated in (the source, when listed, is skipped:
+    # `source = "audio"` alone works on audio + vision data)
     targets: list[str] = field(default_factory=lambda: ["vision", "audio"])
-
-    def validate(self) -> None:
-        if self.source in self.targets:
-            raise UserError(f"mctn.source '{self.source}' cannot also be in mctn.targets.")
 
 
 class Encoder(nn.Module):
