@@ -33,6 +33,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 3e-4
     weight_decay: float = 0.0
+    adam_eps: float = 1e-8  # the main Adam's epsilon (MMSA's CENET sets 3e-8 on MOSI)
     grad_clip: float = 0.0  # max gradient norm (or value, see clip_by); 0 turns clipping off
     clip_by: str = "norm"  # norm: the gradients' total norm | value: each entry (as MISA)
     # optimiser step every `accumulate` batches on their summed gradients (MMSA's
@@ -80,8 +81,11 @@ class TrainConfig:
             if not 0 < getattr(self, key) < 1:
                 raise UserError(f"train.{key} = {getattr(self, key)}; it must lie in (0, 1).")
         check_ranges(self, "train")
-        if not self.lr > 0:
-            raise UserError(f"train.lr = {self.lr}: it must be a positive, finite number.")
+        for key in ("lr", "adam_eps"):
+            if not getattr(self, key) > 0:
+                raise UserError(
+                    f"train.{key} = {getattr(self, key)}: it must be a positive, finite number."
+                )
         if self.precision not in PRECISIONS:
             raise UserError(f"train.precision = '{self.precision}'; choose one of {PRECISIONS}.")
 

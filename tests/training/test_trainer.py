@@ -404,3 +404,12 @@ def test_accumulate_steps_every_k_batches_on_summed_gradients(tmp_path, small, m
     assert steps == [1, 3] and len(extras) == 3  # stepped before batch 2's update, then at the end
     torch.testing.assert_close(grads[0], backwards[0] + backwards[1])
     torch.testing.assert_close(grads[1], backwards[2])
+
+
+def test_adam_epsilon_is_the_configs(tmp_path, small):
+    cfg = _cfg(model="late_fusion", epochs=1, extra=["train.adam_eps=3e-8"])
+    model = build_model("late_fusion", cfg.model_cfg(), data_info(small))
+    trainer = Trainer(model, small, cfg.train, tmp_path)
+    assert {g["eps"] for g in trainer.optimizer.param_groups} == {3e-8}
+    with pytest.raises(UserError, match="train.adam_eps = 0.0"):
+        _cfg(extra=["train.adam_eps=0"])

@@ -13,6 +13,7 @@ from mmcl.errors import UserError
 from mmcl.limits import Budget
 from mmcl.models.base import DataInfo, TaskModel
 from mmcl.models.bert_mag import BertMAG, BertMAGConfig
+from mmcl.models.cenet import CENET, CENETConfig
 from mmcl.models.ef_lstm import EFLSTM, EFLSTMConfig
 from mmcl.models.graph_mfn import GraphMFN, GraphMFNConfig
 from mmcl.models.late_fusion import LateFusion, LateFusionConfig
@@ -56,6 +57,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "misa": (MISAConfig, MISA),
     "bert_mag": (BertMAGConfig, BertMAG),
     "mmim": (MMIMConfig, MMIM),
+    "cenet": (CENETConfig, CENET),
     "unimodal": (UnimodalConfig, Unimodal),
 }
 

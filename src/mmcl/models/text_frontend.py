@@ -125,12 +125,14 @@ class TextFrontEnd(nn.Module):
         mask: torch.Tensor,
         inject: Callable[[torch.Tensor], torch.Tensor],
         after: int = 0,
+        embeddings_learn: bool = True,
     ) -> torch.Tensor:
         """The last hidden states (B, L, H) with `inject` applied to the states after layer
         `after` (0: to the embeddings' output), the layers above reading what it returns:
         the hook of models that steer the transformer from inside (BERT-MAG's gate). The
         frozen part is not cached here (its input changes with the injection); it runs with
-        its weights fixed and gradients flowing through it to what was injected."""
+        its weights fixed and gradients flowing through it to what was injected. With
+        `embeddings_learn` false the embeddings run without gradient (CENET's, as MMSA's)."""
         layers = _layers(self.model)
         if layers is None:
             raise UserError(
@@ -141,7 +143,8 @@ class TextFrontEnd(nn.Module):
             raise UserError(
                 f"the text model has {len(layers)} layers; cannot inject after {after}."
             )
-        h = self.model.embeddings(input_ids=ids)
+        with torch.set_grad_enabled(embeddings_learn and torch.is_grad_enabled()):
+            h = self.model.embeddings(input_ids=ids)
         h = inject(_run_layers(layers[:after], h, mask))
         return _run_layers(layers[after:], h, mask)
 

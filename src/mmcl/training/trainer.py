@@ -93,7 +93,9 @@ class Trainer:
         self.metric_set = ds.task.metric_set
         self.metric, self.higher = selection_rule(cfg, self.metric_set)
         self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
-        self.optimizer = torch.optim.Adam(model.param_groups(cfg.lr, cfg.weight_decay))
+        self.optimizer = torch.optim.Adam(
+            model.param_groups(cfg.lr, cfg.weight_decay), eps=cfg.adam_eps
+        )
         self.extra_optimizers = {
             k: torch.optim.Adam(ps, **{"lr": cfg.lr, **model.extra_options().get(k, {})})
             for k, ps in model.extra_param_groups().items()
