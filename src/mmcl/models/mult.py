@@ -161,6 +161,21 @@ def future_mask(rows: int, cols: int, full_rows: int, full_cols: int, device) ->
     return j > i + offset  # True = not allowed
 
 
+def conv_steps(
+    conv: nn.Conv1d, x: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Conv1d over time without padding: (B, L, D) -> (B, L', d) and its mask; a kernel of
+    k steps reads steps i..i+k-1, so a sample keeps its length - (k - 1) steps (sequences
+    shorter than the kernel are zero-padded to it)."""
+    k = conv.kernel_size[0]
+    if x.shape[1] < k:
+        pad = k - x.shape[1]
+        x, mask = F.pad(x, (0, 0, 0, pad)), F.pad(mask, (0, pad))
+    h = conv(x.transpose(1, 2)).transpose(1, 2)
+    n_valid = (mask.sum(1, keepdim=True) - (k - 1)).clamp_min(1)
+    return h, torch.arange(h.shape[1], device=h.device)[None, :] < n_valid
+
+
 class MulT(TaskModel):
     min_modalities = 2
     why = "its crossmodal attention lets each modality attend to the others"
@@ -206,19 +221,11 @@ class MulT(TaskModel):
         return [self.out]
 
     def _project(self, m: str, x: torch.Tensor, mask: torch.Tensor):
-        """(B, L, D) -> (B, L', d) and its mask; a kernel of k steps reads steps i..i+k-1
-        (sequences shorter than the kernel are zero-padded to it)."""
         if m == "text":
             x = self.text_drop(x)
         if m not in self.proj:
             return x, mask
-        k = self.kernels[m]
-        if x.shape[1] < k:
-            pad = k - x.shape[1]
-            x, mask = F.pad(x, (0, 0, 0, pad)), F.pad(mask, (0, pad))
-        h = self.proj[m](x.transpose(1, 2)).transpose(1, 2)
-        n_valid = (mask.sum(1, keepdim=True) - (k - 1)).clamp_min(1)
-        return h, torch.arange(h.shape[1], device=h.device)[None, :] < n_valid
+        return conv_steps(self.proj[m], x, mask)
 
     def _causal(self, t: str, s: str | None, rows: int, cols: int, device) -> torch.Tensor | None:
         if not self.cfg.causal:

@@ -31,6 +31,7 @@ from mmcl.models.mtfn import MTFN, MTFNConfig
 from mmcl.models.mult import MulT, MulTConfig
 from mmcl.models.self_mm import SelfMM, SelfMMConfig
 from mmcl.models.shared_private_cov import SharedPrivateCov, SharedPrivateCovConfig
+from mmcl.models.tetfn import TETFN, TETFNConfig
 from mmcl.models.text_frontend import TEXT, TextFrontEnd, needs_tokens_error
 from mmcl.models.tfn import TFN, TFNConfig
 from mmcl.models.tfr_net import TFRNet, TFRNetConfig
@@ -58,6 +59,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "bert_mag": (BertMAGConfig, BertMAG),
     "mmim": (MMIMConfig, MMIM),
     "cenet": (CENETConfig, CENET),
+    "tetfn": (TETFNConfig, TETFN),
     "unimodal": (UnimodalConfig, Unimodal),
 }
 
@@ -115,7 +117,7 @@ SIZES = {
     "out_dim", "post_dims", "inner_node_dim", "nn_dim",
     "zy_size", "fy_size", "z_sizes", "f_sizes", "z_size", "f_size",
     "hid_dim", "max_steps", "temporal_heads", "fusion_hiddens", "fusion_hidden",
-    "fusion_layers", "cls_hidden", "mem_size",
+    "fusion_layers", "cls_hidden", "mem_size", "lstm_hiddens",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16

@@ -132,64 +132,19 @@ def _mlp_head(d_in: int, d_hidden: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 1))
 
 
-class SelfMM(TaskModel):
+class ULGMModel(TaskModel):
+    """Training with self-supervised unimodal labels (ULGM), as MMSA's Self-MM trainer runs
+    it (and its TETFN trainer, the same code): the label memory, the tanh-weighted unimodal
+    L1 losses, per-modality optimiser groups. A subclass builds `self.encoders` (the
+    non-text encoders, by modality), `self.branches` (the unimodal spaces), `self.post_dims`,
+    `self.heads` and `self.head_fusion` (MLPs ending in a Linear to 1) and `self.bound`, and
+    returns the fused and unimodal representations and predictions from `forward`."""
+
     regression_only = True
     why = "ULGM generates signed unimodal labels"
+    ulgm: ULGM | None = None
+    epoch = 1
 
-    def __init__(self, cfg: SelfMMConfig, info: DataInfo) -> None:
-        super().__init__()
-        cfg.validate()
-        self.cfg, self.info = cfg, info
-        self.encoders = nn.ModuleDict()
-        enc_dims = {}
-        for m, d in info.dims.items():
-            if m == cfg.text_modality:
-                enc_dims[m] = d
-                continue
-            hidden = cfg.lstm_hiddens.get(m, cfg.lstm_hidden)
-            enc_dims[m] = cfg.lstm_outs.get(m, cfg.lstm_out)
-            self.encoders[m] = nn.ModuleDict(
-                {"lstm": SequenceEncoder(d, hidden), "out": nn.Linear(hidden, enc_dims[m])}
-            )
-        self.branches = list(enc_dims)
-        self.post_dims = {m: cfg.post_dims.get(m, cfg.post_dim) for m in self.branches}
-        self.dropout = nn.ModuleDict(
-            {s: nn.Dropout(cfg.dropouts.get(s, cfg.dropout)) for s in ["fusion", *self.branches]}
-        )
-        self.post = nn.ModuleDict(
-            {m: nn.Linear(enc_dims[m], self.post_dims[m]) for m in self.branches}
-        )
-        self.post_fusion = nn.Linear(sum(enc_dims.values()), cfg.post_fusion_dim)
-        self.heads = nn.ModuleDict(
-            {m: _mlp_head(self.post_dims[m], self.post_dims[m]) for m in self.branches}
-        )
-        self.head_fusion = _mlp_head(cfg.post_fusion_dim, cfg.post_fusion_dim)
-        lo, hi = info.task.label_range or (-3.0, 3.0)
-        self.bound = cfg.label_bound or max(abs(lo), abs(hi))
-        self.ulgm: ULGM | None = None
-        self.epoch = 1
-
-    def encode(self, m: str, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if m == self.cfg.text_modality:
-            return x[:, 0] if self.cfg.text_pool == "cls" else masked_mean(x, mask)
-        enc = self.encoders[m]
-        return enc["out"](enc["lstm"](x, mask))
-
-    def forward(
-        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
-    ) -> ModelOutput:
-        h = {m: self.encode(m, features[m], masks[m]) for m in self.branches}
-        fused = torch.relu(
-            self.post_fusion(self.dropout["fusion"](torch.cat(list(h.values()), dim=-1)))
-        )
-        out = ModelOutput(self.head_fusion(fused).squeeze(-1), representations={"fusion": fused})
-        for m, hm in h.items():
-            f = torch.relu(self.post[m](self.dropout[m](hm)))
-            out.representations[m] = f
-            out.unimodal_preds[m] = self.heads[m](f).squeeze(-1)
-        return out
-
-    # -- training -------------------------------------------------------------------------
     def output_layers(self) -> list[nn.Linear]:
         return [self.head_fusion[-1], *(head[-1] for head in self.heads.values())]
 
@@ -259,3 +214,56 @@ class SelfMM(TaskModel):
     def load_training_state(self, state: dict[str, object]) -> None:
         if self.ulgm is not None and state:
             self.ulgm.load_state_dict(state["ulgm"])
+
+
+class SelfMM(ULGMModel):
+    def __init__(self, cfg: SelfMMConfig, info: DataInfo) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg, self.info = cfg, info
+        self.encoders = nn.ModuleDict()
+        enc_dims = {}
+        for m, d in info.dims.items():
+            if m == cfg.text_modality:
+                enc_dims[m] = d
+                continue
+            hidden = cfg.lstm_hiddens.get(m, cfg.lstm_hidden)
+            enc_dims[m] = cfg.lstm_outs.get(m, cfg.lstm_out)
+            self.encoders[m] = nn.ModuleDict(
+                {"lstm": SequenceEncoder(d, hidden), "out": nn.Linear(hidden, enc_dims[m])}
+            )
+        self.branches = list(enc_dims)
+        self.post_dims = {m: cfg.post_dims.get(m, cfg.post_dim) for m in self.branches}
+        self.dropout = nn.ModuleDict(
+            {s: nn.Dropout(cfg.dropouts.get(s, cfg.dropout)) for s in ["fusion", *self.branches]}
+        )
+        self.post = nn.ModuleDict(
+            {m: nn.Linear(enc_dims[m], self.post_dims[m]) for m in self.branches}
+        )
+        self.post_fusion = nn.Linear(sum(enc_dims.values()), cfg.post_fusion_dim)
+        self.heads = nn.ModuleDict(
+            {m: _mlp_head(self.post_dims[m], self.post_dims[m]) for m in self.branches}
+        )
+        self.head_fusion = _mlp_head(cfg.post_fusion_dim, cfg.post_fusion_dim)
+        lo, hi = info.task.label_range or (-3.0, 3.0)
+        self.bound = cfg.label_bound or max(abs(lo), abs(hi))
+
+    def encode(self, m: str, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if m == self.cfg.text_modality:
+            return x[:, 0] if self.cfg.text_pool == "cls" else masked_mean(x, mask)
+        enc = self.encoders[m]
+        return enc["out"](enc["lstm"](x, mask))
+
+    def forward(
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> ModelOutput:
+        h = {m: self.encode(m, features[m], masks[m]) for m in self.branches}
+        fused = torch.relu(
+            self.post_fusion(self.dropout["fusion"](torch.cat(list(h.values()), dim=-1)))
+        )
+        out = ModelOutput(self.head_fusion(fused).squeeze(-1), representations={"fusion": fused})
+        for m, hm in h.items():
+            f = torch.relu(self.post[m](self.dropout[m](hm)))
+            out.representations[m] = f
+            out.unimodal_preds[m] = self.heads[m](f).squeeze(-1)
+        return out
