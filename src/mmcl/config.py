@@ -33,6 +33,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 3e-4
     weight_decay: float = 0.0
+    optimizer: str = "adam"  # adam (weight decay as an L2 term, as MMSA's) | adamw (decoupled)
     adam_eps: float = 1e-8  # the main Adam's epsilon (MMSA's CENET sets 3e-8 on MOSI)
     grad_clip: float = 0.0  # max gradient norm (or value, see clip_by); 0 turns clipping off
     clip_by: str = "norm"  # norm: the gradients' total norm | value: each entry (as MISA)
@@ -42,9 +43,13 @@ class TrainConfig:
     on_nonfinite: str = "stop"  # NaN/inf loss or gradient: stop (named, exit 2) | skip the batch
     patience: int = 10  # epochs in which neither the selection metric nor the validation
     # loss improved before stopping; 0: never. Ties on the metric go to the lower loss.
-    scheduler: str = "plateau"  # plateau (ReduceLROnPlateau on validation loss) | none
+    # plateau (ReduceLROnPlateau on validation loss) | warmup_cosine (per epoch: linear from
+    # 0 over warmup_epochs, then a cosine over cosine_epochs, as MMSA's ALMT) | none
+    scheduler: str = "plateau"
     plateau_patience: int = 5
     plateau_factor: float = 0.5
+    warmup_epochs: float = 20.0
+    cosine_epochs: float = 180.0
     # the models' own optimisers (MMCL's actor and critic), also on the validation loss
     extra_scheduler: str = "none"  # plateau | none
     extra_plateau_patience: int = 5
@@ -74,9 +79,20 @@ class TrainConfig:
             raise UserError(f"train.accumulate = {self.accumulate}; it must be at least 1.")
         if self.clip_by not in ("norm", "value"):
             raise UserError(f"train.clip_by = '{self.clip_by}'; choose norm or value.")
-        for key in ("scheduler", "extra_scheduler"):
-            if getattr(self, key) not in ("plateau", "none"):
-                raise UserError(f"train.{key} = '{getattr(self, key)}'; choose plateau or none.")
+        if self.scheduler not in ("plateau", "warmup_cosine", "none"):
+            raise UserError(
+                f"train.scheduler = '{self.scheduler}'; choose plateau, warmup_cosine or none."
+            )
+        if self.extra_scheduler not in ("plateau", "none"):
+            raise UserError(
+                f"train.extra_scheduler = '{self.extra_scheduler}'; choose plateau or none."
+            )
+        if self.optimizer not in ("adam", "adamw"):
+            raise UserError(f"train.optimizer = '{self.optimizer}'; choose adam or adamw.")
+        if self.scheduler == "warmup_cosine" and not (
+            self.warmup_epochs > 0 and self.cosine_epochs > 0
+        ):
+            raise UserError("train.warmup_epochs and train.cosine_epochs must be positive.")
         for key in ("plateau_factor", "extra_plateau_factor"):
             if not 0 < getattr(self, key) < 1:
                 raise UserError(f"train.{key} = {getattr(self, key)}; it must lie in (0, 1).")

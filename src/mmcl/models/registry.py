@@ -11,6 +11,7 @@ from torch import nn
 
 from mmcl.errors import UserError
 from mmcl.limits import Budget
+from mmcl.models.almt import ALMT, ALMTConfig
 from mmcl.models.base import DataInfo, TaskModel
 from mmcl.models.bert_mag import BertMAG, BertMAGConfig
 from mmcl.models.cenet import CENET, CENETConfig
@@ -60,6 +61,7 @@ MODELS: dict[str, tuple[type, type[TaskModel]]] = {
     "mmim": (MMIMConfig, MMIM),
     "cenet": (CENETConfig, CENET),
     "tetfn": (TETFNConfig, TETFN),
+    "almt": (ALMTConfig, ALMT),
     "unimodal": (UnimodalConfig, Unimodal),
 }
 
@@ -117,7 +119,8 @@ SIZES = {
     "out_dim", "post_dims", "inner_node_dim", "nn_dim",
     "zy_size", "fy_size", "z_sizes", "f_sizes", "z_size", "f_size",
     "hid_dim", "max_steps", "temporal_heads", "fusion_hiddens", "fusion_hidden",
-    "fusion_layers", "cls_hidden", "mem_size", "lstm_hiddens",
+    "fusion_layers", "cls_hidden", "mem_size", "lstm_hiddens", "ff_dim", "tokens", "heads",
+    "head_dim", "ahl_heads",
 }  # fmt: skip
 # a model's parameters, their gradients and two Adam moments, float32
 BYTES_PER_PARAMETER = 16

@@ -74,6 +74,21 @@ def plateau(
     )
 
 
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, warmup: float, period: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """MMSA's ALMT schedule, stepped once per epoch: epoch e (from 0) trains at
+    lr x e / warmup up to `warmup`, then at lr x (1 + cos(pi (e - warmup - 1) / period)) / 2
+    (its GradualWarmupScheduler handing over to CosineAnnealingLR, in closed form)."""
+
+    def factor(epoch: int) -> float:
+        if epoch <= warmup:
+            return epoch / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - math.floor(warmup) - 1) / period))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def selection_rule(cfg: TrainConfig, metric_set: str) -> tuple[str, bool]:
     """The validation metric that selects the epoch, and whether higher is better."""
     name = cfg.selection_metric or SELECTION_METRIC[metric_set]
@@ -93,18 +108,19 @@ class Trainer:
         self.metric_set = ds.task.metric_set
         self.metric, self.higher = selection_rule(cfg, self.metric_set)
         self.sources = {s: BatchSource(sp) for s, sp in ds.splits.items()}
-        self.optimizer = torch.optim.Adam(
-            model.param_groups(cfg.lr, cfg.weight_decay), eps=cfg.adam_eps
-        )
+        adam = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = adam(model.param_groups(cfg.lr, cfg.weight_decay), eps=cfg.adam_eps)
         self.extra_optimizers = {
             k: torch.optim.Adam(ps, **{"lr": cfg.lr, **model.extra_options().get(k, {})})
             for k, ps in model.extra_param_groups().items()
         }
-        self.scheduler = (
-            plateau(self.optimizer, cfg.plateau_factor, cfg.plateau_patience)
-            if cfg.scheduler == "plateau"
-            else None
-        )
+        self.scheduler = {
+            "plateau": lambda: plateau(self.optimizer, cfg.plateau_factor, cfg.plateau_patience),
+            "warmup_cosine": lambda: warmup_cosine(
+                self.optimizer, cfg.warmup_epochs, cfg.cosine_epochs
+            ),
+            "none": lambda: None,
+        }[cfg.scheduler]()
         self.extra_schedulers = (
             {
                 k: plateau(o, cfg.extra_plateau_factor, cfg.extra_plateau_patience)
@@ -356,8 +372,10 @@ class Trainer:
             row = {"epoch": self.epoch, **self.train_epoch()}
             score, valid_loss = self._validate(row)
             for scheduler in [self.scheduler, *self.extra_schedulers.values()]:
-                if scheduler:
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     scheduler.step(valid_loss)
+                elif scheduler:
+                    scheduler.step()
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             for k, o in self.extra_optimizers.items():
                 row[f"lr_{k}"] = o.param_groups[0]["lr"]
