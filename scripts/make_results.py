@@ -93,6 +93,14 @@ EXPERIMENTS = [
         goal={"Non0_acc_2": 0.82, "Corr": 0.75},
     ),
     Experiment(
+        "mosi-finetune-whole",
+        "mosi_finetune_whole",
+        "mosi",
+        "Non0_acc_2",
+        "CMU-MOSI: every text-transformer model with the whole MiniLM fine-tuned",
+        goal={"Non0_acc_2": 0.85, "Corr": 0.80},  # issue 29's goal for the best model
+    ),
+    Experiment(
         "mosi-ef-lstm",
         "mosi_ef_lstm",
         "mosi",
@@ -695,15 +703,25 @@ def main() -> None:
             if exp.folder in chosen:
                 run_experiment(exp, out, args.seeds, args.jobs)
     tables = write_doc(out, args.seeds, args.jobs)
-    broken = check_claims(tables) if len(tables) == len(EXPERIMENTS) else []
+    # the claims are checked once every table they cite is there
+    cited = {
+        t
+        for c in tomllib.loads(CLAIMS.read_text())["claim"]
+        for t in (c["table"], c.get("other_table"))
+        if t
+    }
+    complete = cited <= set(tables)
+    broken = check_claims(tables) if complete else []
     if broken:
         print("claims in docs/results-claims.toml that these runs do NOT support:", file=sys.stderr)
         for b in broken:
             print(f"  - {b}", file=sys.stderr)
         print("revise the interpretation file and its claims.", file=sys.stderr)
         raise SystemExit(1)
-    if len(tables) == len(EXPERIMENTS):
+    if complete:
         print(f"all claims of {CLAIMS.name} hold")
+    else:
+        print(f"claims not checked: tables {sorted(cited - set(tables))} are not produced yet")
 
 
 if __name__ == "__main__":

@@ -65,3 +65,25 @@ def test_check_fresh_refuses_a_folder_with_runs(tmp_path):
     with pytest.raises(UserError, match="--resume"):
         check_fresh(tmp_path / "old", resume=False)
     check_fresh(tmp_path / "old", resume=True)
+
+
+def _shipped_grids():
+    from importlib import resources
+
+    folder = resources.files("mmcl.recipes").joinpath("grids")
+    # real_budget is a base of others, not a grid: it has no rows
+    names = {f.name.removesuffix(".toml") for f in folder.iterdir() if f.name.endswith(".toml")}
+    return sorted(names - {"real_budget"})
+
+
+@pytest.mark.parametrize("name", _shipped_grids())
+def test_every_row_of_every_shipped_grid_resolves(name):
+    """A row whose options its model refuses fails here, not hours into a regeneration."""
+    from mmcl.config import resolve_config
+    from mmcl.experiments.grid import parse_spec
+
+    grid = load_grid(name)
+    for spec in grid.models:
+        model, extra = parse_spec(spec)
+        cfg = resolve_config(grid.recipe, model, None, grid.epochs, [*grid.settings, *extra])
+        assert cfg.model == model
