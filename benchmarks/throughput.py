@@ -84,6 +84,11 @@ BASES: dict[str, tuple[str, dict, str]] = {
     "mult": ("mult", {}, "iemocap"),
     "tfr_net": ("tfr_net", {}, "iemocap"),
     "misa": ("misa", {}, "iemocap"),
+    # the text-transformer models on text features (text_encoder = "features"); BERT-MAG and
+    # CENET read only token ids: benchmarks/text_finetune_cost.py measures that path
+    "mmim": ("mmim", {}, "regression"),
+    "tetfn": ("tetfn", {}, "regression"),
+    "almt": ("almt", {}, "iemocap"),
     "unimodal": ("unimodal", {}, "iemocap"),
 }
 # the default rows: MMCL's variants at fp32, bf16 and bf16 + a 512-wide feed-forward, and
