@@ -34,3 +34,33 @@ def with_tokens():
             token_lengths=enc["attention_mask"].sum(1),
         )
     return Dataset(splits, base.task, name="tokens")
+
+
+def quick_token_config(model, extra=()):
+    """A few fast epochs of `model` on token data: a high rate for the text model too."""
+    from mmcl.config import resolve_config
+
+    return resolve_config(
+        model=model,
+        epochs=3,
+        overrides=[
+            f"{model}.text_lr=1e-3",
+            "train.lr=1e-3",
+            "train.batch_size=8",
+            "train.diagnostics=false",
+            "train.patience=0",
+            *extra,
+        ],
+    )
+
+
+def audio_moves_predictions(model, split) -> bool:
+    """Whether louder audio (x 10 + 3) changes `model`'s predictions on `split`."""
+    before = model.predict(split)
+    kept = split.features["audio"]
+    split.features["audio"] = kept * 10.0 + 3.0
+    try:
+        after = model.predict(split)
+    finally:
+        split.features["audio"] = kept
+    return not np.allclose(before, after)

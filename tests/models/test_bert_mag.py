@@ -4,10 +4,9 @@ the gate inside the shared text front-end (after the embeddings), training on to
 import numpy as np
 import pytest
 import torch
-from tests.models.conftest import SENTENCES
+from tests.models.conftest import SENTENCES, audio_moves_predictions, quick_token_config
 from tests.models.test_mmsa_baselines import MOSI, layernorm, linear
 
-from mmcl.config import resolve_config
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
 from mmcl.experiments.runs import train_run
@@ -45,18 +44,7 @@ def test_injecting_nothing_gives_the_whole_models_states(monkeypatch):
 
 
 def _cfg(extra=()):
-    return resolve_config(
-        model="bert_mag",
-        epochs=3,
-        overrides=[
-            "bert_mag.text_lr=1e-3",
-            "train.lr=1e-3",
-            "train.batch_size=8",
-            "train.diagnostics=false",
-            "train.patience=0",
-            *extra,
-        ],
-    )
+    return quick_token_config("bert_mag", extra)
 
 
 def test_trains_on_token_ids_with_the_audio_resampled_to_them(tmp_path, with_tokens, monkeypatch):
@@ -69,15 +57,8 @@ def test_trains_on_token_ids_with_the_audio_resampled_to_them(tmp_path, with_tok
     pooler = trained.text_frontend.model.pooler.dense.weight
     pretrained = load_text_model("").pooler.dense.weight
     assert pooler.requires_grad and not torch.equal(pooler, pretrained)  # it trains, as MMSA's
-    test = with_tokens.splits["test"]
-    louder = test.features["audio"] * 10.0 + 3.0
-    before = trained.predict(test)
-    test.features["audio"], kept = louder, test.features["audio"]
-    try:
-        after = trained.predict(test)
-    finally:
-        test.features["audio"] = kept
-    assert not np.allclose(before, after)  # the audio steers the text through the gate
+    # the audio steers the text through the gate
+    assert audio_moves_predictions(trained, with_tokens.splits["test"])
 
 
 def test_without_token_ids_or_transformer_text_it_refuses(tmp_path, monkeypatch):
