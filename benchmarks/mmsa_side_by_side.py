@@ -26,9 +26,12 @@ and why:
   last thing they read; MMSA's own aligned features end at the last step), the audio vector
   as one step (what MMSA's TFN and LF-DNN read after averaging) or repeated over the text's
   steps for the models MMSA marks `need_data_aligned` (and MulT, whose kernel-5 convolutions
-  cannot read one step; ours then reads the same repeated audio), and a one-wide zero
-  vision channel (our data have no vision; MMSA's models need one). Our side trains on the
-  same data with the same zero vision channel, so that both sides build the same layers.
+  cannot read one step), and a one-wide zero vision channel (our data have no vision;
+  MMSA's models need one). Our side trains on the same data with the same zero vision
+  channel, so that both sides build the same layers; for the aligned models, word-aligned
+  as MMSA's aligned files are: the audio on each sample's text steps, with the text's
+  lengths (MMSA's pickle repeats it over all 50 steps, padding included, which MMSA reads
+  anyway).
 - Models on a BERT checkpoint (MMSA's `use_bert`) are listed as not comparable: MMSA's data
   loader sets the text width to BERT-base's 768 whatever model it loads, and no local BERT-base
   ships offline here.
@@ -101,28 +104,27 @@ def mmsa_pickle(data: str, out: Path, aligned: bool) -> None:
         pickle.dump(obj, f)
 
 
-def mmcl_steps(data: str) -> int:
-    """The text's steps in `data` (the length of MMSA's aligned sequences)."""
-    import mmcl
-
-    return int(np.asarray(mmcl.load_dataset(data).splits["train"].features["text"]).shape[1])
-
-
-def with_zero_vision(data: str, out: Path, steps: int = 1) -> str:
-    """`data` with the one-wide zero vision channel MMSA's side gets, as a native folder;
-    with `steps` > 1, the audio vector repeated over that many steps and the vision channel
-    as long (what MMSA's aligned pickle holds)."""
+def with_zero_vision(data: str, out: Path, aligned: bool = False) -> str:
+    """`data` with the one-wide zero vision channel MMSA's side gets, as a native folder.
+    `aligned`: word-aligned, as MMSA's aligned files are: the audio vector repeated over each
+    sample's text steps and the vision channel as long, zero past the text's length (every
+    modality then has the text's steps, so a model reading one step of each at a time reads
+    the words and no padding)."""
     import mmcl
 
     ds = mmcl.load_dataset(data)
     for sp in ds.splits.values():
         n = len(sp.labels)
-        if steps > 1:
+        steps, lengths = 1, np.ones(n, dtype=np.int64)
+        if aligned:
+            lengths = np.asarray(sp.lengths["text"], dtype=np.int64)
+            steps = np.asarray(sp.features["text"]).shape[1]
+            words = np.arange(steps)[None, :] < lengths[:, None]  # (n, steps)
             audio = np.asarray(sp.features["audio"], dtype=np.float32)[:, :1]
-            sp.features["audio"] = np.repeat(audio, steps, axis=1)
-            sp.lengths["audio"] = np.full(n, steps, dtype=np.int64)
+            sp.features["audio"] = np.repeat(audio, steps, axis=1) * words[..., None]
+            sp.lengths["audio"] = lengths
         sp.features["vision"] = np.zeros((n, steps, 1), dtype=np.float32)
-        sp.lengths["vision"] = np.full(n, steps, dtype=np.int64)
+        sp.lengths["vision"] = lengths
     mmcl.convert(ds, out)
     return str(out)
 
@@ -313,10 +315,10 @@ def stamp_text(entry: dict) -> str:
 def saved_side(path: Path | None, model: str, side: str) -> dict:
     """One side of a model as the --save file holds it, with when it was measured."""
     if path is None or not path.is_file():
-        sys.exit("--only-mmsa reuses our side from --save: give the file that holds it.")
+        sys.exit("--only-mmsa and --only-ours reuse a side from --save: give the file.")
     entry = json.loads(path.read_text())["models"].get(model)
     if entry is None or side not in entry.get("sides", {}):
-        sys.exit(f"--only-mmsa: {path} holds no {side} side of {model}; run both sides.")
+        sys.exit(f"{path} holds no {side} side of {model}; run both sides.")
     return {**entry["sides"][side], "measured": entry["measured"]}
 
 
@@ -367,6 +369,11 @@ def main() -> None:
         action="store_true",
         help="run MMSA's side only, reusing our side as --save holds it",
     )
+    ap.add_argument(
+        "--only-ours",
+        action="store_true",
+        help="run our side only, reusing MMSA's side as --save holds it",
+    )
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # model pickle seeds
     args = ap.parse_args()
     if args.child:
@@ -384,8 +391,7 @@ def main() -> None:
             pickles[aligned] = Path(tmp) / f"mosi-{'aligned' if aligned else 'utterance'}.pkl"
             mmsa_pickle(args.data, pickles[aligned], aligned)
         ours_data = with_zero_vision(args.data, Path(tmp) / "with-vision")
-        steps = int(mmcl_steps(args.data))
-        ours_aligned = with_zero_vision(args.data, Path(tmp) / "aligned", steps)
+        ours_aligned = with_zero_vision(args.data, Path(tmp) / "aligned", aligned=True)
         for model in args.models.split(","):
             flags = mmsa_flags(model)
             anyway = model in ALIGNED_ANYWAY
@@ -393,13 +399,15 @@ def main() -> None:
             print(f"{model}: MMSA ...", file=sys.stderr, flush=True)
             if flags["bert"]:
                 mmsa = {"error": "MMSA reads text through BERT-base (use_bert), not offline here"}
+            elif args.only_ours:
+                mmsa = saved_side(args.save, model, "MMSA 2.2.1")
             else:
                 mmsa = run_mmsa(model, pickles[flags["aligned"]], args.seeds, args.epochs)
             if args.only_mmsa:
                 ours = saved_side(args.save, model, "mmcl")
             else:
                 print(f"{model}: ours ...", file=sys.stderr, flush=True)
-                data = ours_aligned if anyway else ours_data
+                data = ours_aligned if flags["aligned"] else ours_data
                 ours = run_ours(model, data, args.seeds, args.epochs)
             found[model] = {"MMSA 2.2.1": mmsa, "mmcl": ours}
             print(table({model: found[model]}).splitlines()[-2:], file=sys.stderr, flush=True)
