@@ -7,7 +7,6 @@ import torch
 from tests.models.conftest import SENTENCES, audio_moves_predictions, quick_token_config
 from tests.models.test_mmsa_baselines import MOSI, layernorm, linear
 
-from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
 from mmcl.experiments.runs import train_run
 from mmcl.models.bert_mag import BertMAG
@@ -59,12 +58,3 @@ def test_trains_on_token_ids_with_the_audio_resampled_to_them(tmp_path, with_tok
     assert pooler.requires_grad and not torch.equal(pooler, pretrained)  # it trains, as MMSA's
     # the audio steers the text through the gate
     assert audio_moves_predictions(trained, with_tokens.splits["test"])
-
-
-def test_without_token_ids_or_transformer_text_it_refuses(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    ds = make_synthetic(SynthConfig(n_train=8, n_valid=4, n_test=4))
-    with pytest.raises(UserError, match="needs token ids in the data"):
-        train_run(_cfg(), ds, tmp_path)
-    with pytest.raises(UserError, match="must be 'transformer'"):
-        _cfg(['bert_mag.text_encoder="features"'])

@@ -3,13 +3,10 @@ from MMSA's layer list; the enhancement inside the text front-end before its sec
 the embeddings kept fixed; training on token ids."""
 
 import numpy as np
-import pytest
 import torch
 from tests.models.conftest import audio_moves_predictions, quick_token_config
 from tests.models.test_mmsa_baselines import MOSI, linear
 
-from mmcl.data.synthetic import SynthConfig, make_synthetic
-from mmcl.errors import UserError
 from mmcl.experiments.runs import train_run
 from mmcl.models.cenet import CENET
 from mmcl.models.registry import model_config
@@ -57,12 +54,3 @@ def test_padded_steps_of_the_other_modality_are_not_attended():
     audio[:, 3:], vision[:, 3:] = 100.0, -100.0  # what lies past the length
     again = model.ce(text, {"audio": audio, "vision": vision}, masks)
     torch.testing.assert_close(shifted, again)
-
-
-def test_without_token_ids_or_transformer_text_it_refuses(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    ds = make_synthetic(SynthConfig(n_train=8, n_valid=4, n_test=4))
-    with pytest.raises(UserError, match="needs token ids in the data"):
-        train_run(_cfg(), ds, tmp_path)
-    with pytest.raises(UserError, match="must be 'transformer'"):
-        _cfg(['cenet.text_encoder="features"'])

@@ -171,14 +171,13 @@ class HyperLayer(nn.Module):
 
 class ALMT(TaskModel):
     min_modalities = 2
+    needs_text = True
     why = "the text guides what it takes from the other modalities"
 
     def __init__(self, cfg: ALMTConfig, info: DataInfo) -> None:
         super().__init__()
         cfg.validate()
         self.cfg, self.info = cfg, info
-        if TEXT not in info.dims:
-            raise UserError("almt needs a text modality: it guides the hyper-modality.")
         d, k = cfg.d_model, cfg.tokens
         others = [m for m in info.modalities if m != TEXT]
         self.embed = nn.ModuleDict(

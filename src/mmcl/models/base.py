@@ -271,6 +271,7 @@ class TaskModel(nn.Module):
     regression_only = False  # e.g. ULGM needs signed labels
     needs_unimodal_labels = False  # multi-task models: a label per modality (CH-SIMS's T/A/V)
     reads_tokens = False  # text only through the text transformer (BERT-MAG): needs token ids
+    needs_text = False  # a model built around the text modality (MMIM, ALMT, ...)
     # a pass over the training split before the main one each epoch, stepping only the
     # extra groups on `first_stage_loss` (MMIM's MI bounds)
     first_stage = False

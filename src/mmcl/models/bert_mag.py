@@ -28,10 +28,9 @@ import torch
 from torch import nn
 
 from mmcl.data.batching import Batch
-from mmcl.errors import UserError
-from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
+from mmcl.models.base import DataInfo, ModelOutput, shape_predictions
 from mmcl.models.layers import resample
-from mmcl.models.text_frontend import TEXT, TextInput, needs_tokens_error
+from mmcl.models.text_frontend import TEXT, InsideText, TextInput
 
 
 @dataclass
@@ -45,11 +44,7 @@ class BertMAGConfig(TextInput):
     text_lr: float = 2e-5  # MMSA trains BERT and the gate at one rate (learning_rate)
 
     def validate(self) -> None:
-        if self.text_encoder != "transformer":
-            raise UserError(
-                "bert_mag.text_encoder must be 'transformer': the gate acts inside the text "
-                "transformer, on the data's token ids."
-            )
+        self.require_transformer("bert_mag", "the gate acts inside the text transformer")
 
 
 class MAG(nn.Module):
@@ -75,16 +70,14 @@ class MAG(nn.Module):
         return self.drop(self.norm(alpha.unsqueeze(-1) * h + text))
 
 
-class BertMAG(TaskModel):
+class BertMAG(InsideText):
     min_modalities = 2
-    reads_tokens = True
+    name = "bert_mag"
     why = "the gate shifts the text by the other modalities"
 
     def __init__(self, cfg: BertMAGConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
-        if TEXT not in info.dims:
-            raise UserError("bert_mag needs a text modality (read from the data's token ids).")
         hidden = info.dims[TEXT]
         others = {m: d for m, d in info.dims.items() if m != TEXT}
         self.mag = MAG(hidden, others, cfg.beta_shift, cfg.dropout)
@@ -92,9 +85,7 @@ class BertMAG(TaskModel):
         self.out = nn.Linear(hidden, info.task.output_dim)
 
     def forward_batch(self, batch: Batch) -> ModelOutput:
-        frontend = self._modules.get("text_frontend")
-        if frontend is None or batch.tokens is None:
-            raise needs_tokens_error("bert_mag")
+        frontend = self.frontend(batch)
         features, masks = self.inputs(batch), batch.masks
         steps = batch.tokens.shape[1]
         others = {m: resample(features[m], masks[m], steps) for m in self.mag.gates}
@@ -106,8 +97,3 @@ class BertMAG(TaskModel):
 
     def output_layers(self) -> list[nn.Linear]:
         return [self.out]
-
-    def forward(
-        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
-    ) -> ModelOutput:
-        raise needs_tokens_error("bert_mag")  # it reads token ids: see forward_batch

@@ -32,16 +32,14 @@ import torch
 from torch import nn
 
 from mmcl.data.batching import Batch
-from mmcl.errors import UserError
 from mmcl.models.base import (
     DataInfo,
     ModelOutput,
-    TaskModel,
     attendable,
     masked_softmax,
     shape_predictions,
 )
-from mmcl.models.text_frontend import TEXT, TextInput, needs_tokens_error
+from mmcl.models.text_frontend import TEXT, InsideText, TextInput
 
 
 @dataclass
@@ -54,11 +52,7 @@ class CENETConfig(TextInput):
     text_weight_decay: float = 1e-4
 
     def validate(self) -> None:
-        if self.text_encoder != "transformer":
-            raise UserError(
-                "cenet.text_encoder must be 'transformer': its enhancement acts inside the "
-                "text transformer, on the data's token ids."
-            )
+        self.require_transformer("cenet", "its enhancement acts inside the text transformer")
 
 
 class CrossAttention(nn.Module):
@@ -98,16 +92,14 @@ class CrossModalEnhancement(nn.Module):
         return text + self.connect(torch.cat(per_modality, dim=-1))
 
 
-class CENET(TaskModel):
+class CENET(InsideText):
     min_modalities = 2
-    reads_tokens = True
+    name = "cenet"
     why = "its enhancement shifts the text by the other modalities"
 
     def __init__(self, cfg: CENETConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
-        if TEXT not in info.dims:
-            raise UserError("cenet needs a text modality (read from the data's token ids).")
         width = info.dims[TEXT]
         others = {m: d for m, d in info.dims.items() if m != TEXT}
         self.ce = CrossModalEnhancement(width, others, cfg.score_scale)
@@ -121,9 +113,7 @@ class CENET(TaskModel):
                 nn.init.zeros_(module.bias)
 
     def forward_batch(self, batch: Batch) -> ModelOutput:
-        frontend = self._modules.get("text_frontend")
-        if frontend is None or batch.tokens is None:
-            raise needs_tokens_error("cenet")
+        frontend = self.frontend(batch)
         features, masks = self.inputs(batch), batch.masks
         others = {m: features[m] for m in self.ce.transforms}
         states = frontend.injected(
@@ -138,8 +128,3 @@ class CENET(TaskModel):
 
     def output_layers(self) -> list[nn.Linear]:
         return [self.out]
-
-    def forward(
-        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
-    ) -> ModelOutput:
-        raise needs_tokens_error("cenet")  # it reads token ids: see forward_batch

@@ -45,7 +45,6 @@ import torch
 from torch import nn
 
 from mmcl.data.batching import Batch
-from mmcl.errors import UserError
 from mmcl.models.base import DataInfo, ModelOutput, TaskModel, shape_predictions
 from mmcl.models.layers import SequenceEncoder
 from mmcl.models.text_frontend import TEXT, TextInput
@@ -145,6 +144,7 @@ class Fusion(nn.Module):
 
 class MMIM(TaskModel):
     min_modalities = 2
+    needs_text = True
     regression_only = True
     first_stage = True
     why = (
@@ -155,8 +155,6 @@ class MMIM(TaskModel):
     def __init__(self, cfg: MMIMConfig, info: DataInfo) -> None:
         super().__init__()
         self.cfg, self.info = cfg, info
-        if TEXT not in info.dims:
-            raise UserError("mmim needs a text modality: its MI bounds are text against the rest.")
         d_text = info.dims[TEXT]
         others = [m for m in info.dims if m != TEXT]
         self.encoders = nn.ModuleDict({m: RNNEncoder(info.dims[m], cfg) for m in others})

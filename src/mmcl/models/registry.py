@@ -233,12 +233,15 @@ def check_fits(
         wrong.append(f"takes at most {cls.max_modalities} modality")
     if cls.regression_only and task_kind not in (None, "regression"):
         wrong.append(f"needs a regression task (this data is {task_kind})")
+    if cls.needs_text and TEXT not in modalities:
+        wrong.append("needs a text modality")
     if wrong:
         fits = sorted(
             m
             for m, (_, c) in MODELS.items()
             if c.min_modalities <= n <= (c.max_modalities or n)
             and not (c.regression_only and task_kind not in (None, "regression"))
+            and not (c.needs_text and TEXT not in modalities)
         )
         raise UserError(
             f"{name} {' and '.join(wrong)}, because {cls.why}; the data has {modalities}. "

@@ -91,14 +91,13 @@ class TETFNConfig(TextInput):
 
 class TETFN(ULGMModel):
     min_modalities = 2
+    needs_text = True
     why = "ULGM generates signed unimodal labels, and the text enhances the other modalities"
 
     def __init__(self, cfg: TETFNConfig, info: DataInfo) -> None:
         super().__init__()
         cfg.validate()
         self.cfg, self.info = cfg, info
-        if TEXT not in info.dims:
-            raise UserError("tetfn needs a text modality: it enhances the others with it.")
         d, mods = cfg.d_model, info.modalities
         others = [m for m in mods if m != TEXT]
         kernels = {m: cfg.kernels.get(m, cfg.kernel) for m in mods}

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mmcl.data.batching import Batch
 from mmcl.errors import UserError
+from mmcl.models.base import ModelOutput, TaskModel
 
 TEXT = "text"  # the modality the front-end provides
 TEXT_ENCODERS = ("features", "transformer")
@@ -52,6 +54,13 @@ class TextInput:
             raise UserError(f"text_train_layers = {self.text_train_layers}; give 0 (all) or more.")
         if self.text_cache_mb < 0:
             raise UserError(f"text_cache_mb = {self.text_cache_mb}; give 0 (no cache) or more.")
+
+    def require_transformer(self, model: str, why: str) -> None:
+        """Refuse text_encoder = 'features' for a model that acts inside the transformer."""
+        if self.text_encoder != "transformer":
+            raise UserError(
+                f"{model}.text_encoder must be 'transformer': {why}, on the data's token ids."
+            )
 
 
 class TextFrontEnd(nn.Module):
@@ -234,6 +243,27 @@ def _layers(backbone: nn.Module) -> nn.ModuleList | None:
     layers = getattr(encoder, "layer", None)
     ok = isinstance(layers, nn.ModuleList) and hasattr(backbone, "embeddings")
     return layers if ok else None
+
+
+class InsideText(TaskModel):
+    """A model that steers the text transformer from inside (BERT-MAG, CENET): it reads its
+    text only from the data's token ids, through `text_frontend`."""
+
+    reads_tokens = True
+    needs_text = True
+    name = ""  # the registry's name, for messages
+
+    def frontend(self, batch: Batch) -> TextFrontEnd:
+        """The text front-end, refusing a batch without token ids."""
+        frontend = self._modules.get("text_frontend")
+        if frontend is None or batch.tokens is None:
+            raise needs_tokens_error(self.name)
+        return frontend
+
+    def forward(
+        self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> ModelOutput:
+        raise needs_tokens_error(self.name)  # it reads token ids: see forward_batch
 
 
 def needs_tokens_error(model: str) -> UserError:
