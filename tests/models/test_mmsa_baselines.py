@@ -515,3 +515,34 @@ def test_the_text_encoder_has_no_dropout_as_mmsas(name):
     text = model.encoders["text"]
     torch.testing.assert_close(text(x, mask), text(x, mask))
     assert not any(isinstance(m, torch.nn.Dropout) for m in text.modules())
+
+
+def test_word_aligned_puts_a_one_step_modality_on_each_word_without_stretching_the_words():
+    from mmcl.models.layers import word_aligned
+
+    text = torch.arange(2 * 5, dtype=torch.float).reshape(2, 5, 1)
+    audio = torch.tensor([[[7.0]], [[9.0]]])  # one utterance vector per sample
+    words = torch.tensor([[True, True, True, False, False], [True, True, False, False, False]])
+    x, mask = word_aligned({"text": text, "audio": audio}, {"text": words, "audio": words[:, :1]})
+    assert mask.tolist() == [[True, True, True], [True, True, False]]  # each sample's words
+    torch.testing.assert_close(x["text"][0], text[0, :3])  # the words as they are
+    torch.testing.assert_close(x["text"][1, :2], text[1, :2])
+    assert x["audio"][:, :, 0].tolist() == [[7.0, 7.0, 7.0], [9.0, 9.0, 0.0]]
+
+
+@pytest.mark.parametrize("name", ["mfn", "graph_mfn", "mfm", "mctn", "ef_lstm"])
+def test_an_utterance_vector_is_read_as_the_same_vector_on_every_word(name):
+    torch.manual_seed(0)
+    info = DataInfo({"text": 3, "audio": 2}, {"text": 6, "audio": 6}, MOSI.task)
+    sizes = {"hiddens": {"text": 4, "audio": 4}, "memsize": 4}
+    cfg = model_config(
+        name, {"hid_dim": 4} if name == "mctn" else {} if name == "ef_lstm" else sizes
+    )
+    model = build_model(name, cfg, info).eval()
+    text, audio = torch.randn(2, 6, 3), torch.randn(2, 1, 2)
+    words = torch.tensor([[True] * 4 + [False] * 2, [True] * 3 + [False] * 3])
+    one_step = model({"text": text, "audio": audio}, {"text": words, "audio": words[:, :1]})
+    repeated = model(
+        {"text": text, "audio": audio.expand(-1, 6, -1)}, {"text": words, "audio": words}
+    )
+    torch.testing.assert_close(one_step.preds, repeated.preds)

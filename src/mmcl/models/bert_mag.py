@@ -13,8 +13,8 @@ Linear on the first token), Dropout(0.1), Linear(H, 1).
 Deliberate differences from MMSA:
 - The text model is the shared front-end's (`text_model`; MiniLM by default, 384 wide),
   not bert-base-uncased; MMSA's segment ids are not read (single-segment text: all zero).
-- The non-verbal sequences are stretched to the token ids' length (each sample's own steps,
-  nearest step), as MMSA's word-aligned files have them; the data's modalities are used,
+- The non-verbal sequences are stretched over each sample's own tokens (nearest step; the
+  token padding gets zeros), as MMSA's word-aligned files have them; the data's modalities are used,
   whatever they are (MMSA hard-codes acoustic and visual): a gate and a shift each.
 - MMSA's |h| == 0 guard (a norm of 0 read as 1) is kept; its `requires_grad` ones are plain
   constants here.
@@ -87,8 +87,9 @@ class BertMAG(InsideText):
     def forward_batch(self, batch: Batch) -> ModelOutput:
         frontend = self.frontend(batch)
         features, masks = self.inputs(batch), batch.masks
-        steps = batch.tokens.shape[1]
-        others = {m: resample(features[m], masks[m], steps) for m in self.mag.gates}
+        length = batch.tokens.shape[1]
+        words = batch.token_mask.sum(1)  # (B,): each sample's own tokens, padding left out
+        others = {m: resample(features[m], masks[m], length, words) for m in self.mag.gates}
         states = frontend.injected(
             batch.tokens, batch.token_mask, lambda e: self.mag(e, others), self.cfg.inject_after
         )

@@ -5,9 +5,9 @@ ReLU, Dropout, Linear.
 
 Defaults are MMSA's MOSI configuration (config_regression.json, ef_lstm/mosi: 4 layers of
 128, dropout 0.5). Word-aligned data is concatenated as is; modalities of different lengths
-are first resampled to the longest (each sample's own steps, nearest step), so the model also
-runs on unaligned and utterance-level data. The LSTM reads the unpadded steps only (MMSA runs
-it over the padding too); one modality gives the unimodal LSTM.
+are first resampled to each sample's longest (`layers.word_aligned`: an utterance vector on
+each word), so the model also runs on unaligned and utterance-level data. The LSTM reads
+the unpadded steps only (MMSA runs it over the padding too); one modality gives the unimodal LSTM.
 """
 
 from __future__ import annotations

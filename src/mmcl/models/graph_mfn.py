@@ -14,7 +14,7 @@ and two gates). The last hidden states and the memory feed a two-layer output ne
 Defaults are MMSA's MOSI configuration (config_regression.json, graph_mfn/mosi: hidden_dims
 256/32/256, memsize 300, inner_node_dim 64, NN 32/0.0, gamma1 128/0.5, gamma2 64/0.5, out
 256/0.0). MMSA marks it `need_data_aligned`: modalities of different lengths are resampled
-to the longest first, as `mfn` does. Deliberate differences from MMSA:
+to each sample's longest first, as `mfn` does. Deliberate differences from MMSA:
 - MMSA keeps the graph's vertex networks in a plain dict, so they are not registered
   modules: their weights stay at their random initial values and are not in the saved
   state. Here they are modules: they train and are saved.

@@ -115,12 +115,17 @@ class GatedMemory(nn.Module):
         return gated + torch.sigmoid(self.update(both)) * proposal
 
 
-def resample(x: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
-    """Stretch each sample's unpadded steps over `length` steps (nearest step)."""
+def resample(
+    x: torch.Tensor, mask: torch.Tensor, length: int, steps: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Stretch each sample's unpadded steps over `steps` (B,) steps (nearest step; all
+    `length` by default), zeros after them, the result `length` steps long."""
     n_valid = mask.sum(1, keepdim=True).clamp_min(1)  # (B, 1)
+    target = n_valid.new_full(n_valid.shape, length) if steps is None else steps[:, None]
     pos = torch.arange(length, device=x.device)[None, :]  # (1, length)
-    idx = (pos * n_valid // length).clamp_max(n_valid - 1)  # (B, length)
-    return x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+    idx = (pos * n_valid // target.clamp_min(1)).clamp_max(n_valid - 1)  # (B, length)
+    out = x.gather(1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+    return out * (pos < target).unsqueeze(-1).to(x.dtype)
 
 
 def word_aligned(
@@ -128,15 +133,17 @@ def word_aligned(
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Inputs for models that read one step of every modality at a time (MMSA's
     `need_data_aligned`): word-aligned data as it is, with the union of the modalities'
-    masks; modalities of different lengths resampled to the longest (each sample's own
-    steps, nearest step), every step then valid."""
+    masks. Modalities of different lengths are resampled, sample by sample, to that
+    sample's longest modality (its words when the audio is one vector: the vector on each
+    word, the words not stretched), with that sample's steps as the mask."""
     widths = {x.shape[1] for x in features.values()}
     if len(widths) == 1:
         return features, torch.stack(list(masks.values())).any(0)
-    length = max(widths)
-    out = {m: resample(x, masks[m], length) for m, x in features.items()}
-    x = next(iter(out.values()))
-    return out, torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    steps = torch.stack([mk.sum(1) for mk in masks.values()]).amax(0).clamp_min(1)  # (B,)
+    length = int(steps.max())
+    out = {m: resample(x, masks[m], length, steps) for m, x in features.items()}
+    mask = torch.arange(length, device=steps.device)[None, :] < steps[:, None]  # (B, T)
+    return out, mask
 
 
 def hidden_dims(text: int, audio: int, vision: int) -> Any:

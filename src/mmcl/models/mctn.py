@@ -18,8 +18,8 @@ Defaults are MMSA's MOSI configuration (config_regression.json, mctn/mosi, and t
 MCTN.py fixes): hidden width 32, no dropout, the first 20 steps, every modality zero-padded
 to the widest one's width (MMSA pads vision 20 and audio 5 to BERT's 768, so that one
 translation model reads both directions of the cycle), reconstruction weight 0.1. MMSA
-marks it `need_data_aligned`: modalities of different lengths are resampled to the longest
-first. Deliberate differences from MMSA:
+marks it `need_data_aligned`: modalities of different lengths are resampled to each sample's
+longest first (`layers.word_aligned`). Deliberate differences from MMSA:
 - MMSA hands its LSTMs batch-major tensors as time-major ones, so its recurrences run
   across the samples of a batch, with the 20 steps as the batch; here they run over time.
 - Padded steps: the encoders and the regression head skip them, attention never attends

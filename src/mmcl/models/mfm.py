@@ -15,7 +15,7 @@ Defaults are MMSA's MOSI configuration (config_regression.json, mfm/mosi): MFN h
 memsize 64, NN1 32/0.7, NN2 64/0.0, gamma1 32/0.0, gamma2 64/0.5; z_y 80, z 64/80/80, f_y 64,
 f 32/16/64, dropouts z_y->f_y 0.5, z->f 0.5/0.7/0.5, f_y->y 0.0; MMD weight 100,
 reconstruction weights 0.5/0.01/0.5. MMSA marks it `need_data_aligned`: modalities of
-different lengths are resampled to the longest first, as `mfn` does. Deliberate
+different lengths are resampled to each sample's longest first, as `mfn` does. Deliberate
 differences from MMSA:
 - MMSA builds its MFN's output network (outConfig) and never uses its output; it is not
   built here.

@@ -10,7 +10,8 @@ hidden states and the memory feed a two-layer output network.
 Defaults are MMSA's MOSI configuration (config_regression.json, mfn/mosi: hidden_dims
 256/32/256, memsize 400, NN1 32/0.2, NN2 64/0.0, gamma1 256/0.7, gamma2 32/0.5, out
 128/0.0). MMSA marks MFN `need_data_aligned`: modalities of different lengths are resampled
-to the longest first, as `ef_lstm` does. Deliberate differences from MMSA:
+to each sample's longest (`layers.word_aligned`), as `ef_lstm` does. Deliberate differences
+from MMSA:
 - padded steps leave the cells and the memory unchanged (MMSA reads the padding as steps);
 - the window is fixed at 2, as MMSA's code fixes it (its `windowsize` option changes only a
   layer width, which breaks the model for any other value), so it is not an option here;
