@@ -34,7 +34,8 @@ and why:
   anyway).
 - Models on a BERT checkpoint (MMSA's `use_bert`) are listed as not comparable: MMSA's data
   loader sets the text width to BERT-base's 768 whatever model it loads, and no local BERT-base
-  ships offline here.
+  ships offline here. So are the models MMSA 2.2.1 does not have (CENET, TETFN and ALMT came
+  to MMSA's source after its last PyPI release). Neither side of these is run.
 --epochs N is for a quick look: ours train at most N epochs; MMSA's trainers have no epoch
 cap, so its early stop is cut to N epochs without improvement.
 """
@@ -58,8 +59,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 MMSA_DIR = ROOT / ".mmsa"
 MODELS = ["tfn", "lf_dnn", "ef_lstm", "lmf", "mfn", "graph_mfn", "mfm", "mctn", "mult", "misa",
-          "self_mm"]  # fmt: skip
+          "self_mm", "bert_mag", "mmim", "cenet", "tetfn", "almt"]  # fmt: skip
 METRICS = ("Non0_acc_2", "Corr", "MAE")
+OURS_ELSEWHERE = "no MMSA side to set beside it (ours on MOSI: docs/results.md)"
 # models MMSA does not mark `need_data_aligned` that still cannot read one audio step: both
 # sides get the aligned data (the audio vector over the text's steps)
 ALIGNED_ANYWAY = {"mult": "its convolutions (kernel 5, no padding) need 5 steps or more"}
@@ -268,6 +270,10 @@ def table(found: dict[str, dict[str, dict]], stamps: dict[str, str] | None = Non
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, sides in found.items():
+        if sides["mmcl"].get("error") == OURS_ELSEWHERE:  # one row: neither side ran
+            reason = sides["MMSA 2.2.1"]["error"]
+            lines.append(f"| `{model}` | neither | not comparable: {reason} | | | | | | | |")
+            continue
         said = verdict(sides)
         for k, (side, got) in enumerate(sides.items()):
             last = f" {said if k else ''} | {(stamps or {}).get(model, '') if k else ''} |"
@@ -293,6 +299,16 @@ def mmsa_flags(model: str) -> dict:
         "aligned": bool(common.get("need_data_aligned")),
         "bert": bool(mosi.get("use_bert", common.get("use_bert"))),
     }
+
+
+def not_comparable(model: str) -> str:
+    """Why MMSA 2.2.1 cannot run `model` on these data ("" when it can)."""
+    config = json.loads((MMSA_DIR / "MMSA" / "config" / "config_regression.json").read_text())
+    if model not in config:
+        return "not in MMSA 2.2.1, the last release on PyPI (its source came later)"
+    if mmsa_flags(model)["bert"]:
+        return "MMSA reads its text through BERT-base (use_bert), not offline here"
+    return ""
 
 
 def param_gap(sides: dict[str, dict]) -> int:
@@ -356,6 +372,29 @@ def save(args: argparse.Namespace, found: dict) -> None:
     tmp.replace(args.save)
 
 
+def both_sides(
+    args: argparse.Namespace, model: str, pickles: dict[bool, Path], ours: str, ours_aligned: str
+) -> dict[str, dict]:
+    """MMSA's side and ours of one model (either reused from --save when asked)."""
+    why_not = not_comparable(model)
+    if why_not:  # neither side runs: there is nothing to set ours beside
+        print(f"{model}: not comparable: {why_not}", file=sys.stderr, flush=True)
+        return {"MMSA 2.2.1": {"error": why_not}, "mmcl": {"error": OURS_ELSEWHERE}}
+    aligned = mmsa_flags(model)["aligned"] or model in ALIGNED_ANYWAY
+    if args.only_ours:
+        mmsa = saved_side(args.save, model, "MMSA 2.2.1")
+    else:
+        print(f"{model}: MMSA ...", file=sys.stderr, flush=True)
+        mmsa = run_mmsa(model, pickles[aligned], args.seeds, args.epochs)
+    if args.only_mmsa:
+        return {"MMSA 2.2.1": mmsa, "mmcl": saved_side(args.save, model, "mmcl")}
+    print(f"{model}: ours ...", file=sys.stderr, flush=True)
+    return {
+        "MMSA 2.2.1": mmsa,
+        "mmcl": run_ours(model, ours_aligned if aligned else ours, args.seeds, args.epochs),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default="data/mosi")
@@ -393,23 +432,7 @@ def main() -> None:
         ours_data = with_zero_vision(args.data, Path(tmp) / "with-vision")
         ours_aligned = with_zero_vision(args.data, Path(tmp) / "aligned", aligned=True)
         for model in args.models.split(","):
-            flags = mmsa_flags(model)
-            anyway = model in ALIGNED_ANYWAY
-            flags["aligned"] |= anyway
-            print(f"{model}: MMSA ...", file=sys.stderr, flush=True)
-            if flags["bert"]:
-                mmsa = {"error": "MMSA reads text through BERT-base (use_bert), not offline here"}
-            elif args.only_ours:
-                mmsa = saved_side(args.save, model, "MMSA 2.2.1")
-            else:
-                mmsa = run_mmsa(model, pickles[flags["aligned"]], args.seeds, args.epochs)
-            if args.only_mmsa:
-                ours = saved_side(args.save, model, "mmcl")
-            else:
-                print(f"{model}: ours ...", file=sys.stderr, flush=True)
-                data = ours_aligned if flags["aligned"] else ours_data
-                ours = run_ours(model, data, args.seeds, args.epochs)
-            found[model] = {"MMSA 2.2.1": mmsa, "mmcl": ours}
+            found[model] = both_sides(args, model, pickles, ours_data, ours_aligned)
             print(table({model: found[model]}).splitlines()[-2:], file=sys.stderr, flush=True)
             if args.save:  # after each model: a failure later keeps what was measured
                 save(args, found)
