@@ -122,6 +122,20 @@ def test_selection_uses_validation_not_test(tmp_path, small):
     assert result["selection"] == {"metric": "MAE", "higher_is_better": False, "split": "valid"}
 
 
+def _shipped_recipes():
+    from importlib import resources
+
+    folder = resources.files("mmcl.recipes")
+    return sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml"))
+
+
+@pytest.mark.parametrize("name", _shipped_recipes())
+def test_every_shipped_recipe_resolves(name):
+    """A recipe with an option its model refuses fails here, not in a user's run."""
+    cfg = resolve_config(recipe=name)
+    assert cfg.model and cfg.model_cfg() is not None
+
+
 def test_bad_overrides_are_named():
     with pytest.raises(UserError, match="unknown mmcl option"):
         resolve_config(model="mmcl", overrides=["mmcl.dmodel=3"])
