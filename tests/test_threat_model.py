@@ -402,13 +402,19 @@ def test_deep_toml_set_values_and_self_including_grids_are_refused(tmp_path):
     assert r.exit_code == 2 and "include themselves" in r.output, r.output
 
 
-def test_csv_byte_order_marks_and_short_rows(tmp_path):
+def test_csv_byte_order_marks_short_and_long_rows(tmp_path):
     f = tmp_path / "t.csv"
     f.write_text("\ufeffid,text\na,hello\n", encoding="utf-8")
     assert read_csv_rows(f, ["id", "text"], "--in")[0]["id"] == "a"
     f.write_text("id,text\na,hello\nb\n", encoding="utf-8")
     with pytest.raises(UserError, match="data row 2"):
         read_csv_rows(f, ["id", "text"], "--in")
+    # an unquoted comma in a transcript would otherwise cut it short without a word
+    f.write_text('id,text\na,"well, yes"\nb,well, no\n', encoding="utf-8")
+    with pytest.raises(UserError, match="data row 2 has 3 cells, the header 2.*quoted"):
+        read_csv_rows(f, ["id", "text"], "--in")
+    f.write_text('id,text\na,"well, yes"\n', encoding="utf-8")
+    assert read_csv_rows(f, ["id", "text"], "--in")[0]["text"] == "well, yes"
 
 
 @pytest.mark.parametrize("text", ["{", "[1, 2]", "[" * 100_000])

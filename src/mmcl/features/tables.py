@@ -56,6 +56,13 @@ def read_csv_rows(
                 f"{option} {path}: data row {k + 1} has fewer cells than the header (no "
                 f"{short}); complete or remove that row."
             )
+        extra = row.get(None)  # DictReader's place for cells past the header's
+        if extra:
+            raise DataError(
+                f"{option} {path}: data row {k + 1} has {len(columns) + len(extra)} cells, the "
+                f"header {len(columns)}; a cell that holds a comma (e.g. a transcript) must be "
+                'quoted ("...") or that row is cut into the wrong columns.'
+            )
     return rows
 
 
