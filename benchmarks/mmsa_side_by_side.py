@@ -71,6 +71,9 @@ NOTES = {
     "(models/mfm.py), hence {diff:,} fewer parameters.",
     "lmf": "MMSA builds a post-fusion dropout it never applies; ours does not build it (it has "
     "no parameters).",
+    "graph_mfn": "MMSA keeps the graph's multimodal vertex networks in a plain dict: they are "
+    "not registered, so they never train and are not counted; ours registers and trains them "
+    "(models/graph_mfn.py), hence {diff:,} more parameters.",
 }
 
 
@@ -363,7 +366,9 @@ def save(args: argparse.Namespace, found: dict) -> None:
     record = {
         "table": table({m: e["sides"] for m, e in models.items()}, stamps),
         "notes": {
-            m: NOTES[m].format(diff=param_gap(e["sides"])) for m, e in models.items() if m in NOTES
+            m: NOTES[m].format(diff=abs(param_gap(e["sides"])))
+            for m, e in models.items()
+            if m in NOTES
         },
         "models": models,
     }
