@@ -43,6 +43,7 @@ cap, so its early stop is cut to N epochs without improvement.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -293,9 +294,15 @@ def table(found: dict[str, dict[str, dict]], stamps: dict[str, str] | None = Non
     return "\n".join(lines)
 
 
+@functools.cache
+def mmsa_config() -> dict:
+    """MMSA's config_regression.json (read once)."""
+    return json.loads((MMSA_DIR / "MMSA" / "config" / "config_regression.json").read_text())
+
+
 def mmsa_flags(model: str) -> dict:
     """MMSA's `need_data_aligned` and `use_bert` for the model on MOSI, from its config."""
-    config = json.loads((MMSA_DIR / "MMSA" / "config" / "config_regression.json").read_text())
+    config = mmsa_config()
     common = config[model]["commonParams"]
     mosi = config[model]["datasetParams"]["mosi"]
     return {
@@ -306,8 +313,7 @@ def mmsa_flags(model: str) -> dict:
 
 def not_comparable(model: str) -> str:
     """Why MMSA 2.2.1 cannot run `model` on these data ("" when it can)."""
-    config = json.loads((MMSA_DIR / "MMSA" / "config" / "config_regression.json").read_text())
-    if model not in config:
+    if model not in mmsa_config():
         return "not in MMSA 2.2.1, the last release on PyPI (its source came later)"
     if mmsa_flags(model)["bert"]:
         return "MMSA reads its text through BERT-base (use_bert), not offline here"

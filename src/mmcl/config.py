@@ -195,10 +195,15 @@ def recipe_path(name_or_path: str) -> Path:
     shipped = resources.files("mmcl.recipes").joinpath(f"{name_or_path}.toml")
     if shipped.is_file():
         return Path(str(shipped))
-    names = sorted(
-        f.name[:-5] for f in resources.files("mmcl.recipes").iterdir() if f.name.endswith(".toml")
+    raise UserError(
+        f"--recipe '{name_or_path}': no such file or shipped recipe; shipped: {shipped_recipes()}."
     )
-    raise UserError(f"--recipe '{name_or_path}': no such file or shipped recipe; shipped: {names}.")
+
+
+def shipped_recipes() -> list[str]:
+    """The names of the recipes shipped in mmcl/recipes, sorted."""
+    folder = resources.files("mmcl.recipes")
+    return sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml"))
 
 
 # a recipe, grid or search space is a page of settings; these bound what one may ask of us

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmcl.config import resolve_config
+from mmcl.config import resolve_config, shipped_recipes
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
@@ -122,14 +122,7 @@ def test_selection_uses_validation_not_test(tmp_path, small):
     assert result["selection"] == {"metric": "MAE", "higher_is_better": False, "split": "valid"}
 
 
-def _shipped_recipes():
-    from importlib import resources
-
-    folder = resources.files("mmcl.recipes")
-    return sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml"))
-
-
-@pytest.mark.parametrize("name", _shipped_recipes())
+@pytest.mark.parametrize("name", shipped_recipes())
 def test_every_shipped_recipe_resolves(name):
     """A recipe with an option its model refuses fails here, not in a user's run."""
     cfg = resolve_config(recipe=name)
