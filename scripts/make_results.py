@@ -7,6 +7,15 @@ Each experiment is a grid of `src/mmcl/recipes/grids/` run by the same grid runn
 only rewrites the document (delete --out after changing the code, or old runs are reused;
 the commit each experiment was trained at is recorded and printed in the document).
 
+The light part of every finished run (its config, per-epoch log and metrics; each row's
+summary; each table's compare.json and robustness cache; no weights, no data) is copied into
+results/runs/, which is kept in git: a full regeneration outlasts a working session on two
+cores, and a fresh checkout resumes from those records (a run with its metrics is finished)
+and rewrites the document without retraining. `--save-records` copies them while a long
+grid is still running. A table whose runs have no records (they predate results/runs) is
+carried over from the current document, marked as such, until `--only FOLDER` retrains it;
+its claims are not rechecked until then.
+
 Every number in docs/results.md is computed here from these runs: the tables and the
 sentences under them. The hand-written reading of the results lives apart, in a dated file
 (docs/results-interpretation-*.md) whose claims are listed in docs/results-claims.toml;
@@ -50,6 +59,9 @@ SHARED_NAME = {"cmdc": "cmdc_like"}
 DOC = ROOT / "docs" / "results.md"
 FIGURE = ROOT / "docs" / "figures" / "results-real.png"
 CLAIMS = ROOT / "docs" / "results-claims.toml"
+RECORDS = ROOT / "results" / "runs"
+SEED_RECORDS = ("config.json", "metrics.json", "log.jsonl")
+CARRIED = "*Carried over unchanged"  # how a carried-over table's note begins
 ALPHA = 0.05  # the significance level of every sentence and claim
 
 
@@ -204,7 +216,47 @@ def run_experiment(exp: Experiment, out: Path, seeds: int | None, jobs: int) -> 
     folder = out / exp.folder
     grid = load_grid(exp.grid).with_options(seeds=seeds)
     print(f"== {exp.folder}: {exp.grid} on {exp.data}", flush=True)
+    restore_records(out, exp)
     run_grid_on(grid, data_path(out, exp.data), folder, jobs=jobs, resume=True)
+    save_records(out, exp)
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def record_files(folder: Path) -> list[Path]:
+    """The light files of an experiment folder: its tables, each row's summary, and each
+    finished run's config, log and metrics (an unfinished run has no metrics yet)."""
+    files = [folder / n for n in ("compare.json", "robustness.json")]
+    files += sorted(folder.glob("*/summary.json"))
+    for seed_dir in sorted(folder.glob("*/seed-*")):
+        if (seed_dir / "metrics.json").is_file():
+            files += [seed_dir / n for n in SEED_RECORDS]
+    return [f for f in files if f.is_file()]
+
+
+def save_records(out: Path, exp: Experiment, records: Path = RECORDS) -> int:
+    """Copy the experiment's light files from its run folders into `records`; returns how
+    many finished runs are kept."""
+    folder = out / exp.folder
+    for f in record_files(folder):
+        write_text(records / exp.folder / f.relative_to(folder), f.read_text())
+    return len(list((records / exp.folder).glob("*/seed-*/metrics.json")))
+
+
+def restore_records(out: Path, exp: Experiment, records: Path = RECORDS) -> None:
+    """Copy the experiment's kept records into its run folders where they are missing: a run
+    finished in another checkout is then finished here (its weights are not kept)."""
+    kept = records / exp.folder
+    if not kept.is_dir():
+        return
+    for f in record_files(kept):
+        target = out / exp.folder / f.relative_to(kept)
+        finished_here = (target.parent / "metrics.json").is_file()
+        if target.parent.name.startswith("seed-") and finished_here:
+            continue
+        if target.parent.name.startswith("seed-") or not target.is_file():
+            write_text(target, f.read_text())
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -563,17 +615,13 @@ def check_claims(tables: dict[str, Table], claims: list[dict]) -> list[str]:
     ]
     for c in claims:
         t = tables.get(c["table"])
-        if t is None:
-            broken.append(f"{c['id']}: table {c['table']} was not produced")
-            continue
+        if t is None or c.get("other_table", c["table"]) not in tables:
+            continue  # a table carried over or not produced: main() lists it as unchecked
         if c["kind"] not in CLAIM_KINDS:
             raise SystemExit(f"{CLAIMS}: claim {c['id']} has unknown kind '{c['kind']}'")
         metric, row, other = c.get("metric", t.exp.key), c.get("row"), c.get("other")
         if "other_table" in c:  # `other` is a row of another table, paired by seed
-            u = tables.get(c["other_table"])
-            if u is None:
-                broken.append(f"{c['id']}: table {c['other_table']} was not produced")
-                continue
+            u = tables[c["other_table"]]
             if u.seeds != t.seeds:
                 raise SystemExit(f"{CLAIMS}: claim {c['id']} pairs tables with other seeds")
             other = f"{other} ({c['other_table']})"
@@ -598,53 +646,107 @@ def check_claims(tables: dict[str, Table], claims: list[dict]) -> list[str]:
 # ----------------------------------------------------------------------------- document
 
 
+def previous_sections(text: str) -> dict[str, str]:
+    """The tables of a written document by heading ('### title' and the robustness
+    '#### title'), each with its text up to the next heading."""
+    sections: dict[str, str] = {}
+    heading, body = None, []
+    for line in [*text.splitlines(), "#"]:
+        if line.startswith("#"):
+            if heading:
+                sections[heading] = "\n".join(body).strip()
+            heading = line if line.startswith(("### ", "#### ")) else None
+            body = []
+        else:
+            body.append(line)
+    return sections
+
+
+def carried(previous: dict[str, str], heading: str, exp: Experiment, written_at: str) -> str:
+    """A table of the previous document, unchanged, with a note saying where it is from."""
+    body = previous[heading]
+    if CARRIED not in body:
+        body += (
+            f"\n\n{CARRIED} from docs/results.md as written at commit {written_at}: its runs "
+            "predate the records of results/runs, so this script cannot recompute it; "
+            f"`--only {exp.folder}` retrains it. Its claims are not rechecked until then.*"
+        )
+    return f"\n{heading}\n\n{body}\n"
+
+
 def write_doc(out: Path, seeds: int | None, jobs: int) -> dict[str, Table]:
+    for e in EXPERIMENTS:
+        restore_records(out, e)
     done = [e for e in EXPERIMENTS if (out / e.folder / "compare.json").is_file()]
     tables = {e.folder: Table.read(out, e) for e in done}
+    old = DOC.read_text() if DOC.is_file() else ""
+    previous = previous_sections(old)
+    written_at = re.search(r"document written at commit (\w+)", old)
+    written_at = written_at.group(1) if written_at else "unknown"
+    carry = [e for e in EXPERIMENTS if e not in done and f"### {e.title}" in previous]
     real = [tables[e.folder] for e in done if e.real]
-    if real:
+    if real and not any(e.real for e in carry):
         summary_figure(real, FIGURE)
     seed_lists = sorted({str(t.seeds) for t in tables.values()})
     commits = sorted({c for e in done for c in trained_at(out, e)})
     where = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     cmd = "scripts/make_results.py" + (f" --seeds {seeds}" if seeds else "") + f" --jobs {jobs}"
+    carried_note = (
+        f"\nCarried over unchanged from an earlier document, their runs not kept in "
+        f"results/runs: {names([e.folder for e in carry])}; the note under each table names "
+        "the commit that document was written at.\n"
+        if carry
+        else ""
+    )
     parts = [
         f"""# Results
 
-Generated by `.venv/bin/python {cmd}` (runs under `{where}`)
-on {datetime.date.today().isoformat()}, {platform.machine()} with {os.cpu_count()} CPU cores,
-Python {platform.python_version()}; runs trained at commit(s) {", ".join(commits) or "unknown"},
-document written at commit {git_commit()}. Each run folder holds its resolved config, seed
-and package versions. Every number below is computed by that script from those runs; the
-reading of them is in a separate, dated file (`docs/results-interpretation-*.md`) whose
-claims the script checks.
-
+Generated by `.venv/bin/python {cmd}` (runs under `{where}`, their records in
+`results/runs`) on {datetime.date.today().isoformat()}, {platform.machine()} with
+{os.cpu_count()} CPU cores, Python {platform.python_version()}; runs trained at commit(s)
+{", ".join(commits) or "unknown"}, document written at commit {git_commit()}. Each run folder
+holds its resolved config, seed and package versions. Every number below is computed by that
+script from those runs; the reading of them is in a separate, dated file
+(`docs/results-interpretation-*.md`) whose claims the script checks.
+{carried_note}
 Every number is a TEST metric of the epoch chosen on VALIDATION data, mean ± sample std over
-seeds {" / ".join(seed_lists)}; nothing is selected on the test set. p-values are paired
-t-tests across seeds. Tables on real data also have two rows that need no training: a linear
-model (ridge or logistic regression, its strength tuned on validation) on features pooled
-over time, the floor to beat, and the constant predictor (training mean or majority class).
+seeds {" / ".join(seed_lists) or "[0, 1, 2, 3, 4]"}; nothing is selected on the test set.
+p-values are paired t-tests across seeds. Tables on real data also have two rows that need no
+training: a linear model (ridge or logistic regression, its strength tuned on validation) on
+features pooled over time, the floor to beat, and the constant predictor (training mean or
+majority class).
 """
     ]
-    if real:
+    if real or any(e.real for e in carry):
+        since = [e.folder for e in done if e.real]
+        drawn = (
+            "drawn when the carried-over tables were computed"
+            + (f", so without {names(since)}" if since else "")
+            + "; "
+            if any(e.real for e in carry)
+            else ""
+        )
         parts.append(
             "\n![per-seed test values of each real set's key metric](figures/results-real.png)\n\n"
-            "Each dot is one seed's test value, the black bar the mean; red lines: the linear "
-            "floor (dashed) and the constant predictor (dotted; off-scale values are given in "
-            "the legend).\n"
+            f"Each dot is one seed's test value, the black bar the mean; {drawn}red lines: the "
+            "linear floor (dashed) and the constant predictor (dotted; off-scale values are "
+            "given in the legend).\n"
         )
     for heading, is_real in (("Real data", True), ("Synthetic data", False)):
-        section = [e for e in done if e.real == is_real]
+        section = [e for e in EXPERIMENTS if e in done + carry and e.real == is_real]
         if section:
             parts.append(f"\n## {heading}\n")
         for e in section:
+            if e in carry:
+                parts.append(carried(previous, f"### {e.title}", e, written_at))
+                continue
             t = tables[e.folder]
             parts.append(
                 f"\n### {e.title}\n\n{describe_data(out, e)}\n{describe_budget(e, seeds)}\n"
                 f"Selection on validation {t.selection}. {training_time(out, e, jobs)}\n\n"
                 f"{markdown(t)}\n{findings(t)}"
             )
-    robust = [e for e in done if e.robustness]
+    robust = [e for e in EXPERIMENTS if e.robustness and e in done + carry]
     if robust:
         parts.append(
             "\n## Robustness: missing, shifted and noisy modalities\n\n"
@@ -653,7 +755,13 @@ over time, the floor to beat, and the constant predictor (training mean or major
             "steps, and Gaussian noise of sigma times each feature's standard deviation on "
             "every modality.\n"
         )
-        parts += [robustness_section(out, e) for e in robust]
+        parts += [
+            carried(previous, f"#### {e.title}", e, written_at)
+            if e in carry
+            else robustness_section(out, e)
+            for e in robust
+            if e in done or f"#### {e.title}" in previous
+        ]
     parts.append(mmsa_section())
     write_text(DOC, "".join(parts))
     print(f"wrote {DOC}")
@@ -694,29 +802,41 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="parallel runs (spawned processes)")
     ap.add_argument("--doc-only", action="store_true", help="only rewrite docs/results.md")
     ap.add_argument("--only", help="comma-separated experiment folders to run")
+    ap.add_argument(
+        "--save-records",
+        action="store_true",
+        help="only copy the finished runs' records into results/runs (e.g. during a long grid)",
+    )
     args = ap.parse_args()
     out = (ROOT / args.out).resolve()
+    if args.save_records:
+        for exp in EXPERIMENTS:
+            if (out / exp.folder).is_dir():
+                print(f"{exp.folder}: {save_records(out, exp)} finished runs in {RECORDS}")
+        return
     if not args.doc_only:
         chosen = args.only.split(",") if args.only else [e.folder for e in EXPERIMENTS]
         for exp in EXPERIMENTS:
             if exp.folder in chosen:
                 run_experiment(exp, out, args.seeds, args.jobs)
     tables = write_doc(out, args.seeds, args.jobs)
-    # the claims are checked once every table they cite is there
+    # a claim is checked when every table it cites was computed (not carried over)
     claims = tomllib.loads(CLAIMS.read_text())["claim"]
-    cited = {t for c in claims for t in (c["table"], c.get("other_table")) if t}
-    complete = cited <= set(tables)
-    broken = check_claims(tables, claims) if complete else []
+    checked = [c for c in claims if {c["table"], c.get("other_table", c["table"])} <= set(tables)]
+    broken = check_claims(tables, claims)
     if broken:
         print("claims in docs/results-claims.toml that these runs do NOT support:", file=sys.stderr)
         for b in broken:
             print(f"  - {b}", file=sys.stderr)
         print("revise the interpretation file and its claims.", file=sys.stderr)
         raise SystemExit(1)
-    if complete:
-        print(f"all claims of {CLAIMS.name} hold")
-    else:
-        print(f"claims not checked: tables {sorted(cited - set(tables))} are not produced yet")
+    unchecked = sorted(
+        {c[k] for c in claims for k in ("table", "other_table") if k in c} - set(tables)
+    )
+    print(
+        f"{len(checked)} of {len(claims)} claims of {CLAIMS.name} checked, all hold"
+        + (f"; not checked (tables not computed): {unchecked}" if unchecked else "")
+    )
 
 
 if __name__ == "__main__":
