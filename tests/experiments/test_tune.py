@@ -94,3 +94,18 @@ def test_every_model_ships_a_search_space_of_its_own_fields(model):
     known = {f"train.{f.name}" for f in fields(TrainConfig)}
     known |= {f"{model}.{f.name}" for f in fields(MODELS[model][0])}
     assert set(load_space(model)) <= known
+
+
+@pytest.mark.parametrize("model", ["mmcl", "shared_private_cov"])
+def test_text_finetune_spaces_name_fields_of_their_model(model):
+    from dataclasses import fields
+    from importlib import resources
+
+    from mmcl.config import TrainConfig
+
+    space = resources.files("mmcl.recipes").joinpath("spaces", f"{model}_text_finetune.toml")
+    params = load_space(model, str(space))
+    known = {f"train.{f.name}" for f in fields(TrainConfig)}
+    known |= {f"{model}.{f.name}" for f in fields(MODELS[model][0])}
+    assert set(params) <= known
+    assert f"{model}.text_lr" in params  # what the features space cannot search
