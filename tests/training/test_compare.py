@@ -26,6 +26,24 @@ def test_parse_spec():
         parse_spec("nope")
 
 
+def test_a_row_with_a_recipe_takes_its_settings_over_the_grids(tmp_path):
+    from mmcl.config import resolve_config
+
+    tuned = resolve_config(
+        None, "late_fusion", "elsewhere", 8, ["train.lr=0.005", "late_fusion.dropout=0.1"]
+    )
+    best = tmp_path / "best.toml"  # what `mmcl tune` writes
+    best.write_text(tuned.to_toml("a tuned recipe"))
+    name, extra = parse_spec(f"late_fusion:recipe={best}")
+    row = resolve_config(None, name, "synthetic", 20, ["train.lr=1e-3", *extra])
+    assert (row.train.lr, row.model_cfg().dropout, row.train.epochs) == (0.005, 0.1, 8)
+    assert row.data == "synthetic"  # the grid's data, not the recipe's
+    with pytest.raises(UserError, match="is for model 'late_fusion', not 'mmcl'"):
+        parse_spec(f"mmcl:recipe={best}")
+    with pytest.raises(UserError, match="no such file or shipped recipe"):
+        parse_spec(f"late_fusion:recipe={tmp_path / 'missing.toml'}")
+
+
 def test_compare_writes_table_plot_and_its_numbers_are_the_per_seed_mean_and_std(tmp_path):
     data = tmp_path / "d"
     r = runner.invoke(

@@ -17,7 +17,9 @@ A grid is data: a TOML file next to the recipes (`recipes/grids/<name>.toml`) or
 A model spec is a registry name, optionally followed by ':'-separated items: a bare
 modality list selects modalities (`unimodal:text`, `late_fusion:audio+vision`), and
 `key=value` sets one of the model's options (`shared_private_cov:lambda_cov=0`) or, with a
-dot, any config field (`mmcl:train.lr=1e-3`).
+dot, any config field (`mmcl:train.lr=1e-3`). `recipe=NAME` (a shipped recipe or a file, e.g.
+the best.toml of `mmcl tune`) sets every setting of that recipe for the row, over the grid's
+own settings: a tuned row beside rows at the grid's budget.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from mmcl.config import RunConfig, read_toml, resolve_config
+from mmcl.config import RunConfig, read_toml, recipe_path, resolve_config, toml_value
 from mmcl.data.dataset import Dataset
 from mmcl.data.io import check_folder_target, folder_lock
 from mmcl.data.loader import load_data
@@ -172,13 +174,35 @@ def parse_spec(spec: str) -> tuple[str, list[str]]:
         )
     overrides = []
     for item in items:
-        if "=" in item:
+        if item.startswith("recipe="):
+            overrides += recipe_settings(item.partition("=")[2], name, spec)
+        elif "=" in item:
             key, _, value = item.partition("=")
             overrides.append(f"{key if '.' in key else f'{name}.{key}'}={value}")
         elif item:
             mods = ", ".join(f'"{m}"' for m in item.split("+"))
             overrides.append(f"modalities=[{mods}]")
     return name, overrides
+
+
+def recipe_settings(recipe: str, model: str, spec: str) -> list[str]:
+    """Every setting of a recipe for `model` as overrides; its `data` is not one (the grid's
+    data is every row's), and a recipe for another model is refused."""
+    loaded = read_toml(recipe_path(recipe), f"model spec '{spec}': recipe")
+    if loaded.get("model", model) != model:
+        raise UserError(
+            f"model spec '{spec}': recipe {recipe} is for model '{loaded['model']}', not "
+            f"'{model}'; name that model or another recipe."
+        )
+    out = []
+    for key, value in loaded.items():
+        if key in ("model", "data"):
+            continue
+        if isinstance(value, dict):
+            out += [f"{key}.{k}={toml_value(v)}" for k, v in value.items()]
+        else:
+            out.append(f"{key}={toml_value(value)}")
+    return out
 
 
 def folder_name(spec: str) -> str:
