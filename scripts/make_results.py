@@ -16,6 +16,12 @@ grid is still running. A table whose runs have no records (they predate results/
 carried over from the current document, marked as such, until `--only FOLDER` retrains it;
 its claims are not rechecked until then.
 
+A long regeneration runs best from a git worktree of the commit to measure (the spawned
+workers import the package from the checkout they run in, so editing the main checkout
+mid-run would change the code under them) with `--out` in the main checkout; from the main
+checkout, `--save-records` then keeps what has finished and `--doc-only` writes the document
+(both write into the checkout the script runs from).
+
 Every number in docs/results.md is computed here from these runs: the tables and the
 sentences under them. The hand-written reading of the results lives apart, in a dated file
 (docs/results-interpretation-*.md) whose claims are listed in docs/results-claims.toml;
