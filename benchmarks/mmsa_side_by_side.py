@@ -30,8 +30,9 @@ and why:
   MMSA's models need one). Our side trains on the same data with the same zero vision
   channel, so that both sides build the same layers; for the aligned models, word-aligned
   as MMSA's aligned files are: the audio on each sample's text steps, with the text's
-  lengths (MMSA's pickle repeats it over all 50 steps, padding included, which MMSA reads
-  anyway).
+  lengths. MMSA's pickle has the audio on the same steps (the text's, at the end) and zeros
+  on the padding before them, as MMSA's own aligned files do (MMSA's models read the padding
+  steps all the same).
 - Models on a BERT checkpoint (MMSA's `use_bert`) are listed as not comparable: MMSA's data
   loader sets the text width to BERT-base's 768 whatever model it loads, and no local BERT-base
   ships offline here. So are the models MMSA 2.2.1 does not have (CENET, TETFN and ALMT came
@@ -89,10 +90,13 @@ def mmsa_pickle(data: str, out: Path, aligned: bool) -> None:
         text = np.asarray(sp.features["text"], dtype=np.float32)
         n, steps, _ = text.shape
         right = np.zeros_like(text)
-        for i, k in enumerate(sp.lengths["text"]):
+        lengths = np.asarray(sp.lengths["text"])
+        for i, k in enumerate(lengths):
             right[i, steps - k :] = text[i, :k]
         audio = np.asarray(sp.features["audio"], dtype=np.float32)[:, :1]
-        audio = np.repeat(audio, steps, axis=1) if aligned else audio
+        if aligned:  # on the words only, which end at the last step
+            words = np.arange(steps)[None, :] >= steps - lengths[:, None]  # (n, steps)
+            audio = np.repeat(audio, steps, axis=1) * words[..., None]
         vision = np.zeros((n, audio.shape[1], 1), dtype=np.float32)
         obj[name] = {
             "id": np.asarray(sp.ids, dtype=object),
