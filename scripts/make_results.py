@@ -375,6 +375,8 @@ def findings(t: Table) -> str:
         )
     if t.exp.goal:
         lines.append("- the goal for the best row: " + goal_sentence(t) + ".")
+        if len(t.rows) > 1:
+            lines.append("- the best row's lead: " + lead_sentence(t) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -388,6 +390,23 @@ def goal_rows(t: Table) -> list[str]:
             for m, v in t.exp.goal.items()
         )
     ]
+
+
+def lead_sentence(t: Table) -> str:
+    """How far the best row's mean of each goal metric is ahead of the next best row's,
+    against the best row's std over seeds (a goal asks for a lead larger than that std)."""
+    parts = []
+    for m in t.exp.goal:
+        sign = 1 if higher_is_better(m) else -1
+        ranked = sorted(t.rows, key=lambda r: -sign * t.values(r, m).mean())
+        best, second = ranked[0], ranked[1]
+        lead = sign * (t.values(best, m).mean() - t.values(second, m).mean())
+        std = t.values(best, m).std(ddof=1) if len(t.values(best, m)) > 1 else float("nan")
+        more = "more" if lead > std else "not more"
+        parts.append(
+            f"{m}: `{best}` ahead of `{second}` by {lead:.3f}, {more} than its std ({std:.3f})"
+        )
+    return "; ".join(parts)
 
 
 def goal_sentence(t: Table) -> str:

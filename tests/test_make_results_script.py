@@ -115,3 +115,17 @@ def test_claims_on_tables_not_computed_are_not_checked(mr):
     claims = [{"id": "x", "table": "absent", "kind": "better", "row": "a", "other": "b"}]
     # (the interpretation's citations of claims this list lacks are reported apart)
     assert [b for b in mr.check_claims({}, claims) if b.startswith("x")] == []
+
+
+def test_the_best_rows_lead_is_set_against_its_std(mr):
+    exp = next(e for e in mr.EXPERIMENTS if e.goal)
+    per_seed = {
+        "a": [{m: v for m in exp.goal} for v in (0.80, 0.82, 0.84)],  # mean 0.82, std 0.02
+        "b": [{m: v for m in exp.goal} for v in (0.78, 0.79, 0.80)],  # mean 0.79
+        "c": [{m: v for m in exp.goal} for v in (0.70, 0.71, 0.72)],
+    }
+    table = mr.Table(exp, per_seed, [0, 1, 2], {}, "Non0_acc_2")
+    sentence = mr.lead_sentence(table)
+    assert "`a` ahead of `b` by 0.030, more than its std (0.020)" in sentence
+    per_seed["b"] = [{m: v for m in exp.goal} for v in (0.80, 0.81, 0.82)]  # mean 0.81
+    assert "by 0.010, not more than its std" in mr.lead_sentence(table)
