@@ -63,7 +63,6 @@ MMSA_DIR = ROOT / ".mmsa"
 MODELS = ["tfn", "lf_dnn", "ef_lstm", "lmf", "mfn", "graph_mfn", "mfm", "mctn", "mult", "misa",
           "self_mm", "bert_mag", "mmim", "cenet", "tetfn", "almt"]  # fmt: skip
 METRICS = ("Non0_acc_2", "Corr", "MAE")
-OURS_ELSEWHERE = "no MMSA side to set beside it (ours on MOSI: docs/results.md)"
 # models MMSA does not mark `need_data_aligned` that still cannot read one audio step: both
 # sides get the aligned data (the audio vector over the text's steps)
 ALIGNED_ANYWAY = {"mult": "its convolutions (kernel 5, no padding) need 5 steps or more"}
@@ -278,8 +277,8 @@ def table(found: dict[str, dict[str, dict]], stamps: dict[str, str] | None = Non
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, sides in found.items():
-        if sides["mmcl"].get("error") == OURS_ELSEWHERE:  # one row: neither side ran
-            reason = sides["MMSA 2.2.1"]["error"]
+        if "not comparable" in sides:  # one row: neither side ran
+            reason = sides["not comparable"]
             lines.append(f"| `{model}` | neither | not comparable: {reason} | | | | | | | |")
             continue
         said = verdict(sides)
@@ -390,11 +389,12 @@ def save(args: argparse.Namespace, found: dict) -> None:
 def both_sides(
     args: argparse.Namespace, model: str, pickles: dict[bool, Path], ours: str, ours_aligned: str
 ) -> dict[str, dict]:
-    """MMSA's side and ours of one model (either reused from --save when asked)."""
+    """MMSA's side and ours of one model (either reused from --save when asked), or why
+    the two cannot be set side by side ({"not comparable": reason})."""
     why_not = not_comparable(model)
     if why_not:  # neither side runs: there is nothing to set ours beside
         print(f"{model}: not comparable: {why_not}", file=sys.stderr, flush=True)
-        return {"MMSA 2.2.1": {"error": why_not}, "mmcl": {"error": OURS_ELSEWHERE}}
+        return {"not comparable": why_not}
     aligned = mmsa_flags(model)["aligned"] or model in ALIGNED_ANYWAY
     if args.only_ours:
         mmsa = saved_side(args.save, model, "MMSA 2.2.1")
