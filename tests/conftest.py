@@ -1,4 +1,7 @@
+import importlib.util
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -18,6 +21,20 @@ needs_shared = pytest.mark.skipif(
 # models that read features (those that read only token ids, as BERT-MAG, are tested with
 # token data in their own files)
 FEATURE_MODELS = sorted(n for n, (_, cls) in MODELS.items() if not cls.reads_tokens)
+
+
+@contextmanager
+def script_module(name: str):
+    """scripts/<name>.py imported as a module (the scripts are not in the package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    try:
+        yield module
+    finally:
+        del sys.modules[spec.name]
 
 
 @pytest.fixture(scope="session")

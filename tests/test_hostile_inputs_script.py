@@ -2,24 +2,16 @@
 threat model asks for, and its harness judges a few of them end to end (in a fresh process,
 as the script does) the way the documented run did."""
 
-import importlib.util
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "hostile_inputs.py"
+from tests.conftest import script_module
 
 
 @pytest.fixture(scope="module")
 def hostile():
-    spec = importlib.util.spec_from_file_location("hostile_inputs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with script_module("hostile_inputs") as module:
+        yield module
 
 
 def test_at_least_300_cases_over_every_reader_and_command(hostile):

@@ -2,24 +2,17 @@
 git (so a fresh checkout resumes and rewrites the document without retraining) and the
 tables it carries over when their runs were not kept."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_results.py"
+from tests.conftest import script_module
 
 
 @pytest.fixture(scope="module")
 def mr():
-    spec = importlib.util.spec_from_file_location("make_results", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with script_module("make_results") as module:
+        yield module
 
 
 def fake_run(seed_dir: Path, finished: bool) -> None:
