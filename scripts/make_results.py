@@ -258,10 +258,13 @@ def restore_records(out: Path, exp: Experiment, records: Path = RECORDS) -> None
         return
     for f in record_files(kept):
         target = out / exp.folder / f.relative_to(kept)
-        finished_here = (target.parent / "metrics.json").is_file()
-        if target.parent.name.startswith("seed-") and finished_here:
-            continue
-        if target.parent.name.startswith("seed-") or not target.is_file():
+        # a seed's files go together (an unfinished run here is replaced by the finished
+        # one); a table or summary already here is this checkout's own, newer
+        if target.parent.name.startswith("seed-"):
+            missing = not (target.parent / "metrics.json").is_file()
+        else:
+            missing = not target.is_file()
+        if missing:
             write_text(target, f.read_text())
 
 
@@ -627,10 +630,15 @@ CLAIM_KINDS = {
 }
 
 
+def checkable(claim: dict, tables: dict[str, Table]) -> bool:
+    """A claim is checked when every table it cites was computed (not carried over)."""
+    return {claim["table"], claim.get("other_table", claim["table"])} <= set(tables)
+
+
 def check_claims(tables: dict[str, Table], claims: list[dict]) -> list[str]:
-    """Every claim of docs/results-claims.toml checked against the tables, and every claim
-    the interpretation files cite ([claim: id]) known; returns what does not hold (with the
-    numbers that refute it)."""
+    """Every checkable claim of docs/results-claims.toml checked against the tables, and
+    every claim the interpretation files cite ([claim: id]) known; returns what does not hold
+    (with the numbers that refute it)."""
     known = {c["id"] for c in claims}
     broken = [
         f"{doc.name} cites [claim: {cited}], which {CLAIMS.name} does not define"
@@ -639,9 +647,9 @@ def check_claims(tables: dict[str, Table], claims: list[dict]) -> list[str]:
         if cited not in known
     ]
     for c in claims:
-        t = tables.get(c["table"])
-        if t is None or c.get("other_table", c["table"]) not in tables:
+        if not checkable(c, tables):
             continue  # a table carried over or not produced: main() lists it as unchecked
+        t = tables[c["table"]]
         if c["kind"] not in CLAIM_KINDS:
             raise SystemExit(f"{CLAIMS}: claim {c['id']} has unknown kind '{c['kind']}'")
         metric, row, other = c.get("metric", t.exp.key), c.get("row"), c.get("other")
@@ -710,7 +718,8 @@ def write_doc(out: Path, seeds: int | None, jobs: int) -> dict[str, Table]:
     written_at = written_at.group(1) if written_at else "unknown"
     carry = [e for e in EXPERIMENTS if e not in done and f"### {e.title}" in previous]
     real = [tables[e.folder] for e in done if e.real]
-    if real and not any(e.real for e in carry):
+    real_carried = any(e.real for e in carry)  # the figure of real data is then kept
+    if real and not real_carried:
         summary_figure(real, FIGURE)
     seed_lists = sorted({str(t.seeds) for t in tables.values()})
     commits = sorted({c for e in done for c in trained_at(out, e)})
@@ -742,13 +751,13 @@ features pooled over time, the floor to beat, and the constant predictor (traini
 majority class).
 """
     ]
-    if real or any(e.real for e in carry):
+    if real or real_carried:
         since = [e.folder for e in done if e.real]
         drawn = (
             "drawn when the carried-over tables were computed"
             + (f", so without {names(since)}" if since else "")
             + "; "
-            if any(e.real for e in carry)
+            if real_carried
             else ""
         )
         parts.append(
@@ -845,9 +854,8 @@ def main() -> None:
             if exp.folder in chosen:
                 run_experiment(exp, out, args.seeds, args.jobs)
     tables = write_doc(out, args.seeds, args.jobs)
-    # a claim is checked when every table it cites was computed (not carried over)
     claims = tomllib.loads(CLAIMS.read_text())["claim"]
-    checked = [c for c in claims if {c["table"], c.get("other_table", c["table"])} <= set(tables)]
+    checked = [c for c in claims if checkable(c, tables)]
     broken = check_claims(tables, claims)
     if broken:
         print("claims in docs/results-claims.toml that these runs do NOT support:", file=sys.stderr)

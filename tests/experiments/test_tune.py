@@ -8,7 +8,7 @@ import pytest
 
 from mmcl.errors import UserError
 from mmcl.experiments.train import train_from_options
-from mmcl.experiments.tune import load_space, tune
+from mmcl.experiments.tune import load_space, tune, warmup_epochs
 from mmcl.models.registry import MODELS
 
 TINY = ["train.batch_size=32"]
@@ -34,6 +34,8 @@ def test_tune_resumes_study_and_best_recipe_trains(tmp_path):
     # stops before writing any)
     for row in rows:
         assert row["state"] in ("COMPLETE", "PRUNED")
+        if row["state"] == "PRUNED":  # never within its warm-up epochs
+            assert int(row["epochs_reported"]) > warmup_epochs(2), row
         # neither a finished nor a pruned trial resumes: no checkpoint is kept
         assert not (tmp_path / row["folder"] / "checkpoint").exists()
         if row["state"] == "COMPLETE":
@@ -96,7 +98,7 @@ def test_every_model_ships_a_search_space_of_its_own_fields(model):
     assert set(load_space(model)) <= known
 
 
-@pytest.mark.parametrize("model", ["mmcl", "shared_private_cov"])
+@pytest.mark.parametrize("model", ["mmcl", "shared_private_cov", "self_mm"])
 def test_text_finetune_spaces_name_fields_of_their_model(model):
     from dataclasses import fields
     from importlib import resources
@@ -109,3 +111,8 @@ def test_text_finetune_spaces_name_fields_of_their_model(model):
     known |= {f"{model}.{f.name}" for f in fields(MODELS[model][0])}
     assert set(params) <= known
     assert f"{model}.text_lr" in params  # what the features space cannot search
+
+
+@pytest.mark.parametrize(("epochs", "warmup"), [(1, 1), (3, 1), (8, 2), (20, 5)])
+def test_pruning_waits_for_a_quarter_of_the_epochs(epochs, warmup):
+    assert warmup_epochs(epochs) == warmup

@@ -196,6 +196,13 @@ def tune(
     return write_outputs(job, Path(out), say)
 
 
+def warmup_epochs(epochs: int) -> int:
+    """Epochs a trial runs before the pruner may stop it: the first quarter (at least one).
+    The first epochs' validation scores are noise (a fine-tuned text model's especially: two
+    validation samples apart at epoch 1), so a median over them prunes at random."""
+    return max(1, epochs // 4)
+
+
 def run_worker(
     job: TuneJob,
     trials: int,
@@ -220,7 +227,10 @@ def run_worker(
         storage=storage,
         # seeded by the trials already there, so that a resumed study samples new points
         sampler=optuna.samplers.TPESampler(seed=n_before * 101 + worker, n_startup_trials=5),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        # epochs are reported from 1; Optuna's earliest pruning step is n_warmup_steps
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=2, n_warmup_steps=warmup_epochs(job.config([]).train.epochs) + 1
+        ),
     )
     name = f"{socket.gethostname()}:{os.getpid()}"
 
