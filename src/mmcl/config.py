@@ -145,14 +145,13 @@ class RunConfig:
 
     def to_toml(self, comment: str = "") -> str:
         """The config as a recipe (`--recipe FILE` reads it back to the same config)."""
-        # JSON spells strings, numbers, booleans and flat lists as TOML does
         lines = [f"# {line}" for line in comment.splitlines()]
         sections = []
         for key, value in self.to_dict().items():
             if isinstance(value, dict):
-                sections += ["", f"[{key}]", *(f"{k} = {json.dumps(v)}" for k, v in value.items())]
+                sections += ["", f"[{key}]", *(f"{k} = {toml_value(v)}" for k, v in value.items())]
             else:
-                lines.append(f"{key} = {json.dumps(value)}")
+                lines.append(f"{key} = {toml_value(value)}")
         return "\n".join([*lines, *sections]) + "\n"
 
     @classmethod
@@ -256,7 +255,12 @@ def toml_value(value: Any) -> str:
     if isinstance(value, Sequence):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+        # quoted keys: a modality name need not be a bare TOML key
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+            + "}"
+        )
     raise UserError(f"overrides: {value!r} ({type(value).__name__}) is not a config value.")
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmcl.config import resolve_config, shipped_recipes
+from mmcl.config import RunConfig, parse_toml, resolve_config, shipped_recipes
 from mmcl.data.batching import BatchSource
 from mmcl.data.synthetic import SynthConfig, make_synthetic
 from mmcl.errors import UserError
@@ -127,6 +127,14 @@ def test_every_shipped_recipe_resolves(name):
     """A recipe with an option its model refuses fails here, not in a user's run."""
     cfg = resolve_config(recipe=name)
     assert cfg.model and cfg.model_cfg() is not None
+
+
+@pytest.mark.parametrize("name", shipped_recipes())
+def test_every_shipped_recipe_written_back_as_toml_reads_the_same(name):
+    """`mmcl tune` writes best.toml with to_toml: its per-modality tables included."""
+    cfg = resolve_config(recipe=name)
+    again = RunConfig.from_dict(parse_toml(cfg.to_toml("a comment"), name))
+    assert again.to_dict() == cfg.to_dict()
 
 
 def test_bad_overrides_are_named():
