@@ -8,7 +8,7 @@ import pytest
 
 from mmcl.errors import UserError
 from mmcl.experiments.train import train_from_options
-from mmcl.experiments.tune import load_space, tune, warmup_epochs
+from mmcl.experiments.tune import load_space, sampler_seed, tune, warmup_epochs
 from mmcl.models.registry import MODELS
 
 TINY = ["train.batch_size=32"]
@@ -116,3 +116,13 @@ def test_text_finetune_spaces_name_fields_of_their_model(model):
 @pytest.mark.parametrize(("epochs", "warmup"), [(1, 1), (3, 1), (8, 2), (20, 5)])
 def test_pruning_waits_for_a_quarter_of_the_epochs(epochs, warmup):
     assert warmup_epochs(epochs) == warmup
+
+
+def test_studies_resumed_or_of_other_names_sample_from_other_seeds():
+    seeds = {
+        sampler_seed(study, n_before, worker)
+        for study in ("tune-mmcl", "tune-self_mm")
+        for n_before in (0, 8)
+        for worker in (0, 1)
+    }
+    assert len(seeds) == 8

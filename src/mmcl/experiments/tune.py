@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import socket
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -196,6 +197,13 @@ def tune(
     return write_outputs(job, Path(out), say)
 
 
+def sampler_seed(study: str, n_before: int, worker: int) -> int:
+    """The TPE sampler's seed: by the trials already there, so that a resumed study samples
+    new points, and by the study's name, so that two studies (of two models) do not start
+    from the same random learning rates."""
+    return (zlib.crc32(study.encode()) + n_before * 101 + worker) % 2**32
+
+
 def warmup_epochs(epochs: int) -> int:
     """Epochs a trial runs before the pruner may stop it: the first quarter (at least one).
     The first epochs' validation scores are noise (a fine-tuned text model's especially: two
@@ -225,8 +233,9 @@ def run_worker(
     study = optuna.load_study(
         study_name=job.study,
         storage=storage,
-        # seeded by the trials already there, so that a resumed study samples new points
-        sampler=optuna.samplers.TPESampler(seed=n_before * 101 + worker, n_startup_trials=5),
+        sampler=optuna.samplers.TPESampler(
+            seed=sampler_seed(job.study, n_before, worker), n_startup_trials=5
+        ),
         # epochs are reported from 1; Optuna's earliest pruning step is n_warmup_steps
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=2, n_warmup_steps=warmup_epochs(job.config([]).train.epochs) + 1
