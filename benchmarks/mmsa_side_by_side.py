@@ -448,7 +448,8 @@ def main() -> None:
         ours_aligned = with_zero_vision(args.data, Path(tmp) / "aligned", aligned=True)
         for model in args.models.split(","):
             found[model] = both_sides(args, model, pickles, ours_data, ours_aligned)
-            print(table({model: found[model]}).splitlines()[-2:], file=sys.stderr, flush=True)
+            rows = table({model: found[model]}).splitlines()[2:]  # without the header
+            print("\n".join(rows), file=sys.stderr, flush=True)
             if args.save:  # after each model: a failure later keeps what was measured
                 save(args, found)
     print(table(found))
