@@ -85,7 +85,7 @@ def test_overrides_take_python_values():
         "train.lr=0.001",
         'modalities=["text", "audio"]',
         "train.normalize=true",
-        "tfn.hiddens={text = 8}",
+        'tfn.hiddens={"text" = 8}',
         'mctn.source="audio"',
     ]
     with pytest.raises(mmcl.UserError, match="not a config value"):
