@@ -30,7 +30,11 @@ def test_a_row_with_a_recipe_takes_its_settings_over_the_grids(tmp_path):
     from mmcl.config import resolve_config
 
     tuned = resolve_config(
-        None, "late_fusion", "elsewhere", 8, ["train.lr=0.005", "late_fusion.dropout=0.1"]
+        None,
+        "late_fusion",
+        "elsewhere",
+        8,
+        ["train.lr=0.005", "late_fusion.dropout=0.1", 'preset="sims"'],
     )
     best = tmp_path / "best.toml"  # what `mmcl tune` writes
     best.write_text(tuned.to_toml("a tuned recipe"))
@@ -38,6 +42,7 @@ def test_a_row_with_a_recipe_takes_its_settings_over_the_grids(tmp_path):
     row = resolve_config(None, name, "synthetic", 20, ["train.lr=1e-3", *extra])
     assert (row.train.lr, row.model_cfg().dropout, row.train.epochs) == (0.005, 0.1, 8)
     assert row.data == "synthetic"  # the grid's data, not the recipe's
+    assert row.preset == ""  # nor the recipe's task: rows are compared on one task
     with pytest.raises(UserError, match="is for model 'late_fusion', not 'mmcl'"):
         parse_spec(f"mmcl:recipe={best}")
     with pytest.raises(UserError, match="no such file or shipped recipe"):

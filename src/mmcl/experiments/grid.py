@@ -186,8 +186,9 @@ def parse_spec(spec: str) -> tuple[str, list[str]]:
 
 
 def recipe_settings(recipe: str, model: str, spec: str) -> list[str]:
-    """Every setting of a recipe for `model` as overrides; its `data` is not one (the grid's
-    data is every row's), and a recipe for another model is refused."""
+    """Every setting of a recipe for `model` as overrides; its `data` and `preset` are not
+    (the grid's data and task are every row's: rows are compared seed by seed), and a recipe
+    for another model is refused."""
     loaded = read_toml(recipe_path(recipe), f"model spec '{spec}': recipe")
     if loaded.get("model", model) != model:
         raise UserError(
@@ -196,7 +197,7 @@ def recipe_settings(recipe: str, model: str, spec: str) -> list[str]:
         )
     out = []
     for key, value in loaded.items():
-        if key in ("model", "data"):
+        if key in ("model", "data", "preset"):
             continue
         if isinstance(value, dict):
             out += [f"{key}.{k}={toml_value(v)}" for k, v in value.items()]
