@@ -341,13 +341,14 @@ def stamp_text(entry: dict) -> str:
 
 
 def saved_side(path: Path | None, model: str, side: str) -> dict:
-    """One side of a model as the --save file holds it, with when it was measured."""
+    """One side of a model as the --save file holds it, with when it was measured (a side
+    reused before keeps the stamp of the run that measured it, not of the run that reused it)."""
     if path is None or not path.is_file():
         sys.exit("--only-mmsa and --only-ours reuse a side from --save: give the file.")
     entry = json.loads(path.read_text())["models"].get(model)
     if entry is None or side not in entry.get("sides", {}):
         sys.exit(f"{path} holds no {side} side of {model}; run both sides.")
-    return {**entry["sides"][side], "measured": entry["measured"]}
+    return {"measured": entry["measured"], **entry["sides"][side]}
 
 
 def save(args: argparse.Namespace, found: dict) -> None:
@@ -371,6 +372,9 @@ def save(args: argparse.Namespace, found: dict) -> None:
         for m, e in old.get("models", {}).items()
     }
     models.update({m: {"sides": sides, "measured": stamp} for m, sides in found.items()})
+    # in the zoo's order, whichever order the runs came in (a model outside it goes last)
+    rank = {m: k for k, m in enumerate(MODELS)}
+    models = dict(sorted(models.items(), key=lambda item: rank.get(item[0], len(MODELS))))
     stamps = {m: stamp_text(e) for m, e in models.items()}
     record = {
         "table": table({m: e["sides"] for m, e in models.items()}, stamps),

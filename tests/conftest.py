@@ -24,9 +24,10 @@ FEATURE_MODELS = sorted(n for n, (_, cls) in MODELS.items() if not cls.reads_tok
 
 
 @contextmanager
-def script_module(name: str):
-    """scripts/<name>.py imported as a module (the scripts are not in the package)."""
-    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+def script_module(name: str, folder: str = "scripts"):
+    """<folder>/<name>.py imported as a module (scripts and benchmarks are not in the
+    package)."""
+    path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there

@@ -1,0 +1,73 @@
+"""benchmarks/mmsa_side_by_side.py, whose saved file docs/results.md shows: the table and
+verdict it computes, and how --only-mmsa / --only-ours reruns keep each side's own stamp.
+MMSA itself is not needed here (nothing is trained)."""
+
+import argparse
+import json
+
+import pytest
+from tests.conftest import script_module
+
+
+@pytest.fixture(scope="module")
+def sbs():
+    with script_module("mmsa_side_by_side", folder="benchmarks") as module:
+        yield module
+
+
+def side(*accuracies: float, params: int = 100) -> dict:
+    runs = [
+        {"seed": k, "params": params, "epochs": 10, "seconds_per_epoch": 1.0,
+         "Non0_acc_2": acc, "Corr": 0.5, "MAE": 1.0}
+        for k, acc in enumerate(accuracies)
+    ]  # fmt: skip
+    return {"runs": runs}
+
+
+@pytest.mark.parametrize(
+    ("ours", "said"), [((0.80, 0.82), "above"), ((0.72, 0.80), "within"), ((0.70,), "below")]
+)
+def test_verdict_sets_our_mean_against_mmsas_seed_range(sbs, ours, said):
+    assert sbs.verdict({"MMSA 2.2.1": side(0.74, 0.78), "mmcl": side(*ours)}) == said
+
+
+def test_cell_leaves_an_undefined_corr_out_and_counts_it(sbs):
+    runs = [{"Corr": float("nan")}, {"Corr": 0.5}, {"Corr": 0.7}]
+    assert sbs.cell(runs, "Corr") == "0.600 ± 0.141 (1 undefined)"
+
+
+def rerun_only_mmsa(sbs, path, model: str, commit: str) -> None:
+    """What `--models <model> --only-mmsa --save <path>` does, MMSA's side stubbed."""
+    found = {model: {"MMSA 2.2.1": side(0.78), "mmcl": sbs.saved_side(path, model, "mmcl")}}
+    args = argparse.Namespace(save=path, data="data/mosi", seeds=1, epochs=None)
+    sbs.save(args, found)
+    saved = json.loads(path.read_text())
+    saved["models"][model]["measured"]["commit"] = commit  # as if run at that commit
+    path.write_text(json.dumps(saved))
+
+
+def test_a_side_reused_twice_keeps_the_stamp_of_the_run_that_measured_it(sbs, tmp_path):
+    path = tmp_path / "side-by-side.json"
+    stamp = {"command": "both sides", "commit": "aaaaaaa", "date": "2026-12-01", "data": "d",
+             "seeds": 1, "epochs": None}  # fmt: skip
+    both = {"sides": {"MMSA 2.2.1": side(0.75), "mmcl": side(0.77)}, "measured": stamp}
+    path.write_text(json.dumps({"models": {"mfn": both}}))
+
+    rerun_only_mmsa(sbs, path, "mfn", "bbbbbbb")
+    rerun_only_mmsa(sbs, path, "mfn", "ccccccc")
+
+    entry = json.loads(path.read_text())["models"]["mfn"]
+    assert entry["measured"]["commit"] == "ccccccc"
+    assert entry["sides"]["mmcl"]["measured"]["commit"] == "aaaaaaa"
+    assert "(mmcl: aaaaaaa, 2026-12-01)" in sbs.stamp_text(entry)
+
+
+def test_saved_table_lists_models_in_the_zoos_order(sbs, tmp_path):
+    path = tmp_path / "side-by-side.json"
+    args = argparse.Namespace(save=path, data="data/mosi", seeds=1, epochs=None)
+    sbs.save(args, {"graph_mfn": {"MMSA 2.2.1": side(0.75), "mmcl": side(0.77)}})
+    sbs.save(args, {"tfn": {"MMSA 2.2.1": side(0.75), "mmcl": side(0.77)}})
+    saved = json.loads(path.read_text())
+    assert list(saved["models"]) == ["tfn", "graph_mfn"]
+    rows = [line.split("|")[1].strip() for line in saved["table"].splitlines()[2:]]
+    assert rows == ["`tfn`", "`tfn`", "`graph_mfn`", "`graph_mfn`"]
