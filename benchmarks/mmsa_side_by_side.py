@@ -383,6 +383,10 @@ def save(args: argparse.Namespace, found: dict) -> None:
             for m, e in models.items()
             if m in NOTES
         },
+        # above / within / below MMSA's seeds' range; "" when a side did not run
+        "verdicts": {
+            m: verdict(e["sides"]) for m, e in models.items() if "not comparable" not in e["sides"]
+        },
         "models": models,
     }
     tmp = args.save.with_suffix(".tmp")
@@ -432,11 +436,22 @@ def main() -> None:
         action="store_true",
         help="run our side only, reusing MMSA's side as --save holds it",
     )
+    ap.add_argument(
+        "--redraw",
+        action="store_true",
+        help="run nothing: redraw the table, notes and verdicts of the --save file",
+    )
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # model pickle seeds
     args = ap.parse_args()
     if args.child:
         model, path, seeds = args.child
         print(json.dumps(mmsa_child(model, path, list(range(int(seeds))), args.epochs)))
+        return
+    if args.redraw:
+        if args.save is None or not args.save.is_file():
+            sys.exit("--redraw redraws the file --save names: give an existing one.")
+        save(args, {})
+        print(json.loads(args.save.read_text())["table"])
         return
     if not (MMSA_DIR / "MMSA").is_dir():
         sys.exit(f"MMSA is not installed in {MMSA_DIR}: run `make mmsa-env` first.")

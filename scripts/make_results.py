@@ -811,21 +811,41 @@ def mmsa_section() -> str:
     if not MMSA_SIDE.is_file():
         return ""
     r = json.loads(MMSA_SIDE.read_text())
-    stamps = [e["measured"] for e in r["models"].values()]
+    stamps = [e["measured"] for e in r["models"].values()] + [
+        side["measured"]  # a side reused from an earlier run carries that run's stamp
+        for e in r["models"].values()
+        for side in e["sides"].values()
+        if isinstance(side, dict) and "measured" in side
+    ]
     data = sorted({s["data"] for s in stamps})
-    commands = sorted({f"`{s['command']}`" for s in stamps})
+    commands = sorted({s["command"] for s in stamps})
+    verdicts = r.get("verdicts", {})
+    said = {
+        word: ", ".join(f"`{m}`" for m, v in verdicts.items() if v == key) or "none"
+        for word, key in (("above", "above"), ("within", "within"), ("below", "below"),
+                          ("MMSA's side not run", ""))
+    }  # fmt: skip
     return (
         "\n## Against MMSA's own code\n\n"
         f"Each model both toolkits have, trained by MMSA 2.2.1's implementation and by ours on "
         f"{', '.join(f'`{d}`' for d in data)} with the same seeds, at MMSA's MOSI settings "
-        f"({'; '.join(commands)}; the last column says when each model was measured; how "
+        "(the last column says when each model was measured, the commands are below; how "
         "MMSA is run on the CPU and how the data are written for it: the script's docstring). "
         "Test metrics, mean ± std over the seeds; both sides read the same one-wide zero "
         "vision channel (our data have none; MMSA's models need one). \"ours vs MMSA's "
         "range\": our mean test Non0_acc_2 against the lowest and highest of MMSA's seeds.\n\n"
-        f"{r['table']}\n"
+        + (
+            "Our mean against MMSA's range: "
+            + "; ".join(f"{word}: {models}" for word, models in said.items())
+            + ".\n\n"
+            if verdicts
+            else ""
+        )
+        + f"{r['table']}\n"
         + "".join(f"\n- `{m}`: {note}" for m, note in r.get("notes", {}).items())
         + ("\n" if r.get("notes") else "")
+        + "\nMeasured by:\n\n"
+        + "".join(f"- `{c}`\n" for c in commands)
     )
 
 

@@ -122,3 +122,27 @@ def test_the_best_rows_lead_is_set_against_its_std(mr):
     assert "`a` ahead of `b` by 0.030, more than its std (0.020)" in sentence
     per_seed["b"] = [{m: v for m in exp.goal} for v in (0.80, 0.81, 0.82)]  # mean 0.81
     assert "by 0.010, not more than its std" in mr.lead_sentence(table)
+
+
+def test_mmsa_section_lists_reused_sides_commands_and_the_verdicts(mr, tmp_path, monkeypatch):
+    def stamp(command):
+        return {"command": command, "commit": "abc", "date": "2026-12-01", "data": "d",
+                "seeds": 3, "epochs": None}  # fmt: skip
+
+    saved = {
+        "table": "| the table |",
+        "notes": {},
+        "verdicts": {"tfn": "within", "mfn": "above", "mult": ""},
+        "models": {
+            "mfn": {
+                "sides": {"MMSA 2.2.1": {"runs": []}, "mmcl": {"runs": [], "measured": stamp("b")}},
+                "measured": stamp("a"),
+            },
+        },
+    }  # fmt: skip
+    path = tmp_path / "side-by-side.json"
+    path.write_text(json.dumps(saved))
+    monkeypatch.setattr(mr, "MMSA_SIDE", path)
+    section = mr.mmsa_section()
+    assert "- `a`\n- `b`\n" in section
+    assert "above: `mfn`; within: `tfn`; below: none; MMSA's side not run: `mult`." in section
