@@ -40,6 +40,12 @@ class TrainConfig:
     # optimiser step every `accumulate` batches on their summed gradients (MMSA's
     # update_epochs, 4 for Self-MM); the models' own updates still run every batch
     accumulate: int = 1
+    # with accumulate > 1, MMSA's update_epochs loops (MulT, MISA, Self-MM, TETFN) differ in
+    # two ways: they clip the running sum after every backward, and they never apply the
+    # epoch's last, shorter group. clip_at: step (clip once, before the optimiser step) |
+    # backward (after every batch's backward, as MMSA). accumulate_tail: step | drop (as MMSA)
+    clip_at: str = "step"
+    accumulate_tail: str = "step"
     on_nonfinite: str = "stop"  # NaN/inf loss or gradient: stop (named, exit 2) | skip the batch
     patience: int = 10  # epochs in which neither the selection metric nor the validation
     # loss improved before stopping; 0: never. Ties on the metric go to the lower loss.
@@ -79,6 +85,12 @@ class TrainConfig:
             raise UserError(f"train.accumulate = {self.accumulate}; it must be at least 1.")
         if self.clip_by not in ("norm", "value"):
             raise UserError(f"train.clip_by = '{self.clip_by}'; choose norm or value.")
+        if self.clip_at not in ("step", "backward"):
+            raise UserError(f"train.clip_at = '{self.clip_at}'; choose step or backward.")
+        if self.accumulate_tail not in ("step", "drop"):
+            raise UserError(
+                f"train.accumulate_tail = '{self.accumulate_tail}'; choose step or drop."
+            )
         if self.scheduler not in ("plateau", "warmup_cosine", "none"):
             raise UserError(
                 f"train.scheduler = '{self.scheduler}'; choose plateau, warmup_cosine or none."

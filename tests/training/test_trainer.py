@@ -421,6 +421,41 @@ def test_accumulate_steps_every_k_batches_on_summed_gradients(tmp_path, small, m
     torch.testing.assert_close(grads[1], backwards[2])
 
 
+def test_mmsa_update_epochs_clips_every_backward_and_drops_the_last_group(
+    tmp_path, small, monkeypatch
+):
+    """MMSA's update_epochs loop: 96 samples in batches of 32, accumulate = 2, clip_at =
+    backward, accumulate_tail = drop: one step (after batch 2) on clip(clip(g1) + g2); the
+    third batch's gradients are dropped, not stepped on."""
+    c = 1e-4  # small enough that clipping changes the gradients
+    extra = ["train.accumulate=2", f"train.grad_clip={c}", 'train.clip_by="value"']
+    extra += ['train.clip_at="backward"', 'train.accumulate_tail="drop"']
+    cfg = _cfg(model="late_fusion", epochs=1, extra=extra)
+    seed_everything(0)
+    model = build_model("late_fusion", cfg.model_cfg(), data_info(small))
+    trainer = Trainer(model, small, cfg.train, tmp_path)
+    grads, backwards = [], []
+    step = trainer.optimizer.step
+    first = next(p for p in model.main_parameters())
+    first.register_hook(lambda g: backwards.append(g.detach().clone()))
+
+    def record_step(*args, **kwargs):
+        grads.append(first.grad.detach().clone())
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer.optimizer, "step", record_step)
+    trainer.train_epoch()
+    assert len(backwards) == 3 and len(grads) == 1
+    expected = (backwards[0].clamp(-c, c) + backwards[1]).clamp(-c, c)
+    assert not torch.allclose(expected, (backwards[0] + backwards[1]).clamp(-c, c))
+    torch.testing.assert_close(grads[0], expected)
+    assert first.grad is None  # the last batch's gradients were dropped
+    with pytest.raises(UserError, match="train.clip_at = 'batch'"):
+        _cfg(extra=['train.clip_at="batch"']).train.validate()
+    with pytest.raises(UserError, match="train.accumulate_tail = 'keep'"):
+        _cfg(extra=['train.accumulate_tail="keep"']).train.validate()
+
+
 def test_adam_epsilon_is_the_configs(tmp_path, small):
     cfg = _cfg(model="late_fusion", epochs=1, extra=["train.adam_eps=3e-8"])
     model = build_model("late_fusion", cfg.model_cfg(), data_info(small))

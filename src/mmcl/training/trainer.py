@@ -268,6 +268,8 @@ class Trainer:
                 loss, logs = self.model.loss(batch, out)
             with record_function("train.backward"):
                 loss.backward()
+            if self.cfg.clip_at == "backward":
+                self._clip(self.model.main_parameters())
             pending += 1
             logs = {"loss": float(loss.detach()), **logs}
             if pending == self.cfg.accumulate:
@@ -288,8 +290,11 @@ class Trainer:
             for k, v in {**logs, **extra}.items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
-        if pending and not self._optimizer_step({}, step):  # the epoch's last, shorter group
-            skipped += 1
+        if pending:  # the epoch's last, shorter group
+            if self.cfg.accumulate_tail == "drop":
+                self.optimizer.zero_grad(set_to_none=True)
+            elif not self._optimizer_step({}, step):
+                skipped += 1
         row = {**first, **{f"train_{k}": v / max(n, 1) for k, v in sums.items()}}
         return {**row, "skipped_steps": skipped} if skipped else row
 
@@ -298,21 +303,24 @@ class Trainer:
         finite and train.on_nonfinite = "skip" drops them."""
         params = self.model.main_parameters()
         distributed.average_gradients(params)
-        if self.cfg.grad_clip > 0 and self.cfg.clip_by == "norm":
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-        else:
-            # the norm before any clipping by value: a NaN or inf shows there
-            grad_norm = torch.nn.utils.get_total_norm(
-                [p.grad for p in params if p.grad is not None]
-            )
-            if self.cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_value_(params, self.cfg.grad_clip)
+        # clipped after each backward (clip_at = backward) they are within bounds already
+        grad_norm = self._clip(params)
         if self._nonfinite({**logs, "gradient norm": float(grad_norm)}, step):
             return False
         with record_function("train.optimizer"):
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return True
+
+    def _clip(self, params: list[torch.nn.Parameter]) -> torch.Tensor:
+        """Clip the gradients as train.grad_clip and clip_by say; returns their total norm
+        before any clipping (a NaN or inf shows there)."""
+        if self.cfg.grad_clip > 0 and self.cfg.clip_by == "norm":
+            return torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_value_(params, self.cfg.grad_clip)
+        return grad_norm
 
     def _nonfinite(self, values: dict[str, float], step: int, skip_allowed: bool = True) -> bool:
         """Whether a step must be skipped: a NaN/inf value stops the run (train.on_nonfinite
