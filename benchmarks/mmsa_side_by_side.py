@@ -54,9 +54,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 MMSA_DIR = ROOT / ".mmsa"
@@ -72,6 +74,9 @@ NOTES = {
     "(models/mfm.py), hence {diff:,} fewer parameters.",
     "lmf": "MMSA builds a post-fusion dropout it never applies; ours does not build it (it has "
     "no parameters).",
+    "mctn": "MMSA's MCTN hands its LSTMs batch-major tensors as time-major ones, so its "
+    "recurrences run across the samples of a batch; ours runs them over time (models/mctn.py "
+    "lists every difference).",
     "graph_mfn": "MMSA keeps the graph's multimodal vertex networks in a plain dict: they are "
     "not registered, so they never train and are not counted; ours registers and trains them "
     "(models/graph_mfn.py), hence {diff:,} more parameters.",
@@ -268,12 +273,29 @@ def verdict(sides: dict[str, dict]) -> str:
     return "below" if mean < min(theirs) - slack else "within"
 
 
+def welch_p(sides: dict[str, dict]) -> float | None:
+    """Welch's t-test of the two sides' seeds' test Non0_acc_2 (two-sided): whether a gap
+    between the means is more than the seeds' spread explains. None when a side did not
+    run or has one seed; NaN when neither side's seeds spread. Both sides are taken at
+    MMSA's 4 decimals: ours are not rounded, and an equal score must not look apart."""
+    if any("error" in got for got in sides.values()):
+        return None
+    theirs, ours = (np.round([r["Non0_acc_2"] for r in got["runs"]], 4) for got in sides.values())
+    if min(len(theirs), len(ours)) < 2:
+        return None
+    if np.ptp(theirs) == 0 and np.ptp(ours) == 0:
+        return float("nan")
+    with warnings.catch_warnings():  # a side without spread: scipy warns, the test holds
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(ours, theirs, equal_var=False).pvalue)
+
+
 def table(found: dict[str, dict[str, dict]], stamps: dict[str, str] | None = None) -> str:
     """Per model and side: parameters, test metrics, epochs, s/epoch; our mean Non0_acc_2
     against MMSA's seeds' range; when each model was measured (`stamps`)."""
     lines = [
         "| model | side | parameters | Non0_acc_2 | Corr | MAE | epochs | s per epoch "
-        "| ours vs MMSA's range | measured |",
+        "| ours vs MMSA's range (Welch's t-test) | measured |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, sides in found.items():
@@ -281,7 +303,11 @@ def table(found: dict[str, dict[str, dict]], stamps: dict[str, str] | None = Non
             reason = sides["not comparable"]
             lines.append(f"| `{model}` | neither | not comparable: {reason} | | | | | | | |")
             continue
+        p = welch_p(sides)
         said = verdict(sides)
+        if p is not None:
+            shown = "< 0.01" if p < 0.01 else f"= {p:.2f}"
+            said += f" (Welch p {shown})" if np.isfinite(p) else " (no spread: no t-test)"
         for k, (side, got) in enumerate(sides.items()):
             last = f" {said if k else ''} | {(stamps or {}).get(model, '') if k else ''} |"
             if "error" in got:
@@ -327,6 +353,34 @@ def param_gap(sides: dict[str, dict]) -> int:
     """MMSA's parameter count minus ours (0 when a side did not run)."""
     counts = [got["runs"][0]["params"] for got in sides.values() if "runs" in got]
     return counts[0] - counts[1] if len(counts) == 2 else 0
+
+
+def sign_shares(data: str) -> dict[str, float]:
+    """The shares of positive and of negative labels among the test split's non-zero ones:
+    the Non0_acc_2 of calling every test sample positive (or negative)."""
+    import mmcl
+
+    labels = np.asarray(mmcl.load_dataset(data).splits["test"].labels, dtype=float).ravel()
+    nonzero = labels[labels != 0]
+    return {"positive": float(np.mean(nonzero > 0)), "negative": float(np.mean(nonzero < 0))}
+
+
+def one_signed(sides: dict[str, dict], shares: dict[str, float] | None) -> str:
+    """A note for each side whose every seed scored exactly a one-signed predictor's
+    Non0_acc_2 (`shares`), or ""."""
+    said = []
+    for side, got in sides.items():
+        if not isinstance(got, dict):  # {"not comparable": reason}: neither side ran
+            continue
+        accs = [r["Non0_acc_2"] for r in got.get("runs", [])]
+        for sign, share in (shares or {}).items():
+            if accs and all(abs(a - share) < 1e-4 for a in accs):
+                said.append(
+                    f"{side}: every seed's test Non0_acc_2 is {share:.4f}, the share of {sign} "
+                    f"labels among the non-zero test labels, as when every test sample is "
+                    f"called {sign}."
+                )
+    return " ".join(said)
 
 
 def stamp_text(entry: dict) -> str:
@@ -376,16 +430,36 @@ def save(args: argparse.Namespace, found: dict) -> None:
     rank = {m: k for k, m in enumerate(MODELS)}
     models = dict(sorted(models.items(), key=lambda item: rank.get(item[0], len(MODELS))))
     stamps = {m: stamp_text(e) for m, e in models.items()}
+    # per data folder measured on; kept from the file where the folder is gone (--redraw)
+    shares = old.get("sign_shares", {})
+    for e in models.values():
+        data = e["measured"]["data"]
+        if data not in shares and Path(data).exists():
+            shares[data] = sign_shares(data)
+    notes = {
+        m: " ".join(
+            n
+            for n in (
+                NOTES[m].format(diff=abs(param_gap(e["sides"]))) if m in NOTES else "",
+                one_signed(e["sides"], shares.get(e["measured"]["data"])),
+            )
+            if n
+        )
+        for m, e in models.items()
+    }
     record = {
         "table": table({m: e["sides"] for m, e in models.items()}, stamps),
-        "notes": {
-            m: NOTES[m].format(diff=abs(param_gap(e["sides"])))
-            for m, e in models.items()
-            if m in NOTES
-        },
+        "notes": {m: n for m, n in notes.items() if n},
+        "sign_shares": shares,
         # above / within / below MMSA's seeds' range; "" when a side did not run
         "verdicts": {
             m: verdict(e["sides"]) for m, e in models.items() if "not comparable" not in e["sides"]
+        },
+        # Welch's t-test of the sides' seeds, where both ran with two seeds or more
+        "welch_p": {
+            m: p
+            for m, e in models.items()
+            if "not comparable" not in e["sides"] and (p := welch_p(e["sides"])) is not None
         },
         "models": models,
     }

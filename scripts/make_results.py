@@ -825,6 +825,19 @@ def mmsa_section() -> str:
         for word, key in (("above", "above"), ("within", "within"), ("below", "below"),
                           ("MMSA's side not run", ""))
     }  # fmt: skip
+    welch = {m: p for m, p in r.get("welch_p", {}).items() if math.isfinite(p)}
+    flat = [f"`{m}`" for m, p in r.get("welch_p", {}).items() if not math.isfinite(p)]
+    apart = [f"`{m}` ({'p < 0.001' if p < 1e-3 else f'p = {p:.3f}'})" for m, p in welch.items()
+             if p < 0.05]  # fmt: skip
+    tested = (
+        "Welch's t-test of the two sides' seeds (test Non0_acc_2), at the 0.05 level: the "
+        + (f"means differ for {', '.join(apart)}" if apart else "means differ for no model")
+        + f", of the {len(welch)} tested"
+        + (f"; not tested, no seed spread on either side: {', '.join(flat)}" if flat else "")
+        + ".\n\n"
+        if welch or flat
+        else ""
+    )
     return (
         "\n## Against MMSA's own code\n\n"
         f"Each model both toolkits have, trained by MMSA 2.2.1's implementation and by ours on "
@@ -841,6 +854,7 @@ def mmsa_section() -> str:
             if verdicts
             else ""
         )
+        + tested
         + f"{r['table']}\n"
         + "".join(f"\n- `{m}`: {note}" for m, note in r.get("notes", {}).items())
         + ("\n" if r.get("notes") else "")

@@ -133,6 +133,7 @@ def test_mmsa_section_lists_reused_sides_commands_and_the_verdicts(mr, tmp_path,
         "table": "| the table |",
         "notes": {},
         "verdicts": {"tfn": "within", "mfn": "above", "mult": ""},
+        "welch_p": {"tfn": 0.61, "mfn": 0.012, "ef_lstm": float("nan")},
         "models": {
             "mfn": {
                 "sides": {"MMSA 2.2.1": {"runs": []}, "mmcl": {"runs": [], "measured": stamp("b")}},
@@ -146,3 +147,5 @@ def test_mmsa_section_lists_reused_sides_commands_and_the_verdicts(mr, tmp_path,
     section = mr.mmsa_section()
     assert "- `a`\n- `b`\n" in section
     assert "above: `mfn`; within: `tfn`; below: none; MMSA's side not run: `mult`." in section
+    assert "the means differ for `mfn` (p = 0.012), of the 2 tested; not tested" in section
+    assert "either side: `ef_lstm`." in section

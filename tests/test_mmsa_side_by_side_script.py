@@ -31,6 +31,27 @@ def test_verdict_sets_our_mean_against_mmsas_seed_range(sbs, ours, said):
     assert sbs.verdict({"MMSA 2.2.1": side(0.74, 0.78), "mmcl": side(*ours)}) == said
 
 
+def test_welch_p_tells_a_gap_the_seeds_explain_from_one_they_do_not(sbs):
+    mmsa = side(0.80, 0.81, 0.79)
+    assert sbs.welch_p({"MMSA 2.2.1": mmsa, "mmcl": side(0.795, 0.80, 0.785)}) > 0.3
+    assert sbs.welch_p({"MMSA 2.2.1": mmsa, "mmcl": side(0.70, 0.71, 0.705)}) < 0.01
+    assert sbs.welch_p({"MMSA 2.2.1": mmsa, "mmcl": side(0.70)}) is None
+    # MMSA's 4 decimals against our unrounded score of the same predictions: no spread
+    same = sbs.welch_p({"MMSA 2.2.1": side(0.4223, 0.4223), "mmcl": side(0.42226, 0.42226)})
+    assert same != same  # NaN
+    assert sbs.welch_p({"MMSA 2.2.1": {"error": "no MMSA"}, "mmcl": mmsa}) is None
+
+
+def test_a_side_scoring_a_one_signed_predictor_in_every_seed_is_noted(sbs):
+    shares = {"positive": 0.4223, "negative": 0.5777}
+    sides = {"MMSA 2.2.1": side(0.42226, 0.4223, 0.42231), "mmcl": side(0.4223, 0.79)}
+    note = sbs.one_signed(sides, shares)
+    assert note.startswith("MMSA 2.2.1: every seed's test Non0_acc_2 is 0.4223, the share of ")
+    assert "mmcl" not in note
+    assert sbs.one_signed(sides, None) == ""
+    assert sbs.one_signed({"not comparable": "needs BERT"}, shares) == ""
+
+
 def test_cell_leaves_an_undefined_corr_out_and_counts_it(sbs):
     runs = [{"Corr": float("nan")}, {"Corr": 0.5}, {"Corr": 0.7}]
     assert sbs.cell(runs, "Corr") == "0.600 ± 0.141 (1 undefined)"
