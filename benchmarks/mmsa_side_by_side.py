@@ -37,6 +37,9 @@ and why:
   loader sets the text width to BERT-base's 768 whatever model it loads, and no local BERT-base
   ships offline here. So are the models MMSA 2.2.1 does not have (CENET, TETFN and ALMT came
   to MMSA's source after its last PyPI release). Neither side of these is run.
+--ours-read-mmsa-pickle trains our side on the very pickle MMSA's side reads, beside MMSA's
+saved side: that file stores no lengths, so every step counts and ours reads the padding as
+MMSA does; it isolates what masking the padding changes (a row of its own).
 --epochs N is for a quick look: ours train at most N epochs; MMSA's trainers have no epoch
 cap, so its early stop is cut to N epochs without improvement.
 """
@@ -69,6 +72,9 @@ METRICS = ("Non0_acc_2", "Corr", "MAE")
 # sides get the aligned data (the audio vector over the text's steps)
 ALIGNED_ANYWAY = {"mult": "its convolutions (kernel 5, no padding) need 5 steps or more"}
 # why a model's two sides differ by design (each difference is in the model's docstring)
+# the key of a model whose our side read MMSA's own pickle (--ours-read-mmsa-pickle)
+ON_MMSA_PICKLE = ", ours reading MMSA's pickle"
+
 NOTES = {
     "mfm": "MMSA builds its MFN's output network and never uses it; ours does not build it "
     "(models/mfm.py), hence {diff:,} fewer parameters.",
@@ -77,6 +83,12 @@ NOTES = {
     "mctn": "MMSA's MCTN hands its LSTMs batch-major tensors as time-major ones, so its "
     "recurrences run across the samples of a batch; ours runs them over time (models/mctn.py "
     "lists every difference).",
+    "mult": "MMSA's MulT attends to the padded steps and places its positions as fairseq "
+    "does (skipping zero-valued steps); ours masks the padding out and reads the last "
+    "unpadded step (models/mult.py).",
+    f"mult{ON_MMSA_PICKLE}": "Our side read the pickle MMSA's side reads: it stores no "
+    "lengths, so every step counts (docs/data.md) and ours attends to the padding and reads "
+    "the last step, as MMSA's does; the positions still differ.",
     "graph_mfn": "MMSA keeps the graph's multimodal vertex networks in a plain dict: they are "
     "not registered, so they never train and are not counted; ours registers and trains them "
     "(models/graph_mfn.py), hence {diff:,} more parameters.",
@@ -428,7 +440,9 @@ def save(args: argparse.Namespace, found: dict) -> None:
     models.update({m: {"sides": sides, "measured": stamp} for m, sides in found.items()})
     # in the zoo's order, whichever order the runs came in (a model outside it goes last)
     rank = {m: k for k, m in enumerate(MODELS)}
-    models = dict(sorted(models.items(), key=lambda item: rank.get(item[0], len(MODELS))))
+    models = dict(
+        sorted(models.items(), key=lambda kv: (rank.get(kv[0].split(",")[0], len(MODELS)), kv[0]))
+    )
     stamps = {m: stamp_text(e) for m, e in models.items()}
     # per data folder measured on; kept from the file where the folder is gone (--redraw)
     shares = old.get("sign_shares", {})
@@ -478,6 +492,12 @@ def both_sides(
         print(f"{model}: not comparable: {why_not}", file=sys.stderr, flush=True)
         return {"not comparable": why_not}
     aligned = mmsa_flags(model)["aligned"] or model in ALIGNED_ANYWAY
+    if args.ours_read_mmsa_pickle:  # MMSA's side as --save holds it, ours on its very file
+        print(f"{model}: ours, reading MMSA's pickle ...", file=sys.stderr, flush=True)
+        return {
+            "MMSA 2.2.1": saved_side(args.save, model, "MMSA 2.2.1"),
+            "mmcl": run_ours(model, str(pickles[aligned]), args.seeds, args.epochs),
+        }
     if args.only_ours:
         mmsa = saved_side(args.save, model, "MMSA 2.2.1")
     else:
@@ -515,6 +535,13 @@ def main() -> None:
         action="store_true",
         help="run nothing: redraw the table, notes and verdicts of the --save file",
     )
+    ap.add_argument(
+        "--ours-read-mmsa-pickle",
+        action="store_true",
+        help="run our side only, on the pickle MMSA's side reads (no lengths there: every "
+        "step counts, padding included, as MMSA reads it), beside MMSA's side as --save "
+        f"holds it; saved as '<model>{ON_MMSA_PICKLE}'",
+    )
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # model pickle seeds
     args = ap.parse_args()
     if args.child:
@@ -540,8 +567,9 @@ def main() -> None:
         ours_data = with_zero_vision(args.data, Path(tmp) / "with-vision")
         ours_aligned = with_zero_vision(args.data, Path(tmp) / "aligned", aligned=True)
         for model in args.models.split(","):
-            found[model] = both_sides(args, model, pickles, ours_data, ours_aligned)
-            rows = table({model: found[model]}).splitlines()[2:]  # without the header
+            key = model + (ON_MMSA_PICKLE if args.ours_read_mmsa_pickle else "")
+            found[key] = both_sides(args, model, pickles, ours_data, ours_aligned)
+            rows = table({key: found[key]}).splitlines()[2:]  # without the header
             print("\n".join(rows), file=sys.stderr, flush=True)
             if args.save:  # after each model: a failure later keeps what was measured
                 save(args, found)

@@ -88,7 +88,9 @@ def test_saved_table_lists_models_in_the_zoos_order(sbs, tmp_path):
     args = argparse.Namespace(save=path, data="data/mosi", seeds=1, epochs=None)
     sbs.save(args, {"graph_mfn": {"MMSA 2.2.1": side(0.75), "mmcl": side(0.77)}})
     sbs.save(args, {"tfn": {"MMSA 2.2.1": side(0.75), "mmcl": side(0.77)}})
+    variant = "tfn" + sbs.ON_MMSA_PICKLE  # ours on MMSA's pickle: next to its model
+    sbs.save(args, {variant: {"MMSA 2.2.1": side(0.75), "mmcl": side(0.76)}})
     saved = json.loads(path.read_text())
-    assert list(saved["models"]) == ["tfn", "graph_mfn"]
+    assert list(saved["models"]) == ["tfn", variant, "graph_mfn"]
     rows = [line.split("|")[1].strip() for line in saved["table"].splitlines()[2:]]
-    assert rows == ["`tfn`", "`tfn`", "`graph_mfn`", "`graph_mfn`"]
+    assert rows == ["`tfn`", "`tfn`", f"`{variant}`", f"`{variant}`", "`graph_mfn`", "`graph_mfn`"]
