@@ -16,7 +16,9 @@ Defaults are MMSA's MOSI configuration (config_regression.json, mult/mosi; for I
 uses d = 30). Differences from MMSA: padded steps are masked out of attention and the last
 UNPADDED step is read (MMSA attends to and reads the padding); positions are our sinusoid
 (fairseq's layout and its skipping of zero-valued steps are not copied); any modality set
-works (attention dropouts are chosen by the source modality, as MMSA's).
+works (attention dropouts are chosen by the source modality, as MMSA's). The padding is
+the difference that shows in accuracy: docs/results.md, "Against MMSA's own code", has ours
+beside MMSA's both masking it and reading MMSA's own file, padding and all.
 """
 
 from __future__ import annotations
