@@ -71,10 +71,9 @@ METRICS = ("Non0_acc_2", "Corr", "MAE")
 # models MMSA does not mark `need_data_aligned` that still cannot read one audio step: both
 # sides get the aligned data (the audio vector over the text's steps)
 ALIGNED_ANYWAY = {"mult": "its convolutions (kernel 5, no padding) need 5 steps or more"}
-# why a model's two sides differ by design (each difference is in the model's docstring)
 # the key of a model whose our side read MMSA's own pickle (--ours-read-mmsa-pickle)
 ON_MMSA_PICKLE = ", ours reading MMSA's pickle"
-
+# why a model's two sides differ by design (each difference is in the model's docstring)
 NOTES = {
     "mfm": "MMSA builds its MFN's output network and never uses it; ours does not build it "
     "(models/mfm.py), hence {diff:,} fewer parameters.",
