@@ -272,11 +272,19 @@ def cell(runs: list[dict], key: str, digits: int = 3) -> str:
     return f"{np.mean(finite):.{digits}f} ± {np.std(finite, ddof=1):.{digits}f}{note}"
 
 
+def accuracies(sides: dict[str, dict]) -> tuple[list[float], list[float]] | None:
+    """MMSA's seeds' and ours' test Non0_acc_2, or None when a side did not run."""
+    if any("error" in got for got in sides.values()):
+        return None
+    theirs, ours = ([r["Non0_acc_2"] for r in got["runs"]] for got in sides.values())
+    return theirs, ours
+
+
 def verdict(sides: dict[str, dict]) -> str:
     """Our mean test Non0_acc_2 against the range of MMSA's seeds: above, within or below."""
-    if any("error" in got for got in sides.values()):
+    if (both := accuracies(sides)) is None:
         return ""
-    theirs, ours = ([r["Non0_acc_2"] for r in got["runs"]] for got in sides.values())
+    theirs, ours = both
     mean = float(np.mean(ours))
     slack = 1e-4  # below one test sample: the sides round the same accuracy differently
     if mean > max(theirs) + slack:
@@ -289,9 +297,9 @@ def welch_p(sides: dict[str, dict]) -> float | None:
     between the means is more than the seeds' spread explains. None when a side did not
     run or has one seed; NaN when neither side's seeds spread. Both sides are taken at
     MMSA's 4 decimals: ours are not rounded, and an equal score must not look apart."""
-    if any("error" in got for got in sides.values()):
+    if (both := accuracies(sides)) is None:
         return None
-    theirs, ours = (np.round([r["Non0_acc_2"] for r in got["runs"]], 4) for got in sides.values())
+    theirs, ours = (np.round(accs, 4) for accs in both)
     if min(len(theirs), len(ours)) < 2:
         return None
     if np.ptp(theirs) == 0 and np.ptp(ours) == 0:
@@ -379,10 +387,10 @@ def sign_shares(data: str) -> dict[str, float]:
 def one_signed(sides: dict[str, dict], shares: dict[str, float] | None) -> str:
     """A note for each side whose every seed scored exactly a one-signed predictor's
     Non0_acc_2 (`shares`), or ""."""
+    if "not comparable" in sides:  # neither side ran
+        return ""
     said = []
     for side, got in sides.items():
-        if not isinstance(got, dict):  # {"not comparable": reason}: neither side ran
-            continue
         accs = [r["Non0_acc_2"] for r in got.get("runs", [])]
         for sign, share in (shares or {}).items():
             if accs and all(abs(a - share) < 1e-4 for a in accs):
